@@ -1,0 +1,17 @@
+"""cnn-guide: an executable textbook on convolutional neural network architectures.
+
+The package behind the book's examples:
+
+* `cnn_guide.data`: the real Fashion-MNIST, verified, and ``tf.data`` pipelines;
+* `cnn_guide.models`: every architecture of the book, by name;
+* `cnn_guide.layers`: the blocks they are built from;
+* `cnn_guide.training`: compile, fit and evaluate in one call;
+* `cnn_guide.plotting`: the book's figures;
+* `cnn_guide.budget`: how much work an example does;
+* `cnn_guide.cli`: the ``cnn-guide`` command.
+
+Submodules are imported on demand: ``import cnn_guide`` alone does not load
+TensorFlow.
+"""
+
+__version__ = "0.1.0"

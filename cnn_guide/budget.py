@@ -1,0 +1,86 @@
+"""How much work an example does: ``quick``, ``site`` or ``full``.
+
+Every example runs at one of three budgets, chosen by the environment variable
+``CNN_GUIDE_BUDGET``:
+
+* ``quick``: a small subset of the data for one epoch, to check that the code
+  runs (the test suite);
+* ``site``: the real, full-size data for a few epochs, what the documentation
+  build executes (a minute or two on a 2-core CPU);
+* ``full``: the default when a reader runs an example, enough epochs to reach
+  the architecture's accuracy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnn_guide.data import FashionMNIST
+
+__all__ = ["BUDGETS", "BUDGET_ENV_VAR", "Budget", "choose_budget"]
+
+BUDGET_ENV_VAR = "CNN_GUIDE_BUDGET"
+BUDGETS = ("quick", "site", "full")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The amount of training an example does.
+
+    Attributes:
+        name: ``"quick"``, ``"site"`` or ``"full"``.
+        epochs: Passes over the training data.
+        train_size: Training images used; ``None`` for all 55,000.
+        test_size: Test images used; ``None`` for all 10,000.
+        valid_size: Validation images used; ``None`` for all 5,000.
+    """
+
+    name: str
+    epochs: int
+    train_size: int | None = None
+    test_size: int | None = None
+    valid_size: int | None = None
+
+    def apply(self, data: FashionMNIST) -> FashionMNIST:
+        """The part of ``data`` this budget trains and tests on."""
+        return data.subset(train=self.train_size, valid=self.valid_size, test=self.test_size)
+
+    def describe(self) -> str:
+        """One sentence saying what this budget trains on."""
+        train = "all 55,000" if self.train_size is None else f"{self.train_size:,}"
+        test = "all 10,000" if self.test_size is None else f"{self.test_size:,}"
+        return (
+            f"Budget {self.name!r}: {self.epochs} epoch(s) on {train} training images, "
+            f"tested on {test} test images (set {BUDGET_ENV_VAR}=quick|site|full to change)."
+        )
+
+
+def choose_budget(*, site_epochs: int, full_epochs: int, quick_epochs: int = 1) -> Budget:
+    """The budget named by ``$CNN_GUIDE_BUDGET`` (default ``full``).
+
+    Args:
+        site_epochs: Epochs on the full data for the documentation build.
+        full_epochs: Epochs for a reader's full run.
+        quick_epochs: Epochs on the small subset of the quick budget.
+
+    Returns:
+        The chosen budget.
+
+    Raises:
+        ValueError: If the variable holds something other than a budget name.
+    """
+    name = os.environ.get(BUDGET_ENV_VAR, "full").strip().lower() or "full"
+    if name not in BUDGETS:
+        raise ValueError(
+            f"{BUDGET_ENV_VAR}={os.environ[BUDGET_ENV_VAR]!r} is not a budget; "
+            f"use one of {', '.join(BUDGETS)}."
+        )
+    budgets = {
+        "quick": Budget("quick", quick_epochs, train_size=2_000, test_size=1_000, valid_size=500),
+        "site": Budget("site", site_epochs),
+        "full": Budget("full", full_epochs),
+    }
+    return budgets[name]

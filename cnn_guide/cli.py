@@ -1,0 +1,299 @@
+"""The ``cnn-guide`` command: list, inspect, train and evaluate the book's models.
+
+```text
+cnn-guide list
+cnn-guide summary resnet18
+cnn-guide train simple_cnn --epochs 10 --save simple_cnn.keras
+cnn-guide evaluate simple_cnn.keras
+```
+
+TensorFlow is imported only by the commands that need it, so ``--help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+QUICK_SIZES = {"train": 2_000, "valid": 500, "test": 1_000}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when ``None``.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _import_tensorflow_quietly()
+    from cnn_guide.data import DataError
+
+    try:
+        return args.run(args)
+    except (ValueError, DataError) as error:
+        print(f"cnn-guide {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up logs (CUDA probes, CPU flags) muted.
+
+    Those lines are written to file descriptor 2 before any logging setting
+    applies, so stderr is pointed at /dev/null for the import alone.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnn-guide",
+        description=(
+            "Build, inspect, train and evaluate the CNN architectures of the "
+            "cnn-guide book on the real Fashion-MNIST."
+        ),
+        epilog="Run 'cnn-guide COMMAND --help' for a command's options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list every model of the book")
+    group = listing.add_mutually_exclusive_group()
+    group.add_argument("--variants", action="store_true", help="Fashion-MNIST variants only")
+    group.add_argument("--paper", action="store_true", help="paper configurations only")
+    listing.set_defaults(run=_list)
+
+    summary = commands.add_parser("summary", help="print a model's layers and parameters")
+    summary.add_argument("name", help="model name, from 'cnn-guide list'")
+    summary.add_argument(
+        "--input-shape", type=_shape, metavar="H,W,C", help="input shape (default: the model's)"
+    )
+    summary.add_argument("--num-classes", type=_positive_int, metavar="N", help="classes")
+    summary.set_defaults(run=_summary)
+
+    train = commands.add_parser(
+        "train",
+        help="train a model on Fashion-MNIST and report test accuracy",
+        description="Train a model on the real Fashion-MNIST, then evaluate it on the test set.",
+    )
+    train.add_argument("name", help="model name, from 'cnn-guide list --variants'")
+    train.add_argument(
+        "--epochs", type=_positive_int, help="epochs (default 10; 1 with --quick)"
+    )
+    train.add_argument(
+        "--quick",
+        action="store_true",
+        help=(
+            f"smoke run: {QUICK_SIZES['train']:,} training images and 1 epoch "
+            "unless --epochs is given"
+        ),
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    train.add_argument("--optimizer", default="nadam", help="Keras optimizer name (default nadam)")
+    train.add_argument("--learning-rate", type=float, help="learning rate (default: optimizer's)")
+    train.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    train.add_argument(
+        "--precision",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        default="float32",
+        help="compute precision (default float32)",
+    )
+    train.add_argument(
+        "--early-stopping", type=_positive_int, metavar="PATIENCE", help="stop after PATIENCE epochs without progress"
+    )
+    train.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.keras)")
+    train.add_argument(
+        "--record",
+        action="store_true",
+        help="store the result, machine and command in cnn_guide/results.json (read by the book)",
+    )
+    train.add_argument("--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved .keras model on the test set")
+    evaluate.add_argument("path", type=Path, help="a model saved with --save")
+    evaluate.add_argument("--quick", action="store_true", help=f"first {QUICK_SIZES['test']:,} test images only")
+    evaluate.add_argument("--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files")
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    from cnn_guide import models
+
+    variants = True if args.variants else False if args.paper else None
+    rows = [models.get_info(name) for name in models.list_models(variants=variants)]
+    width = max(len(info.name) for info in rows)
+    print(f"{'name':<{width}}  {'year':>4}  {'input':<11}  {'reference params':>17}  summary")
+    for info in rows:
+        shape = "x".join(map(str, info.input_shape))
+        params = f"{info.reference_params:,}" if info.reference_params else "-"
+        print(f"{info.name:<{width}}  {info.year:>4}  {shape:<11}  {params:>17}  {info.summary}")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from cnn_guide import models
+
+    kwargs = {}
+    if args.input_shape:
+        kwargs["input_shape"] = args.input_shape
+    if args.num_classes:
+        kwargs["num_classes"] = args.num_classes
+    info = models.get_info(args.name)
+    model = models.build(args.name, **kwargs)
+    model.summary(line_length=100)
+    print(f"Paper: {info.paper} ({info.year}), {info.url}")
+    if info.reference_params and not kwargs:
+        print(f"Reference parameter count: {info.reference_params:,} {info.reference_kind} ({info.reference_source})")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from cnn_guide import models
+    from cnn_guide.data import load_fashion_mnist
+    from cnn_guide.training import train
+
+    info = models.get_info(args.name)
+    if tuple(info.input_shape) != (28, 28, 1):
+        variants = [n for n in models.list_models(variants=True) if models.get_info(n).variant_of == args.name]
+        hint = f" Train its Fashion-MNIST variant instead: {', '.join(variants)}." if variants else ""
+        raise ValueError(
+            f"{args.name} is a paper configuration for {'x'.join(map(str, info.input_shape))} "
+            f"inputs, not 28x28x1 Fashion-MNIST images.{hint}"
+        )
+    data = load_fashion_mnist(args.data_dir)
+    if args.quick:
+        data = data.subset(**QUICK_SIZES)
+    epochs = args.epochs or (1 if args.quick else 10)
+    print(
+        f"Training {args.name} on {len(data.x_train):,} images for {epochs} epoch(s), "
+        f"batch {args.batch_size}, {args.optimizer}, {args.precision}."
+    )
+    result = train(
+        args.name,
+        data,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        early_stopping=args.early_stopping,
+        precision=args.precision,
+        verbose=1,
+    )
+    print(
+        f"Test accuracy: {result.test_accuracy:.4f} on {len(data.x_test):,} images "
+        f"(loss {result.test_loss:.4f}); {result.train_seconds:.1f} s of training, "
+        f"{result.seconds_per_epoch:.1f} s per epoch."
+    )
+    if args.record:
+        _record(args, result, epochs, len(data.x_train))
+    if args.save:
+        if args.save.suffix != ".keras":
+            raise ValueError(f"--save needs a path ending in .keras, got {args.save}.")
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        result.model.save(args.save)
+        print(f"Saved the model to {args.save}.")
+    return 0
+
+
+def _record(args: argparse.Namespace, result, epochs: int, train_size: int) -> None:
+    from cnn_guide.results import record
+
+    command = f"cnn-guide train {args.name} --epochs {epochs} --batch-size {args.batch_size}"
+    command += f" --optimizer {args.optimizer} --precision {args.precision} --seed {args.seed}"
+    if args.learning_rate:
+        command += f" --learning-rate {args.learning_rate}"
+    if args.quick:
+        command += " --quick"
+    key = f"train:{args.name}:{args.optimizer}:b{args.batch_size}:e{epochs}:{args.precision}"
+    key += ":quick" if args.quick else ""
+    record(
+        key,
+        {
+            "model": args.name,
+            "command": command + " --record",
+            "epochs": epochs,
+            "batch_size": args.batch_size,
+            "optimizer": args.optimizer,
+            "precision": args.precision,
+            "seed": args.seed,
+            "train_size": train_size,
+            "test_accuracy": result.test_accuracy,
+            "test_loss": result.test_loss,
+            "train_seconds": result.train_seconds,
+            "seconds_per_epoch": result.seconds_per_epoch,
+            "images_per_second": train_size / result.seconds_per_epoch,
+            "epoch_seconds": result.epoch_seconds,
+            "history": result.history,
+        },
+    )
+    print(f"Recorded the run as {key!r} in cnn_guide/results.json.")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import keras
+
+    import cnn_guide.layers  # noqa: F401 - registers the book's custom layers for loading
+    from cnn_guide.data import load_fashion_mnist
+    from cnn_guide.training import evaluate
+
+    if not args.path.is_file():
+        raise ValueError(f"no model file at {args.path}; save one with 'cnn-guide train NAME --save {args.path}'.")
+    try:
+        model = keras.saving.load_model(args.path)
+    except Exception as error:
+        raise ValueError(f"could not load {args.path} as a Keras model: {error}") from error
+    if not getattr(model, "compiled", False):
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    data = load_fashion_mnist(args.data_dir)
+    if args.quick:
+        data = data.subset(test=QUICK_SIZES["test"])
+    loss, accuracy = evaluate(model, data)
+    print(f"{model.name}: test accuracy {accuracy:.4f}, loss {loss:.4f} on {len(data.x_test):,} images.")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected H,W,C such as 28,28,1, got {text!r}") from None
+    if len(shape) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers H,W,C, got {text!r}")
+    return shape
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The simple CNN that opens the book (the seed notebook's Fashion-MNIST CNN).
+
+Géron, *Hands-On Machine Learning with Scikit-Learn, Keras and TensorFlow*,
+3rd ed., O'Reilly 2022, chapter 14: a 7x7 first layer, then pairs of 3x3
+convolutions whose filters double after each max pooling, then a dense head
+with dropout. Chapter: ``docs/chapters/simple-cnn.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from cnn_guide.models._common import check_head, check_input_shape, classifier
+from cnn_guide.models._registry import register
+
+FASHION_MNIST_SHAPE = (28, 28, 1)
+
+
+@register(
+    "simple_cnn",
+    family="simple_cnn",
+    paper="Géron, Hands-On Machine Learning, 3rd ed., chapter 14",
+    year=2022,
+    url="https://github.com/ageron/handson-ml3/blob/main/14_deep_computer_vision_with_cnns.ipynb",
+    input_shape=FASHION_MNIST_SHAPE,
+    min_input_size=8,
+    summary="Seed CNN: 7x7 stem, 3x3 pairs doubling 64-128-256, dense head with dropout",
+    reference_params=1_413_834,
+    reference_kind="total",
+    reference_source="handson-ml3 chapter 14 model.summary()",
+    chapter="chapters/simple-cnn.md",
+)
+def simple_cnn(
+    *,
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
+    num_classes: int = 10,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "simple_cnn",
+) -> keras.Model:
+    """The seed notebook's CNN for Fashion-MNIST: 1,413,834 parameters at 28x28x1.
+
+    Three ideas in eleven layers (see the chapter "A simple CNN"):
+
+    * a large 7x7 kernel only in the first layer, where the input has a single
+      channel and the layer is cheap;
+    * pairs of stacked 3x3 convolutions, which see a 5x5 window with fewer
+      parameters and one more non-linearity than a single 5x5;
+    * the number of filters doubles (64, 128, 256) each time max pooling
+      halves the feature map, keeping the compute per layer roughly level.
+
+    The head flattens the 3x3x256 map and classifies it with two dense layers,
+    each followed by 50% dropout.
+
+    Reference: Géron, *Hands-On Machine Learning*, 3rd ed. (2022), chapter 14,
+    "CNN Architectures".
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 8x8, because three
+            poolings halve the side three times.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the flatten + dense head.
+        pooling: Without the head: ``None`` returns the last feature map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after each hidden dense layer.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 8x8, a wrong rank, non-positive
+            classes or an unknown pooling.
+    """
+    shape = check_input_shape(input_shape, model=name, min_size=8)
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+
+    def conv(filters: int, kernel_size: int, layer_name: str) -> keras.layers.Conv2D:
+        return keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            padding="same",
+            activation="relu",
+            kernel_initializer="he_normal",
+            name=layer_name,
+        )
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = conv(64, 7, "conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = conv(128, 3, "conv2a")(x)
+    x = conv(128, 3, "conv2b")(x)
+    x = keras.layers.MaxPooling2D(name="pool2")(x)
+    x = conv(256, 3, "conv3a")(x)
+    x = conv(256, 3, "conv3b")(x)
+    x = keras.layers.MaxPooling2D(name="pool3")(x)
+    if include_top:
+        x = keras.layers.Flatten(name="flatten")(x)
+        for units, suffix in ((128, "1"), (64, "2")):
+            x = keras.layers.Dense(
+                units, activation="relu", kernel_initializer="he_normal", name=f"fc{suffix}"
+            )(x)
+            x = keras.layers.Dropout(dropout, name=f"dropout{suffix}")(x)
+        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return keras.Model(inputs, x, name=name)

@@ -1,0 +1,232 @@
+"""Figures of the book: sample images, learning curves, confusion matrices.
+
+Every figure has a transparent background and mid-grey text and axes, so it
+reads well on the site's light and dark themes alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "book_style",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "plot_history",
+    "plot_samples",
+    "show",
+]
+
+OUTPUT_ENV_VAR = "CNN_GUIDE_OUTPUT"
+"""Directory where scripts save their figures."""
+
+INK = "#8a8a8a"
+"""Text and axis colour: readable on white and on the dark theme's slate."""
+
+_STYLE = {
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.transparent": True,
+    "text.color": INK,
+    "axes.labelcolor": INK,
+    "axes.edgecolor": INK,
+    "axes.titlecolor": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "legend.frameon": False,
+    "legend.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": INK,
+    "grid.alpha": 0.25,
+    "figure.dpi": 96,
+}
+
+
+@contextlib.contextmanager
+def book_style() -> Iterator[None]:
+    """Matplotlib settings of the book's figures, as a context manager."""
+    with plt.rc_context(_STYLE):
+        yield
+
+
+def plot_samples(
+    images: np.ndarray,
+    labels: Sequence[int],
+    class_names: Sequence[str],
+    *,
+    predictions: Sequence[int] | None = None,
+    columns: int = 8,
+    rows: int = 2,
+) -> plt.Figure:
+    """A grid of images titled with their class (and prediction, if given).
+
+    Args:
+        images: Images of shape ``(n, height, width[, 1])``.
+        labels: Their class indices.
+        class_names: Names indexed by class.
+        predictions: Predicted class indices; wrong ones are titled in red.
+        columns: Images per row.
+        rows: Number of rows.
+
+    Returns:
+        The figure.
+    """
+    count = min(len(images), columns * rows)
+    with book_style():
+        fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.7 * rows))
+        for index, ax in enumerate(np.ravel(axes)):
+            ax.axis("off")
+            if index >= count:
+                continue
+            # Ink on paper: dark garments on a light card, in either theme.
+            ax.imshow(np.squeeze(images[index]), cmap="binary", vmin=0.0, vmax=1.0)
+            title = class_names[int(labels[index])]
+            color = INK
+            if predictions is not None and int(predictions[index]) != int(labels[index]):
+                title = f"{class_names[int(predictions[index])]}\n(is {title})"
+                color = "#d62728"
+            ax.set_title(title, fontsize=8, color=color)
+        fig.tight_layout()
+    return fig
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    *,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    title: str | None = None,
+) -> plt.Figure:
+    """Learning curves: each metric on training and validation data by epoch.
+
+    Args:
+        history: ``keras.callbacks.History.history`` or `TrainResult.history`.
+        metrics: Metrics to plot, one panel each.
+        title: Figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: If a metric is not in the history.
+    """
+    missing = [m for m in metrics if m not in history]
+    if missing:
+        raise ValueError(f"metrics {missing} not in the history, which has {sorted(history)}.")
+    with book_style():
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
+        for ax, metric in zip(axes[0], metrics, strict=True):
+            epochs = np.arange(1, len(history[metric]) + 1)
+            ax.plot(epochs, history[metric], "o-", label="training")
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], "s--", label="validation")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class) pairs.
+
+    Returns:
+        An integer array ``m`` of shape ``(num_classes, num_classes)`` where
+        ``m[i, j]`` counts images of class ``i`` predicted as class ``j``.
+
+    Raises:
+        ValueError: On different lengths or labels outside ``[0, num_classes)``.
+    """
+    true = np.asarray(y_true, dtype=np.int64).ravel()
+    pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true has {true.size} labels but y_pred has {pred.size}.")
+    for name, values in (("y_true", true), ("y_pred", pred)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} has labels outside [0, {num_classes}).")
+    counts = np.bincount(true * num_classes + pred, minlength=num_classes**2)
+    return counts.reshape(num_classes, num_classes)
+
+
+def plot_confusion_matrix(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    class_names: Sequence[str],
+    *,
+    normalize: bool = True,
+) -> plt.Figure:
+    """The confusion matrix as a heat map, rows normalized to recall by default.
+
+    Args:
+        y_true: True class indices.
+        y_pred: Predicted class indices.
+        class_names: Names indexed by class.
+        normalize: Show each row as fractions of its class (recall on the
+            diagonal) rather than counts.
+
+    Returns:
+        The figure.
+    """
+    counts = confusion_matrix(y_true, y_pred, len(class_names))
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    with book_style():
+        fig, ax = plt.subplots(figsize=(6.4, 5.6))
+        ax.grid(False)
+        image = ax.imshow(values, cmap="Blues")
+        ticks = np.arange(len(class_names))
+        ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+        ax.set_yticks(ticks, class_names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        threshold = values.max() / 2
+        for i, j in np.ndindex(values.shape):
+            if counts[i, j]:
+                text = f"{values[i, j]:.2f}" if normalize else str(counts[i, j])
+                color = "white" if values[i, j] > threshold else "#333333"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig.tight_layout()
+    return fig
+
+
+def show(fig: plt.Figure, name: str) -> None:
+    """Show a figure inline in a notebook, or save it as a PNG from a script.
+
+    Examples call this for every figure: on the site and in Jupyter the figure
+    appears under its cell; run as ``python examples/NAME.py`` it is written
+    to ``$CNN_GUIDE_OUTPUT`` (default ``./cnn_guide_output``) and its path
+    printed, so a long run never stops on a window waiting to be closed.
+
+    Args:
+        fig: The figure.
+        name: File name without extension, used when saving.
+    """
+    if _in_notebook():
+        plt.show()
+        return
+    directory = Path(os.environ.get(OUTPUT_ENV_VAR, "cnn_guide_output"))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    print(f"Saved figure {path}")
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config

@@ -1,0 +1,129 @@
+"""Measured results: training runs recorded with the machine and command that made them.
+
+The book never types a measured number by hand. A run started with
+``cnn-guide train NAME --record`` stores its figures in ``results.json``
+(shipped inside the package, so a copied example script can read it too), and
+pages print them from there together with the command that produced them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_PATH", "describe_run", "load_results", "machine_info", "record", "runs_for"]
+
+RESULTS_PATH = Path(__file__).with_name("results.json")
+"""The results file, inside the package."""
+
+
+def load_results(path: str | os.PathLike = RESULTS_PATH) -> dict[str, dict[str, Any]]:
+    """All recorded runs, by key; an empty dict when the file does not exist.
+
+    Raises:
+        ValueError: If the file exists but is not a JSON object of runs.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restore it with git.") from error
+    if not isinstance(runs, dict):
+        raise ValueError(f"{path} must hold a JSON object of runs by key, got {type(runs).__name__}.")
+    return runs
+
+
+def record(key: str, run: Mapping[str, Any], path: str | os.PathLike = RESULTS_PATH) -> dict[str, Any]:
+    """Store one run under ``key``, replacing an earlier run with that key.
+
+    The date, the git commit and `machine_info` are added. The file is
+    rewritten atomically, so an interrupted write never leaves it half done.
+
+    Returns:
+        The stored run.
+    """
+    path = Path(path)
+    runs = load_results(path)
+    stored = {
+        **run,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": _git_commit(),
+        "machine": machine_info(),
+    }
+    runs[key] = stored
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return stored
+
+
+def runs_for(model: str, path: str | os.PathLike = RESULTS_PATH) -> list[dict[str, Any]]:
+    """Recorded runs of one model, newest first."""
+    runs = [run for run in load_results(path).values() if run.get("model") == model]
+    return sorted(runs, key=lambda run: run.get("date", ""), reverse=True)
+
+
+def describe_run(run: Mapping[str, Any]) -> str:
+    """A sentence stating a recorded run's result, machine and command."""
+    machine = run.get("machine", {})
+    hardware = machine.get("gpu") or f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores"
+    return (
+        f"{run['model']}: test accuracy {run['test_accuracy']:.4f} after {run['epochs']} epoch(s) "
+        f"on {run['train_size']:,} training images, {run['train_seconds'] / 60:.1f} min of training "
+        f"({run['seconds_per_epoch']:.0f} s per epoch) on {hardware}; "
+        f"recorded {run.get('date', '?')[:10]} by `{run['command']}`."
+    )
+
+
+def machine_info() -> dict[str, Any]:
+    """The hardware and software a measurement ran on."""
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    gpus = [
+        tf.config.experimental.get_device_details(device).get("device_name", device.name)
+        for device in tf.config.list_physical_devices("GPU")
+    ]
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "gpu": ", ".join(gpus) or None,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

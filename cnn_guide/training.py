@@ -1,0 +1,288 @@
+"""Compile, train and evaluate a model on Fashion-MNIST in one call.
+
+`train` is what every example, the CLI and the benchmark use, so that a
+number on any page comes from the same code path:
+
+```python
+from cnn_guide.data import load_fashion_mnist
+from cnn_guide.training import train
+
+result = train("simple_cnn", load_fashion_mnist(), epochs=10)
+print(result.test_accuracy, result.seconds_per_epoch)
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import keras
+
+from cnn_guide.data import FashionMNIST, make_dataset
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = ["PRECISIONS", "EpochTimer", "TrainResult", "evaluate", "train"]
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+"""Precision policies `train` accepts (Keras mixed-precision policy names)."""
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns.
+
+    Attributes:
+        model: The trained model (the best epoch's weights when early stopping
+            restored them).
+        history: Per-epoch metrics, as in ``keras.callbacks.History.history``.
+        test_loss: Loss on the test images.
+        test_accuracy: Accuracy on the test images.
+        epoch_seconds: Wall-clock seconds of each epoch, validation included.
+        train_seconds: Wall-clock seconds of the whole ``fit``.
+        global_batch_size: Images per optimizer step across all replicas.
+    """
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    test_loss: float
+    test_accuracy: float
+    epoch_seconds: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    global_batch_size: int = 0
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean seconds per epoch, the first (which includes tracing) excluded."""
+        times = self.epoch_seconds[1:] or self.epoch_seconds
+        return sum(times) / len(times) if times else float("nan")
+
+    @property
+    def test_metrics(self) -> dict[str, float]:
+        """Test metrics as a dictionary."""
+        return {"loss": self.test_loss, "accuracy": self.test_accuracy}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall-clock seconds in ``self.seconds``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def train(
+    model: keras.Model | str | Callable[[], keras.Model],
+    data: FashionMNIST,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    optimizer: str | keras.optimizers.Optimizer = "nadam",
+    learning_rate: float | None = None,
+    seed: int | None = 42,
+    early_stopping: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    precision: str = "float32",
+    strategy: tf.distribute.Strategy | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Compile, fit and evaluate a classifier on Fashion-MNIST.
+
+    The model is trained with sparse categorical cross-entropy on
+    ``data.x_train``, validated on ``data.x_valid`` after each epoch, and
+    evaluated once on ``data.x_test``.
+
+    Pass the model as a registry name or a zero-argument function when using
+    mixed precision or a distribution strategy: it must then be *built* under
+    the precision policy and inside the strategy's scope, which `train` does.
+
+    Args:
+        model: A built Keras model, a registry name (see
+            `cnn_guide.models.list_models`) or a function returning a model.
+        data: The data, from `cnn_guide.data.load_fashion_mnist`.
+        epochs: Passes over the training images.
+        batch_size: Images per step *per replica*; the global batch is
+            ``batch_size * strategy.num_replicas_in_sync``.
+        optimizer: A Keras optimizer or its name (``"nadam"``, ``"sgd"``, ...).
+        learning_rate: Overrides the optimizer's default learning rate (only
+            with an optimizer given by name).
+        seed: Seeds Python, NumPy and TensorFlow (weights, dropout, shuffling)
+            so that a CPU run is reproducible. ``None`` leaves them unseeded.
+        early_stopping: Patience in epochs on validation accuracy; the best
+            weights are restored. ``None`` trains all epochs.
+        checkpoint: A ``.keras`` path where the best model (by validation
+            accuracy) is saved after each improving epoch.
+        callbacks: More Keras callbacks.
+        precision: ``"float32"``, ``"mixed_bfloat16"`` (CPUs with AVX512-BF16,
+            TPUs) or ``"mixed_float16"`` (NVIDIA GPUs). The output layer of
+            every builder stays in float32.
+        strategy: A ``tf.distribute.Strategy``; ``None`` uses the default
+            (one device).
+        verbose: Keras ``fit`` verbosity: ``1`` a progress bar, ``2`` one line
+            per epoch, ``0`` silent.
+
+    Returns:
+        The trained model, its history, test metrics and timings.
+
+    Raises:
+        ValueError: For a bad argument, or a built model combined with mixed
+            precision or a strategy.
+    """
+    _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if isinstance(model, keras.Model) and (precision != "float32" or strategy is not None):
+        raise ValueError(
+            "A built model cannot be moved under a precision policy or into a "
+            "strategy's scope. Pass the model's registry name or a function that "
+            "builds it, e.g. train('simple_cnn', ...) or train(lambda: my_model(), ...)."
+        )
+    if learning_rate is not None and not isinstance(optimizer, str):
+        raise ValueError(
+            "learning_rate applies only to an optimizer given by name; set it on "
+            f"the optimizer object instead (got {type(optimizer).__name__})."
+        )
+    if checkpoint is not None and not str(checkpoint).endswith(".keras"):
+        raise ValueError(f"checkpoint must be a path ending in .keras, got {checkpoint!r}.")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    global_batch = batch_size * replicas
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        with _precision_policy(precision):
+            net = _materialize(model)
+        net.compile(
+            optimizer=_make_optimizer(optimizer, learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    timer = EpochTimer()
+    all_callbacks: list[keras.callbacks.Callback] = [timer, *callbacks]
+    if early_stopping is not None:
+        all_callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", patience=early_stopping, restore_best_weights=True
+            )
+        )
+    if checkpoint is not None:
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        all_callbacks.append(
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_accuracy", save_best_only=True
+            )
+        )
+
+    train_set = make_dataset(
+        data.x_train, data.y_train, batch_size=global_batch, shuffle=True, seed=seed
+    )
+    valid_set = make_dataset(data.x_valid, data.y_valid, batch_size=global_batch)
+    start = time.perf_counter()
+    history = net.fit(
+        train_set,
+        validation_data=valid_set,
+        epochs=epochs,
+        callbacks=all_callbacks,
+        shuffle=False,  # the pipeline reshuffles every epoch itself
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - start
+    test_loss, test_accuracy = evaluate(net, data, batch_size=global_batch)
+    return TrainResult(
+        model=net,
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        epoch_seconds=timer.seconds,
+        train_seconds=train_seconds,
+        global_batch_size=global_batch,
+    )
+
+
+def evaluate(model: keras.Model, data: FashionMNIST, *, batch_size: int = 256) -> tuple[float, float]:
+    """Test loss and accuracy of a model compiled with an accuracy metric.
+
+    Returns:
+        ``(loss, accuracy)`` on ``data.x_test``.
+    """
+    test_set = make_dataset(data.x_test, data.y_test, batch_size=batch_size)
+    scores = model.evaluate(test_set, verbose=0, return_dict=True)
+    accuracy_key = next((k for k in scores if "acc" in k), None)
+    if accuracy_key is None:
+        raise ValueError(
+            f"model {model.name!r} reports no accuracy metric (got {sorted(scores)}); "
+            "compile it with metrics=['accuracy']."
+        )
+    return float(scores["loss"]), float(scores[accuracy_key])
+
+
+@contextlib.contextmanager
+def _precision_policy(precision: str) -> Iterator[None]:
+    """Set Keras' global dtype policy while the model is built, then restore it."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _materialize(model: keras.Model | str | Callable[[], keras.Model]) -> keras.Model:
+    if isinstance(model, keras.Model):
+        return model
+    if isinstance(model, str):
+        from cnn_guide import models
+
+        return models.build(model)
+    if callable(model):
+        built = model()
+        if not isinstance(built, keras.Model):
+            raise ValueError(
+                f"the model function returned {type(built).__name__}, expected a keras.Model."
+            )
+        return built
+    raise ValueError(
+        f"model must be a keras.Model, a registry name or a function, got {type(model).__name__}."
+    )
+
+
+def _make_optimizer(
+    optimizer: str | keras.optimizers.Optimizer, learning_rate: float | None
+) -> keras.optimizers.Optimizer:
+    if not isinstance(optimizer, str):
+        return optimizer
+    config: dict = {"class_name": optimizer, "config": {}}
+    if learning_rate is not None:
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {learning_rate!r}.")
+        config["config"]["learning_rate"] = learning_rate
+    try:
+        return keras.optimizers.get(config)
+    except ValueError:
+        raise ValueError(
+            f"Unknown optimizer {optimizer!r}. Use a Keras optimizer name such as "
+            "'adam', 'nadam', 'sgd' or 'rmsprop', or pass an optimizer object."
+        ) from None
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
