@@ -17,19 +17,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_PATH", "describe_run", "load_results", "machine_info", "record", "runs_for"]
+__all__ = [
+    "RESULTS_PATH",
+    "results_path", "describe_run", "load_results", "machine_info", "record", "runs_for"]
 
 RESULTS_PATH = Path(__file__).with_name("results.json")
 """The results file, inside the package."""
 
+RESULTS_ENV_VAR = "CNN_GUIDE_RESULTS"
+"""Environment variable naming another results file (tests, private runs)."""
 
-def load_results(path: str | os.PathLike = RESULTS_PATH) -> dict[str, dict[str, Any]]:
+
+def results_path() -> Path:
+    """The results file in use: ``$CNN_GUIDE_RESULTS`` or `RESULTS_PATH`."""
+    return Path(os.environ.get(RESULTS_ENV_VAR) or RESULTS_PATH)
+
+
+def load_results(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
     """All recorded runs, by key; an empty dict when the file does not exist.
 
     Raises:
         ValueError: If the file exists but is not a JSON object of runs.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else results_path()
     if not path.exists():
         return {}
     try:
@@ -41,7 +51,7 @@ def load_results(path: str | os.PathLike = RESULTS_PATH) -> dict[str, dict[str, 
     return runs
 
 
-def record(key: str, run: Mapping[str, Any], path: str | os.PathLike = RESULTS_PATH) -> dict[str, Any]:
+def record(key: str, run: Mapping[str, Any], path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Store one run under ``key``, replacing an earlier run with that key.
 
     The date, the git commit and `machine_info` are added. The file is
@@ -50,7 +60,7 @@ def record(key: str, run: Mapping[str, Any], path: str | os.PathLike = RESULTS_P
     Returns:
         The stored run.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else results_path()
     runs = load_results(path)
     stored = {
         **run,
@@ -65,7 +75,7 @@ def record(key: str, run: Mapping[str, Any], path: str | os.PathLike = RESULTS_P
     return stored
 
 
-def runs_for(model: str, path: str | os.PathLike = RESULTS_PATH) -> list[dict[str, Any]]:
+def runs_for(model: str, path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Recorded runs of one model, newest first."""
     runs = [run for run in load_results(path).values() if run.get("model") == model]
     return sorted(runs, key=lambda run: run.get("date", ""), reverse=True)

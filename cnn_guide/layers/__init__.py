@@ -3,7 +3,14 @@
 Every block is a ``keras.layers.Layer`` registered with
 ``keras.saving.register_keras_serializable(package="cnn_guide")``, so a model
 that uses it saves to ``.keras`` and loads back with the default
-``safe_mode=True``.
+``safe_mode=True``. Each block builds its sublayers in ``build()`` and returns
+every constructor argument from ``get_config()``.
 """
 
-__all__: list[str] = []
+from cnn_guide.layers.normalization import *  # noqa: F403
+from cnn_guide.layers.inception import *  # noqa: F403
+from cnn_guide.layers.residual import *  # noqa: F403
+from cnn_guide.layers.squeeze_excitation import *  # noqa: F403
+from cnn_guide.layers.separable import *  # noqa: F403
+from cnn_guide.layers.dense_block import *  # noqa: F403
+from cnn_guide.layers.mobile import *  # noqa: F403

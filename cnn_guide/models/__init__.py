@@ -6,23 +6,30 @@ Build any model of the book by name:
 from cnn_guide import models
 
 models.list_models()             # every registered name, in book order
-model = models.build("simple_cnn")
-models.get_info("simple_cnn")    # paper, year, reference parameter count, ...
+model = models.build("resnet18")
+models.get_info("resnet18")      # paper, year, reference parameter count, ...
 ```
 
-Each builder is also importable directly (``models.simple_cnn(...)``) and takes
+Each builder is also importable directly (``models.resnet18(...)``) and takes
 the same keyword arguments: ``input_shape``, ``num_classes``, ``include_top``,
-``pooling``, ``classifier_activation`` and ``name``.
+``pooling``, ``classifier_activation`` and ``name``, with the paper's values as
+defaults. Every family also registers a variant for 28x28x1 Fashion-MNIST
+images (``list_models(variants=True)``); its docstring says what it changes.
 """
 
+# Importing a family module registers its builders, in book order.
 from cnn_guide.models._registry import ModelInfo, build, get_info, list_models, register
-from cnn_guide.models.simple_cnn import simple_cnn
+from cnn_guide.models.simple_cnn import *  # noqa: F403
+from cnn_guide.models.lenet import *  # noqa: F403
+from cnn_guide.models.alexnet import *  # noqa: F403
+from cnn_guide.models.vgg import *  # noqa: F403
+from cnn_guide.models.nin import *  # noqa: F403
+from cnn_guide.models.googlenet import *  # noqa: F403
+from cnn_guide.models.resnet import *  # noqa: F403
+from cnn_guide.models.xception import *  # noqa: F403
+from cnn_guide.models.senet import *  # noqa: F403
+from cnn_guide.models.densenet import *  # noqa: F403
+from cnn_guide.models.mobilenet import *  # noqa: F403
+from cnn_guide.models.resnext import *  # noqa: F403
 
-__all__ = [
-    "ModelInfo",
-    "build",
-    "get_info",
-    "list_models",
-    "register",
-    "simple_cnn",
-]
+__all__ = ["ModelInfo", "build", "get_info", "list_models", "register"]

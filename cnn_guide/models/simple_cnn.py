@@ -15,6 +15,8 @@ import keras
 from cnn_guide.models._common import check_head, check_input_shape, classifier
 from cnn_guide.models._registry import register
 
+__all__ = ["simple_cnn"]
+
 FASHION_MNIST_SHAPE = (28, 28, 1)
 
 
