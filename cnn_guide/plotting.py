@@ -26,8 +26,12 @@ __all__ = [
 OUTPUT_ENV_VAR = "CNN_GUIDE_OUTPUT"
 """Directory where scripts save their figures."""
 
-INK = "#8a8a8a"
-"""Text and axis colour: readable on white and on the dark theme's slate."""
+INK = "#777777"
+"""Text and axis colour: readable on white and on the dark theme's slate.
+
+Its luminance is just under one half, so Jupyter (which picks a backdrop for
+transparent figures from the tick colour) shows figures without a backdrop.
+"""
 
 _STYLE = {
     "figure.facecolor": "none",

@@ -17,8 +17,12 @@ import tempfile
 from pathlib import Path
 
 _KERNEL_CONFIG = "c.IPKernelApp.capture_fd_output = False\n"
-_THIRD_PARTY_SCRIPT = re.compile(
-    r"<script\b[^>]*\bsrc=\"https?://[^\"]+\"[^>]*>\s*</script>\s*", re.IGNORECASE
+# Script tags loading from another host (or from an empty URL, which nbconvert
+# leaves when no MathJax URL is configured), and nbconvert's MathJax 2 config.
+_UNWANTED_SCRIPTS = re.compile(
+    r"<script\b[^>]*\bsrc=\"(?:https?://[^\"]*)?\"[^>]*>\s*</script>\s*"
+    r"|<script type=\"text/x-mathjax-config\">.*?</script>\s*",
+    re.IGNORECASE | re.DOTALL,
 )
 _profile_dir: tempfile.TemporaryDirectory | None = None
 
@@ -32,10 +36,12 @@ def on_startup(command: str, dirty: bool) -> None:
     (profile / "ipython_kernel_config.py").write_text(_KERNEL_CONFIG)
     os.environ["IPYTHONDIR"] = _profile_dir.name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Examples default to their full budget; a site build runs the short one.
+    os.environ.setdefault("CNN_GUIDE_BUDGET", "site")
 
 
 def on_post_page(output: str, page, config) -> str:
     """Drop scripts that notebook pages would fetch from other hosts."""
     if not page.file.src_uri.endswith((".py", ".ipynb")):
         return output
-    return _THIRD_PARTY_SCRIPT.sub("", output)
+    return _UNWANTED_SCRIPTS.sub("", output)

@@ -1,3 +1,329 @@
-"""Placeholder: filled in by the architecture library."""
+"""MobileNetV2: inverted residuals and linear bottlenecks.
 
-__all__: list[str] = []
+Sandler, M., Howard, A., Zhu, M., Zhmoginov, A. and Chen, L.-C. (2018).
+*MobileNetV2: Inverted Residuals and Linear Bottlenecks*. CVPR 2018.
+https://arxiv.org/abs/1801.04381
+
+MobileNetV1 replaced regular convolutions by depthwise separable ones.
+MobileNetV2 keeps the depthwise 3x3 but wraps it in a block that expands a
+thin tensor six times with a 1x1 convolution, filters it depthwise, and
+projects it back with a *linear* 1x1 convolution, with the shortcut between
+the thin ends. A width multiplier ``alpha`` scales every layer for a smooth
+trade of accuracy against cost.
+
+Chapter: ``docs/chapters/mobilenet.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from cnn_guide.layers.mobile import InvertedResidual
+from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
+from cnn_guide.models._registry import register
+
+__all__ = ["mobilenet_v2", "mobilenet_v2_fashion"]
+
+PAPER = (
+    "Sandler, Howard, Zhu, Zhmoginov, Chen 2018, MobileNetV2: Inverted Residuals "
+    "and Linear Bottlenecks"
+)
+URL = "https://arxiv.org/abs/1801.04381"
+CHAPTER = "chapters/mobilenet.md"
+FASHION_MNIST_SHAPE = (28, 28, 1)
+
+# Table 2 of the paper: expansion t, output channels c, repeats n, stride s.
+PAPER_STAGES = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
+def _make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a width to a multiple of ``divisor``, never more than 10% down.
+
+    The rule of the reference implementation (and of Keras' MobileNetV2):
+    widths stay multiples of 8, which suits vectorized hardware.
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def _check_alpha(alpha: object, model: str) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise ValueError(
+            f"{model}: alpha (the width multiplier) must be a positive number, got "
+            f"{alpha!r}; the paper uses 0.35 to 1.4."
+        )
+    return float(alpha)
+
+
+def _min_side(num_stride2: int) -> int:
+    """Smallest side at which every stride-2 layer still receives a 2x2 map.
+
+    Padded stride-2 layers give ceil(n / 2), so ``k`` of them need
+    ``2**(k - 1) + 1`` pixels.
+    """
+    return 2 ** (num_stride2 - 1) + 1 if num_stride2 else 1
+
+
+def _mobilenet_v2_body(
+    x: keras.KerasTensor,
+    *,
+    alpha: float,
+    stem_stride: int,
+    stages: Sequence[tuple[int, int, int, int]],
+    last_channels: int,
+    bn_momentum: float,
+) -> keras.KerasTensor:
+    bn = {"epsilon": 1e-3, "momentum": bn_momentum}
+    x = keras.layers.Conv2D(
+        _make_divisible(32 * alpha),
+        3,
+        strides=stem_stride,
+        padding="same",
+        use_bias=False,
+        name="stem_conv",
+    )(x)
+    x = keras.layers.BatchNormalization(**bn, name="stem_bn")(x)
+    x = keras.layers.ReLU(6.0, name="stem_relu")(x)
+    block = 0
+    for expansion, channels, repeats, stride in stages:
+        # int() before rounding, as in the reference implementation.
+        width = _make_divisible(int(channels * alpha))
+        for i in range(repeats):
+            x = InvertedResidual(
+                width,
+                expansion=expansion,
+                strides=stride if i == 0 else 1,
+                bn_epsilon=1e-3,
+                bn_momentum=bn_momentum,
+                name=f"block{block}",
+            )(x)
+            block += 1
+    x = keras.layers.Conv2D(last_channels, 1, use_bias=False, name="last_conv")(x)
+    x = keras.layers.BatchNormalization(**bn, name="last_bn")(x)
+    return keras.layers.ReLU(6.0, name="last_relu")(x)
+
+
+@register(
+    "mobilenet_v2",
+    family="mobilenet_v2",
+    paper=PAPER,
+    year=2018,
+    url=URL,
+    input_shape=(224, 224, 3),
+    min_input_size=17,
+    summary="17 inverted residual blocks (expand x6, depthwise 3x3, linear 1x1), alpha 1.0",
+    reference_params=3_538_984,
+    reference_kind="total",
+    reference_source="keras.applications.MobileNetV2(weights=None)",
+    chapter=CHAPTER,
+)
+def mobilenet_v2(
+    *,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    alpha: float = 1.0,
+    name: str = "mobilenet_v2",
+) -> keras.Model:
+    """MobileNetV2 (Table 2 of the paper): 3,538,984 weights (3,504,872 trainable).
+
+    Layer for layer the network of ``keras.applications.MobileNetV2`` (the
+    same weights in the same order, for any ``alpha``):
+
+    * a 3x3/2 convolution of 32 channels, BN, ReLU6;
+    * 17 `InvertedResidual` blocks in seven stages (expansion t, channels c,
+      repeats n, stride s of the first): (1, 16, 1, 1), (6, 24, 2, 2),
+      (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+      (6, 320, 1, 1), taking 224 -> 112 -> 56 -> 28 -> 14 -> 7;
+    * a 1x1 convolution to 1280 channels, BN, ReLU6, global average pooling.
+
+    About 300 million multiply-accumulates at 224x224, of which the 3x3
+    depthwise convolutions are only about 6%: the 1x1 convolutions do the
+    work.
+
+    ``alpha`` multiplies every width (rounded to a multiple of 8); the last
+    convolution keeps 1280 channels unless ``alpha > 1``, as in the paper.
+
+    The smallest input is 17x17: the five padded stride-2 layers each round
+    up, and from 17 on each of them still halves at least a 2x2 map
+    (17 -> 9 -> 5 -> 3 -> 2 -> 1). ``keras.applications`` asks for 32.
+
+    Reference: Sandler, M., Howard, A., Zhu, M., Zhmoginov, A. and Chen,
+    L.-C. (2018), "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
+    CVPR 2018, https://arxiv.org/abs/1801.04381.
+
+    Chapter: ``docs/chapters/mobilenet.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``, at least 17x17.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add global average pooling and the classifier.
+        pooling: Without the head: ``None`` returns the last feature map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        alpha: Width multiplier (0.35, 0.5, 0.75, 1.0, 1.3 and 1.4 in the
+            paper).
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 17x17, a wrong rank,
+            non-positive classes, an unknown pooling or a non-positive
+            ``alpha``.
+    """
+    alpha = _check_alpha(alpha, name)
+    shape = check_input_shape(input_shape, model=name, min_size=_min_side(5))
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = _mobilenet_v2_body(
+        inputs,
+        alpha=alpha,
+        stem_stride=2,
+        stages=PAPER_STAGES,
+        last_channels=_make_divisible(1280 * alpha) if alpha > 1.0 else 1280,
+        bn_momentum=0.999,
+    )
+    outputs = global_pool_head(
+        x,
+        include_top=include_top,
+        num_classes=num_classes,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+    )
+    return keras.Model(inputs, outputs, name=name)
+
+
+# The paper's table with the stride of two stages set to 1 (see the docstring).
+FASHION_STAGES = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 1),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
+@register(
+    "mobilenet_v2_fashion",
+    family="mobilenet_v2",
+    paper=PAPER,
+    year=2018,
+    url=URL,
+    input_shape=FASHION_MNIST_SHAPE,
+    min_input_size=5,
+    summary="MobileNetV2 for 28x28: stride-1 stem, three downsamplings, alpha 0.5",
+    reference_params=None,
+    variant_of="mobilenet_v2",
+    chapter=CHAPTER,
+)
+def mobilenet_v2_fashion(
+    *,
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
+    num_classes: int = 10,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    alpha: float = 0.5,
+    last_channels: int = 1280,
+    dropout: float = 0.0,
+    name: str = "mobilenet_v2_fashion",
+) -> keras.Model:
+    """A MobileNetV2 for 28x28x1 Fashion-MNIST: the paper's 17 blocks, narrower.
+
+    What changed from the paper, and why:
+
+    * **Stem stride 1** instead of 2, and **stride 1 in the 64-channel
+      stage**: five downsamplings would take 28x28 to 1x1. The three kept
+      (24-, 32- and 160-channel stages) give 28 -> 14 -> 7 -> 4, so the
+      network ends on a 4x4 map as the paper's ends on 7x7.
+    * **Width multiplier ``alpha`` = 0.5**, the paper's own knob for cheaper
+      models: every block keeps its expansion factor 6 but has half the
+      channels (16-8-16-16-32-48-80-160 after rounding to multiples of 8).
+    * **640 channels in the last 1x1 convolution** instead of 1280 (the paper
+      keeps 1280 at every ``alpha`` <= 1; at 10 classes half of it is plenty
+      and saves a third of the weights).
+    * BatchNorm momentum 0.99 instead of 0.999, so the moving statistics
+      settle within an epoch of Fashion-MNIST rather than ten.
+    * Everything else is MobileNetV2's: 17 inverted residual blocks with the
+      paper's expansions and repeats, ReLU6, linear bottlenecks, shortcuts
+      between the thin ends, global average pooling.
+
+    Cost: about 10.0 million multiply-accumulates per 28x28 image with about
+    0.80 million weights. With regular 3x3 convolutions in place of the
+    depthwise ones the same network would cost about 94 million (9.4 times
+    more).
+
+    The smallest input is 5x5 (5 -> 3 -> 2 -> 1 through the three
+    downsamplings).
+
+    Reference: Sandler, M., Howard, A., Zhu, M., Zhmoginov, A. and Chen,
+    L.-C. (2018), "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
+    CVPR 2018, https://arxiv.org/abs/1801.04381.
+
+    Chapter: ``docs/chapters/mobilenet.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``, at least 5x5.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add global average pooling and the classifier.
+        pooling: Without the head: ``None`` returns the last feature map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        alpha: Width multiplier of the blocks and the stem.
+        last_channels: Channels of the last 1x1 convolution.
+        dropout: Dropout rate before the classifier.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 5x5, a wrong rank, non-positive
+            classes, an unknown pooling, a non-positive ``alpha`` or
+            ``last_channels``, or a dropout outside [0, 1).
+    """
+    alpha = _check_alpha(alpha, name)
+    shape = check_input_shape(input_shape, model=name, min_size=_min_side(3))
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    if isinstance(last_channels, bool) or not isinstance(last_channels, int) or last_channels < 1:
+        raise ValueError(
+            f"{name}: last_channels must be a positive integer, got {last_channels!r}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = _mobilenet_v2_body(
+        inputs,
+        alpha=alpha,
+        stem_stride=1,
+        stages=FASHION_STAGES,
+        last_channels=last_channels,
+        bn_momentum=0.99,
+    )
+    outputs = global_pool_head(
+        x,
+        include_top=include_top,
+        num_classes=num_classes,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dropout=dropout,
+    )
+    return keras.Model(inputs, outputs, name=name)

@@ -1,3 +1,277 @@
-"""Placeholder: filled in by the architecture library."""
+"""Network in Network (Lin, Chen and Yan 2013): mlpconv layers, no dense layers.
 
-__all__: list[str] = []
+Lin, Chen and Yan (2013), "Network In Network", https://arxiv.org/abs/1312.4400.
+The ImageNet form follows Dive into Deep Learning, section 8.3
+(https://d2l.ai/chapter_convolutional-modern/nin.html).
+Chapter: ``docs/chapters/nin.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from cnn_guide.models._common import check_head, check_input_shape
+from cnn_guide.models._registry import register
+
+__all__ = ["nin", "nin_fashion"]
+
+NIN_PAPER = "Lin, Chen and Yan, Network In Network"
+NIN_URL = "https://arxiv.org/abs/1312.4400"
+# As for AlexNet: the 11x11/4 stem and three 3x3/2 'valid' poolings need 67
+# pixels to leave a 1x1 map (67 -> 15 -> 7 -> 3 -> 1).
+NIN_MIN_SIZE = 67
+
+
+def _mlpconv(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel_size: int,
+    strides: int,
+    padding: str,
+    name: str,
+) -> keras.KerasTensor:
+    """An mlpconv layer: a convolution, then two 1x1 convolutions, all ReLU.
+
+    The two 1x1 convolutions are a small multilayer perceptron applied at
+    every pixel, across the channels: the "micro network" the paper slides
+    over the input in place of a linear filter.
+    """
+
+    def conv(k: int, s: int, pad: str, suffix: str) -> keras.layers.Conv2D:
+        return keras.layers.Conv2D(
+            filters,
+            k,
+            strides=s,
+            padding=pad,
+            activation="relu",
+            kernel_initializer="he_normal",
+            name=f"{name}_{suffix}",
+        )
+
+    x = conv(kernel_size, strides, padding, "conv")(x)
+    x = conv(1, 1, "valid", "mlp1")(x)
+    return conv(1, 1, "valid", "mlp2")(x)
+
+
+def _nin_graph(
+    *,
+    shape: tuple[int, int, int],
+    blocks: Sequence[tuple[int, int, int, str, bool]],
+    final_kernel: int,
+    num_classes: int,
+    include_top: bool,
+    pooling: str | None,
+    classifier_activation: str | None,
+    dropout: float,
+    name: str,
+) -> keras.Model:
+    """Feature mlpconvs with poolings, then the class-map head (arguments checked)."""
+    inputs = keras.Input(shape=shape, name="image")
+    x = inputs
+    for index, (filters, kernel, stride, padding, pool) in enumerate(blocks, start=1):
+        x = _mlpconv(x, filters, kernel, stride, padding, f"mlpconv{index}")
+        if pool:
+            x = keras.layers.MaxPooling2D(3, strides=2, name=f"pool{index}")(x)
+    if include_top:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        # The head: one map per class, averaged over the image. No dense layer,
+        # so nothing in the head can overfit the way AlexNet's 4096-unit layers can.
+        x = _mlpconv(
+            x, num_classes, final_kernel, 1, "same", f"mlpconv{len(blocks) + 1}"
+        )
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        # Softmax in float32 whatever the policy (as _common.classifier does).
+        x = keras.layers.Activation(
+            classifier_activation, dtype="float32", name="predictions"
+        )(x)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def _check_dropout(name: str, dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+
+
+@register(
+    "nin",
+    family="nin",
+    paper=NIN_PAPER,
+    year=2013,
+    url=NIN_URL,
+    input_shape=(224, 224, 3),
+    min_input_size=NIN_MIN_SIZE,
+    summary="Network in Network: four mlpconv layers, class maps, global avg pooling",
+    reference_params=None,
+    chapter="chapters/nin.md",
+)
+def nin(
+    *,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "nin",
+) -> keras.Model:
+    """Network in Network for ImageNet-sized images (7,439,608 parameters).
+
+    Two ideas (Lin, Chen and Yan 2013):
+
+    * the **mlpconv** layer: each convolution is followed by two 1x1
+      convolutions, a small multilayer perceptron run at every pixel, which
+      makes the local feature extractor non-linear (section 3.1);
+    * **global average pooling** instead of dense layers: the last mlpconv
+      has one map per class and each class score is the average of its map
+      (section 3.2), so the head has no parameters of its own, cannot overfit
+      like a dense head, and works at any input size.
+
+    The layers, as in Dive into Deep Learning (section 8.3), which follows
+    AlexNet's sizes: mlpconv 96 (11x11, stride 4), 3x3/2 max pooling,
+    mlpconv 256 (5x5), pooling, mlpconv 384 (3x3), pooling, dropout 0.5,
+    mlpconv ``num_classes`` (3x3), global average pooling, softmax. Every
+    convolution is followed by ReLU, the class maps' included. At 224x224 the
+    class maps are 5x5.
+
+    The paper publishes no parameter count for its ImageNet model, so there
+    is no reference figure: 7,439,608 is what this layer spec gives for 1000
+    classes, of which the class-map mlpconv holds 5,459,000.
+
+    Reference: Lin, Chen and Yan (2013), "Network In Network",
+    https://arxiv.org/abs/1312.4400. Chapter: ``docs/chapters/nin.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 67x67, the
+            smallest input the stride-4 stem and three 3x3/2 poolings leave a
+            1x1 map of.
+        num_classes: Number of classes, i.e. of class maps.
+        include_top: Whether to add dropout, the class-map mlpconv, global
+            average pooling and the softmax.
+        pooling: Without the head: ``None`` returns the third pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation applied to the averaged class maps.
+        dropout: Dropout rate before the class-map mlpconv.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 67x67, a wrong rank,
+            non-positive classes, an unknown pooling or a dropout outside
+            [0, 1).
+    """
+    shape = check_input_shape(input_shape, model=name, min_size=NIN_MIN_SIZE)
+    check_head(
+        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
+    )
+    _check_dropout(name, dropout)
+    return _nin_graph(
+        shape=shape,
+        blocks=(
+            (96, 11, 4, "valid", True),
+            (256, 5, 1, "same", True),
+            (384, 3, 1, "same", True),
+        ),
+        final_kernel=3,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dropout=dropout,
+        name=name,
+    )
+
+
+@register(
+    "nin_fashion",
+    family="nin",
+    paper=NIN_PAPER,
+    year=2013,
+    url=NIN_URL,
+    input_shape=(28, 28, 1),
+    min_input_size=7,
+    summary="NiN for 28x28: mlpconv 32-64-128, class maps, global average pooling",
+    reference_params=None,
+    variant_of="nin",
+    chapter="chapters/nin.md",
+)
+def nin_fashion(
+    *,
+    input_shape: Sequence[int] = (28, 28, 1),
+    num_classes: int = 10,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "nin_fashion",
+) -> keras.Model:
+    """Network in Network for 28x28 Fashion-MNIST: 148,390 parameters, 11.0M MACs.
+
+    What is kept from the paper: every convolution followed by two 1x1
+    convolutions (mlpconv), ReLU throughout, overlapping 3x3/2 max pooling,
+    dropout 0.5 before a last mlpconv with one map per class, global average
+    pooling and softmax: no dense layer anywhere.
+
+    What changed and why:
+
+    * the first mlpconv uses a 5x5 kernel with stride 1 and 'same' padding
+      instead of 11x11 with stride 4, which would shrink 28 pixels to 5;
+    * two poolings instead of three (28 -> 13 -> 6), so the class maps are
+      6x6, close to the 5x5 of the ImageNet model, rather than 2x2;
+    * widths 32, 64, 128 instead of 96, 256, 384, and 3x3 instead of 5x5 in
+      the second mlpconv, to fit a 2-core CPU's compute budget.
+
+    Compute per 28x28 image (multiply-accumulates): mlpconv1 28x28x(25x32 +
+    2x32x32) = 2.23M; mlpconv2 13x13x(9x32x64 + 2x64x64) = 4.50M; mlpconv3
+    6x6x(9x64x128 + 2x128x128) = 3.83M; class maps 6x6x(9x128x10 + 2x10x10) =
+    0.42M: about 11.0M in all.
+
+    Reference: Lin, Chen and Yan (2013), "Network In Network",
+    https://arxiv.org/abs/1312.4400. Chapter: ``docs/chapters/nin.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 7x7, the smallest
+            input two 3x3/2 'valid' poolings leave a 1x1 map of.
+        num_classes: Number of classes, i.e. of class maps.
+        include_top: Whether to add dropout, the class-map mlpconv, global
+            average pooling and the softmax.
+        pooling: Without the head: ``None`` returns the last feature map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation applied to the averaged class maps.
+        dropout: Dropout rate before the class-map mlpconv.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 7x7, a wrong rank, non-positive
+            classes, an unknown pooling or a dropout outside [0, 1).
+    """
+    shape = check_input_shape(input_shape, model=name, min_size=7)
+    check_head(
+        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
+    )
+    _check_dropout(name, dropout)
+    return _nin_graph(
+        shape=shape,
+        blocks=(
+            (32, 5, 1, "same", True),
+            (64, 3, 1, "same", True),
+            (128, 3, 1, "same", False),
+        ),
+        final_kernel=3,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dropout=dropout,
+        name=name,
+    )

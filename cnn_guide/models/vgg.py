@@ -1,3 +1,455 @@
-"""Placeholder: filled in by the architecture library."""
+"""VGG (Simonyan and Zisserman 2014): depth from stacks of 3x3 convolutions.
 
-__all__: list[str] = []
+Simonyan and Zisserman (2014), "Very Deep Convolutional Networks for
+Large-Scale Image Recognition", https://arxiv.org/abs/1409.1556, Table 1.
+Chapter: ``docs/chapters/vgg.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from cnn_guide.models._common import check_head, check_input_shape, classifier
+from cnn_guide.models._registry import register
+
+__all__ = ["VGG_CONFIGS", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_fashion"]
+
+VGG_PAPER = (
+    "Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale "
+    "Image Recognition"
+)
+VGG_URL = "https://arxiv.org/abs/1409.1556"
+
+# Table 1 of the paper: per block, the filters of each 3x3 convolution; every
+# block ends with a 2x2/2 max pooling.
+VGG_CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "A": ((64,), (128,), (256, 256), (512, 512), (512, 512)),
+    "B": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+    "D": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+    "E": (
+        (64, 64),
+        (128, 128),
+        (256, 256, 256, 256),
+        (512, 512, 512, 512),
+        (512, 512, 512, 512),
+    ),
+}
+
+
+def _vgg(
+    *,
+    blocks: Sequence[Sequence[int]],
+    input_shape: Sequence[int],
+    num_classes: int,
+    include_top: bool,
+    pooling: str | None,
+    classifier_activation: str | None,
+    dense_units: int,
+    dropout: float,
+    name: str,
+) -> keras.Model:
+    """The builder every VGG shares: 3x3 blocks, 2x2 poolings, dense head.
+
+    Layer names follow ``keras.applications.VGG16`` (``block1_conv1``,
+    ``block1_pool``, ..., ``fc1``, ``fc2``, ``predictions``), so weights can be
+    copied layer by layer.
+    """
+    # Each block halves the side with a 2x2/2 'valid' pooling; the last map
+    # must keep at least one pixel.
+    min_size = 2 ** len(blocks)
+    shape = check_input_shape(input_shape, model=name, min_size=min_size)
+    check_head(
+        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
+    )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = inputs
+    for b, block in enumerate(blocks, start=1):
+        for c, filters in enumerate(block, start=1):
+            x = keras.layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer="he_normal",
+                name=f"block{b}_conv{c}",
+            )(x)
+        x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+    if include_top:
+        x = keras.layers.Flatten(name="flatten")(x)
+        for index in (1, 2):
+            x = keras.layers.Dense(
+                dense_units,
+                activation="relu",
+                kernel_initializer="he_normal",
+                name=f"fc{index}",
+            )(x)
+            # Section 3.1: dropout 0.5 regularizes the first two dense layers.
+            x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
+        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+@register(
+    "vgg11",
+    family="vgg",
+    paper=VGG_PAPER,
+    year=2014,
+    url=VGG_URL,
+    input_shape=(224, 224, 3),
+    min_input_size=32,
+    summary="VGG configuration A: 8 convolutions 3x3 in 5 blocks, dense 4096-4096",
+    reference_params=132_863_336,
+    reference_kind="total",
+    reference_source="torchvision VGG11_Weights.IMAGENET1K_V1 meta num_params",
+    chapter="chapters/vgg.md",
+)
+def vgg11(
+    *,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "vgg11",
+) -> keras.Model:
+    """VGG-11, the paper's configuration A: 132,863,336 parameters at 224x224x3.
+
+    Eight 3x3 convolutions in five blocks (64 | 128 | 256 256 | 512 512 |
+    512 512), each block followed by 2x2 max pooling, then dense 4096-4096
+    with dropout 0.5 and the classifier. The paper trained A first and used
+    it to initialise the deeper configurations.
+
+    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
+    Networks for Large-Scale Image Recognition",
+    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 32x32, since five
+            2x2 poolings halve the side five times. The dense head reads the
+            whole last map, so sizes other than 224 change fc1's parameters.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the dense head (fc1, fc2, classifier).
+        pooling: Without the head: ``None`` returns the last pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after fc1 and fc2.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 32x32, a wrong rank,
+            non-positive classes, an unknown pooling or a dropout outside
+            [0, 1).
+    """
+    return _vgg(
+        blocks=VGG_CONFIGS["A"],
+        input_shape=input_shape,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dense_units=4096,
+        dropout=dropout,
+        name=name,
+    )
+
+
+@register(
+    "vgg13",
+    family="vgg",
+    paper=VGG_PAPER,
+    year=2014,
+    url=VGG_URL,
+    input_shape=(224, 224, 3),
+    min_input_size=32,
+    summary="VGG configuration B: 10 convolutions 3x3 in 5 blocks, dense 4096-4096",
+    reference_params=133_047_848,
+    reference_kind="total",
+    reference_source="torchvision VGG13_Weights.IMAGENET1K_V1 meta num_params",
+    chapter="chapters/vgg.md",
+)
+def vgg13(
+    *,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "vgg13",
+) -> keras.Model:
+    """VGG-13, the paper's configuration B: 133,047,848 parameters at 224x224x3.
+
+    Ten 3x3 convolutions, two in each of the five blocks (64 64 | 128 128 |
+    256 256 | 512 512 | 512 512), each block followed by 2x2 max pooling,
+    then dense 4096-4096 with dropout 0.5 and the classifier.
+
+    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
+    Networks for Large-Scale Image Recognition",
+    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 32x32, since five
+            2x2 poolings halve the side five times.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the dense head (fc1, fc2, classifier).
+        pooling: Without the head: ``None`` returns the last pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after fc1 and fc2.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 32x32, a wrong rank,
+            non-positive classes, an unknown pooling or a dropout outside
+            [0, 1).
+    """
+    return _vgg(
+        blocks=VGG_CONFIGS["B"],
+        input_shape=input_shape,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dense_units=4096,
+        dropout=dropout,
+        name=name,
+    )
+
+
+@register(
+    "vgg16",
+    family="vgg",
+    paper=VGG_PAPER,
+    year=2014,
+    url=VGG_URL,
+    input_shape=(224, 224, 3),
+    min_input_size=32,
+    summary="VGG configuration D: 13 convolutions 3x3 in 5 blocks, dense 4096-4096",
+    reference_params=138_357_544,
+    reference_kind="total",
+    reference_source="keras.applications.VGG16 (REFERENCE.md)",
+    chapter="chapters/vgg.md",
+)
+def vgg16(
+    *,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "vgg16",
+) -> keras.Model:
+    """VGG-16, the paper's configuration D: 138,357,544 parameters at 224x224x3.
+
+    Thirteen 3x3 convolutions in five blocks (64 64 | 128 128 | 256 256 256 |
+    512 512 512 | 512 512 512), each block followed by 2x2 max pooling, then
+    dense 4096-4096 with dropout 0.5 and the classifier. The paper's argument:
+    two stacked 3x3 convolutions see a 5x5 window and three a 7x7 one, with
+    fewer weights (27C^2 against 49C^2 for 7x7) and more non-linearities.
+    The layer names and the parameter count match
+    ``keras.applications.VGG16``, which has the same layers without dropout.
+
+    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
+    Networks for Large-Scale Image Recognition",
+    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 32x32, since five
+            2x2 poolings halve the side five times.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the dense head (fc1, fc2, classifier).
+        pooling: Without the head: ``None`` returns the last pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after fc1 and fc2.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 32x32, a wrong rank,
+            non-positive classes, an unknown pooling or a dropout outside
+            [0, 1).
+    """
+    return _vgg(
+        blocks=VGG_CONFIGS["D"],
+        input_shape=input_shape,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dense_units=4096,
+        dropout=dropout,
+        name=name,
+    )
+
+
+@register(
+    "vgg19",
+    family="vgg",
+    paper=VGG_PAPER,
+    year=2014,
+    url=VGG_URL,
+    input_shape=(224, 224, 3),
+    min_input_size=32,
+    summary="VGG configuration E: 16 convolutions 3x3 in 5 blocks, dense 4096-4096",
+    reference_params=143_667_240,
+    reference_kind="total",
+    reference_source="keras.applications.VGG19 (REFERENCE.md)",
+    chapter="chapters/vgg.md",
+)
+def vgg19(
+    *,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "vgg19",
+) -> keras.Model:
+    """VGG-19, the paper's configuration E: 143,667,240 parameters at 224x224x3.
+
+    Sixteen 3x3 convolutions in five blocks (64 64 | 128 128 | 256 x 4 |
+    512 x 4 | 512 x 4), each block followed by 2x2 max pooling, then dense
+    4096-4096 with dropout 0.5 and the classifier. The paper found the error
+    saturating at this depth (Table 3). The layer names and the parameter
+    count match ``keras.applications.VGG19``.
+
+    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
+    Networks for Large-Scale Image Recognition",
+    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 32x32, since five
+            2x2 poolings halve the side five times.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the dense head (fc1, fc2, classifier).
+        pooling: Without the head: ``None`` returns the last pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after fc1 and fc2.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 32x32, a wrong rank,
+            non-positive classes, an unknown pooling or a dropout outside
+            [0, 1).
+    """
+    return _vgg(
+        blocks=VGG_CONFIGS["E"],
+        input_shape=input_shape,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dense_units=4096,
+        dropout=dropout,
+        name=name,
+    )
+
+
+# Three blocks for 28x28 (28 -> 14 -> 7 -> 3); one convolution in the first
+# block as in configuration A, where a single channel makes a second one a
+# poor use of compute, then pairs.
+FASHION_BLOCKS = ((32,), (64, 64), (128, 128))
+
+
+@register(
+    "vgg_fashion",
+    family="vgg",
+    paper=VGG_PAPER,
+    year=2014,
+    url=VGG_URL,
+    input_shape=(28, 28, 1),
+    min_input_size=8,
+    summary="VGG for 28x28: 3x3 blocks 32 | 64 64 | 128 128, dense 256-256",
+    reference_params=None,
+    variant_of="vgg11",
+    chapter="chapters/vgg.md",
+)
+def vgg_fashion(
+    *,
+    input_shape: Sequence[int] = (28, 28, 1),
+    num_classes: int = 10,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    name: str = "vgg_fashion",
+) -> keras.Model:
+    """VGG for 28x28 Fashion-MNIST: 640,714 parameters, about 22.3M MACs.
+
+    What is kept from the paper: only 3x3 convolutions with 'same' padding
+    and ReLU, grouped in blocks that each end with a 2x2 max pooling, filters
+    doubling from block to block, no normalization, and a flatten + two dense
+    layers with dropout 0.5 + softmax head (built by the same internal
+    function as `vgg11` ... `vgg19`).
+
+    What changed and why:
+
+    * three blocks instead of five: five 2x2 poolings would shrink 28x28 to
+      nothing (28 -> 14 -> 7 -> 3 -> 1 -> 0); three leave a 3x3 map;
+    * the blocks follow configuration A's pattern (one convolution in the
+      first block, then pairs: 32 | 64 64 | 128 128) at half of A's widths
+      (64 | 128 | 256 256), to fit a 2-core CPU's compute budget;
+    * dense layers of 256 units instead of 4096, enough for 10 classes.
+
+    Compute per 28x28 image (multiply-accumulates): block1 28x28x9x1x32 =
+    0.23M; block2 14x14x9x(32x64 + 64x64) = 10.84M; block3 7x7x9x(64x128 +
+    128x128) = 10.84M; dense 1152x256 + 256x256 + 256x10 = 0.36M: about 22.3M.
+
+    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
+    Networks for Large-Scale Image Recognition",
+    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``; at least 8x8, since three
+            2x2 poolings halve the side three times.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the dense head.
+        pooling: Without the head: ``None`` returns the last pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after each hidden dense layer.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 8x8, a wrong rank, non-positive
+            classes, an unknown pooling or a dropout outside [0, 1).
+    """
+    return _vgg(
+        blocks=FASHION_BLOCKS,
+        input_shape=input_shape,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dense_units=256,
+        dropout=dropout,
+        name=name,
+    )

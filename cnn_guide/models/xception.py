@@ -1,3 +1,258 @@
-"""Placeholder: filled in by the architecture library."""
+"""Xception: Inception taken to its extreme, with depthwise separable convolutions.
 
-__all__: list[str] = []
+Chollet, F. (2017). *Xception: Deep Learning with Depthwise Separable
+Convolutions*. CVPR 2017. https://arxiv.org/abs/1610.02357
+
+An Inception module maps cross-channel correlations (1x1 convolutions) and
+spatial correlations (3x3 convolutions on a few channel groups) separately.
+Xception pushes this to one group per channel: a depthwise separable
+convolution. The network is 36 of them, with batch normalization and residual
+connections, arranged in an entry flow (downsampling to 19x19), a middle flow
+(8 identical residual modules at 728 channels) and an exit flow.
+
+Chapter: ``docs/chapters/xception.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from cnn_guide.layers.separable import SeparableConvBlock, XceptionBlock
+from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
+from cnn_guide.models._registry import register
+
+__all__ = ["xception", "xception_fashion"]
+
+PAPER = "Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions"
+URL = "https://arxiv.org/abs/1610.02357"
+CHAPTER = "chapters/xception.md"
+FASHION_MNIST_SHAPE = (28, 28, 1)
+
+
+def _check_int(value: object, what: str, model: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{model}: {what} must be an integer >= {minimum}, got {value!r}.")
+    return value
+
+
+def _conv_bn_relu(x, filters: int, *, strides: int, padding: str, name: str):
+    x = keras.layers.Conv2D(
+        filters, 3, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+@register(
+    "xception",
+    family="xception",
+    paper=PAPER,
+    year=2017,
+    url=URL,
+    input_shape=(299, 299, 3),
+    min_input_size=23,
+    summary="Entry, middle and exit flows of residual depthwise separable convolutions",
+    reference_params=22_910_480,
+    reference_kind="total",
+    reference_source="keras.applications.Xception(weights=None); Chollet 2017, Table 3",
+    chapter=CHAPTER,
+)
+def xception(
+    *,
+    input_shape: Sequence[int] = (299, 299, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    middle_blocks: int = 8,
+    residual: bool = True,
+    name: str = "xception",
+) -> keras.Model:
+    """Xception as in the paper's Figure 5: 22,910,480 weights (22,855,952 trainable).
+
+    Layer for layer the network of ``keras.applications.Xception`` (the same
+    weights in the same order), built from `XceptionBlock` modules:
+
+    * entry flow: two 3x3 convolutions (32 with stride 2, then 64, both
+      unpadded), then three residual modules of two separable convolutions
+      (128, 256, 728 channels), each ending in a 3x3/2 max pooling with a
+      strided 1x1 projection shortcut: 299 -> 149 -> 147 -> 74 -> 37 -> 19;
+    * middle flow: ``middle_blocks`` (8) residual modules of three separable
+      convolutions at 728 channels with identity shortcuts;
+    * exit flow: a module (728, 1024) with pooling to 10x10, then separable
+      convolutions of 1536 and 2048 channels, each followed by BN and ReLU,
+      and global average pooling.
+
+    Every separable convolution at 728 channels has 536,536 weights where a
+    regular 3x3 convolution would have 4,769,856.
+
+    The smallest input is 23x23: the stem leaves ``(n - 3) // 2 - 1`` pixels
+    and each of the four poolings rounds up, so from 23 on every pooling
+    still has at least 2x2 to reduce (23 -> 11 -> 9 -> 5 -> 3 -> 2 -> 1).
+    ``keras.applications`` asks for 71, for its pretrained weights.
+
+    Reference: Chollet, F. (2017), "Xception: Deep Learning with Depthwise
+    Separable Convolutions", CVPR 2017, https://arxiv.org/abs/1610.02357.
+
+    Chapter: ``docs/chapters/xception.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``, at least 23x23.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add global average pooling and the classifier.
+        pooling: Without the head: ``None`` returns the last feature map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        middle_blocks: Number of middle-flow modules (8 in the paper).
+        residual: ``False`` removes every shortcut (the paper's Figure 9
+            ablation: slower convergence, lower accuracy).
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 23x23, a wrong rank,
+            non-positive classes, an unknown pooling or a negative
+            ``middle_blocks``.
+    """
+    shape = check_input_shape(input_shape, model=name, min_size=23)
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    _check_int(middle_blocks, "middle_blocks", name, 0)
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = _conv_bn_relu(inputs, 32, strides=2, padding="valid", name="block1_conv1")
+    x = _conv_bn_relu(x, 64, strides=1, padding="valid", name="block1_conv2")
+    # Entry flow; the first module's input has just been through a ReLU.
+    for i, width in enumerate((128, 256, 728)):
+        x = XceptionBlock(
+            (width, width),
+            strides=2,
+            first_activation=i > 0,
+            residual=residual,
+            name=f"block{i + 2}",
+        )(x)
+    for i in range(middle_blocks):
+        x = XceptionBlock((728, 728, 728), residual=residual, name=f"block{i + 5}")(x)
+    x = XceptionBlock((728, 1024), strides=2, residual=residual, name="exit_block")(x)
+    for width, suffix in ((1536, "1"), (2048, "2")):
+        x = SeparableConvBlock(width, activation_first=False, name=f"exit_sepconv{suffix}")(x)
+    outputs = global_pool_head(
+        x,
+        include_top=include_top,
+        num_classes=num_classes,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+    )
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register(
+    "xception_fashion",
+    family="xception",
+    paper=PAPER,
+    year=2017,
+    url=URL,
+    input_shape=FASHION_MNIST_SHAPE,
+    min_input_size=5,
+    summary="Xception for 28x28: one-conv stem, 2 entry, 4 middle and 1 exit module",
+    reference_params=None,
+    variant_of="xception",
+    chapter=CHAPTER,
+)
+def xception_fashion(
+    *,
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
+    num_classes: int = 10,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    middle_blocks: int = 4,
+    residual: bool = True,
+    dropout: float = 0.0,
+    name: str = "xception_fashion",
+) -> keras.Model:
+    """A small Xception for 28x28x1 Fashion-MNIST, in the paper's three flows.
+
+    What changed from the paper, and why:
+
+    * **Stem**: a single padded 3x3 convolution of 32 channels at stride 1
+      instead of two unpadded ones, the first of stride 2. A stride-2 stem
+      would halve a 28x28 image before any feature is learned, and a second
+      regular 3x3 convolution at full resolution would cost more than the
+      whole rest of the network.
+    * **Widths**: the entry flow has two modules (64 and 128 channels, taking
+      28 -> 14 -> 7) instead of three (128, 256, 728); the middle flow has
+      ``middle_blocks`` (4) modules at 128 channels instead of 8 at 728; the
+      exit module (128, 256) pools to 4x4 and the last two separable
+      convolutions have 384 and 512 channels instead of 1536 and 2048. Three
+      downsamplings instead of five, so the final map is 4x4 rather than 1x1.
+    * Everything else is Xception's: residual separable modules with 3x3/2
+      max pooling and strided 1x1 projection shortcuts, ReLU - SepConv - BN
+      ordering, identity shortcuts in the middle flow, global average
+      pooling.
+
+    Cost: about 21.1 million multiply-accumulates per 28x28 image and
+    about 0.43 million weights. With every separable convolution replaced by
+    a regular 3x3 convolution of the same widths the network would cost
+    about 160 million, 7.5 times more (and have about 3.4 million weights).
+
+    The smallest input is 5x5 (5 -> 3 -> 2 -> 1 through the three poolings).
+
+    Reference: Chollet, F. (2017), "Xception: Deep Learning with Depthwise
+    Separable Convolutions", CVPR 2017, https://arxiv.org/abs/1610.02357.
+
+    Chapter: ``docs/chapters/xception.md``.
+
+    Args:
+        input_shape: ``(height, width, channels)``, at least 5x5.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add global average pooling and the classifier.
+        pooling: Without the head: ``None`` returns the last feature map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        middle_blocks: Number of middle-flow modules.
+        residual: ``False`` removes every shortcut.
+        dropout: Dropout rate before the classifier.
+        name: Model name.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an input smaller than 5x5, a wrong rank, non-positive
+            classes, an unknown pooling, a negative ``middle_blocks`` or a
+            dropout outside [0, 1).
+    """
+    shape = check_input_shape(input_shape, model=name, min_size=5)
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    _check_int(middle_blocks, "middle_blocks", name, 0)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+
+    inputs = keras.Input(shape=shape, name="image")
+    x = _conv_bn_relu(inputs, 24, strides=1, padding="same", name="stem")
+    for i, width in enumerate((48, 96)):
+        x = XceptionBlock(
+            (width, width),
+            strides=2,
+            first_activation=i > 0,
+            residual=residual,
+            name=f"entry_block{i + 1}",
+        )(x)
+    for i in range(middle_blocks):
+        x = XceptionBlock((96, 96, 96), residual=residual, name=f"middle_block{i + 1}")(x)
+    x = XceptionBlock((96, 144), strides=2, residual=residual, name="exit_block")(x)
+    for width, suffix in ((216, "1"), (288, "2")):
+        x = SeparableConvBlock(width, activation_first=False, name=f"exit_sepconv{suffix}")(x)
+    outputs = global_pool_head(
+        x,
+        include_top=include_top,
+        num_classes=num_classes,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        dropout=dropout,
+    )
+    return keras.Model(inputs, outputs, name=name)

@@ -1,6 +1,8 @@
-// MathJax, served by the site itself. It typesets Markdown math (arithmatex)
-// and the Markdown cells of executed examples (jp-RenderedMarkdown), which
-// write inline math as $...$.
+// MathJax, served by the site itself. It typesets Markdown math (arithmatex
+// spans) and the Markdown cells of executed examples, which write inline math
+// as $...$. Material's usual `ignoreHtmlClass: ".*|"` would skip the
+// class-less paragraphs inside notebook cells, so nothing is ignored here but
+// code (skipHtmlTags); a literal dollar sign is written \$.
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"], ["$", "$"]],
@@ -9,7 +11,7 @@ window.MathJax = {
     processEnvironments: true,
   },
   options: {
-    ignoreHtmlClass: ".*|",
+    ignoreHtmlClass: "tex2jax_ignore",
     processHtmlClass: "arithmatex|jp-RenderedMarkdown",
   },
 };
