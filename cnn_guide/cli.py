@@ -59,8 +59,8 @@ def _import_tensorflow_quietly() -> None:
     try:
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
             import keras  # noqa: F401
+            import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -97,9 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Train a model on the real Fashion-MNIST, then evaluate it on the test set.",
     )
     train.add_argument("name", help="model name, from 'cnn-guide list --variants'")
-    train.add_argument(
-        "--epochs", type=_positive_int, help="epochs (default 10; 1 with --quick)"
-    )
+    train.add_argument("--epochs", type=_positive_int, help="epochs (default 10; 1 with --quick)")
     train.add_argument(
         "--quick",
         action="store_true",
@@ -119,7 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         help="compute precision (default float32)",
     )
     train.add_argument(
-        "--early-stopping", type=_positive_int, metavar="PATIENCE", help="stop after PATIENCE epochs without progress"
+        "--early-stopping",
+        type=_positive_int,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without progress",
     )
     train.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.keras)")
     train.add_argument(
@@ -127,13 +128,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store the result, machine and command in cnn_guide/results.json (read by the book)",
     )
-    train.add_argument("--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files")
+    train.add_argument(
+        "--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files"
+    )
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved .keras model on the test set")
     evaluate.add_argument("path", type=Path, help="a model saved with --save")
-    evaluate.add_argument("--quick", action="store_true", help=f"first {QUICK_SIZES['test']:,} test images only")
-    evaluate.add_argument("--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files")
+    evaluate.add_argument(
+        "--quick", action="store_true", help=f"first {QUICK_SIZES['test']:,} test images only"
+    )
+    evaluate.add_argument(
+        "--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files"
+    )
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -165,7 +172,10 @@ def _summary(args: argparse.Namespace) -> int:
     model.summary(line_length=100)
     print(f"Paper: {info.paper} ({info.year}), {info.url}")
     if info.reference_params and not kwargs:
-        print(f"Reference parameter count: {info.reference_params:,} {info.reference_kind} ({info.reference_source})")
+        print(
+            f"Reference parameter count: {info.reference_params:,} {info.reference_kind} "
+            f"({info.reference_source})"
+        )
     return 0
 
 
@@ -176,8 +186,14 @@ def _train(args: argparse.Namespace) -> int:
 
     info = models.get_info(args.name)
     if tuple(info.input_shape) != (28, 28, 1):
-        variants = [n for n in models.list_models(variants=True) if models.get_info(n).variant_of == args.name]
-        hint = f" Train its Fashion-MNIST variant instead: {', '.join(variants)}." if variants else ""
+        variants = [
+            n
+            for n in models.list_models(variants=True)
+            if models.get_info(n).variant_of == args.name
+        ]
+        hint = (
+            f" Train its Fashion-MNIST variant instead: {', '.join(variants)}." if variants else ""
+        )
         raise ValueError(
             f"{args.name} is a paper configuration for {'x'.join(map(str, info.input_shape))} "
             f"inputs, not 28x28x1 Fashion-MNIST images.{hint}"
@@ -260,7 +276,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cnn_guide.training import evaluate
 
     if not args.path.is_file():
-        raise ValueError(f"no model file at {args.path}; save one with 'cnn-guide train NAME --save {args.path}'.")
+        raise ValueError(
+            f"no model file at {args.path}; "
+            f"save one with 'cnn-guide train NAME --save {args.path}'."
+        )
     try:
         model = keras.saving.load_model(args.path)
     except Exception as error:
@@ -271,7 +290,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.quick:
         data = data.subset(test=QUICK_SIZES["test"])
     loss, accuracy = evaluate(model, data)
-    print(f"{model.name}: test accuracy {accuracy:.4f}, loss {loss:.4f} on {len(data.x_test):,} images.")
+    print(
+        f"{model.name}: test accuracy {accuracy:.4f}, loss {loss:.4f} "
+        f"on {len(data.x_test):,} images."
+    )
     return 0
 
 

@@ -168,8 +168,7 @@ class FashionMNIST:
         for split, size in sizes.items():
             if size is not None and (not isinstance(size, int) or size < 1):
                 raise ValueError(
-                    f"subset size for {split!r} must be a positive integer or None, "
-                    f"got {size!r}."
+                    f"subset size for {split!r} must be a positive integer or None, got {size!r}."
                 )
 
         def head(a: np.ndarray, n: int | None) -> np.ndarray:
@@ -197,17 +196,13 @@ def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[str,
     if data_dir is not None:
         candidates.append(("data_dir argument", Path(data_dir).expanduser()))
     if os.environ.get(DATA_ENV_VAR):
-        candidates.append(
-            (f"${DATA_ENV_VAR}", Path(os.environ[DATA_ENV_VAR]).expanduser())
-        )
+        candidates.append((f"${DATA_ENV_VAR}", Path(os.environ[DATA_ENV_VAR]).expanduser()))
     candidates.append(("Keras cache", _keras_cache_dir()))
     candidates.append(("Debian package dataset-fashion-mnist", DEBIAN_DIR))
     return candidates
 
 
-def find_data_dir(
-    data_dir: str | os.PathLike | None = None, *, download: bool = True
-) -> Path:
+def find_data_dir(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Return the first directory that holds all four Fashion-MNIST files.
 
     An explicit ``data_dir`` or ``$CNN_GUIDE_DATA`` must hold all four files:
@@ -246,9 +241,7 @@ def find_data_dir(
     else:
         looked.append("  - download: not attempted (download=False)")
     raise DataError(
-        "Fashion-MNIST files not found. Looked in:\n"
-        + "\n".join(looked)
-        + f"\n{_HOW_TO_FIX}"
+        "Fashion-MNIST files not found. Looked in:\n" + "\n".join(looked) + f"\n{_HOW_TO_FIX}"
     )
 
 
@@ -285,8 +278,7 @@ def load_fashion_mnist(
     # zlib and hashlib release the GIL: the four files decompress in parallel.
     with ThreadPoolExecutor(max_workers=len(_FILES)) as pool:
         futures = {
-            key: pool.submit(_read_idx, directory / spec.name, spec)
-            for key, spec in _FILES.items()
+            key: pool.submit(_read_idx, directory / spec.name, spec) for key, spec in _FILES.items()
         }
         arrays = {key: future.result() for key, future in futures.items()}
     images = arrays["train_images"]

@@ -19,7 +19,13 @@ from typing import Any
 
 __all__ = [
     "RESULTS_PATH",
-    "results_path", "describe_run", "load_results", "machine_info", "record", "runs_for"]
+    "describe_run",
+    "load_results",
+    "machine_info",
+    "record",
+    "results_path",
+    "runs_for",
+]
 
 RESULTS_PATH = Path(__file__).with_name("results.json")
 """The results file, inside the package."""
@@ -47,11 +53,15 @@ def load_results(path: str | os.PathLike | None = None) -> dict[str, dict[str, A
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}); restore it with git.") from error
     if not isinstance(runs, dict):
-        raise ValueError(f"{path} must hold a JSON object of runs by key, got {type(runs).__name__}.")
+        raise ValueError(
+            f"{path} must hold a JSON object of runs by key, got {type(runs).__name__}."
+        )
     return runs
 
 
-def record(key: str, run: Mapping[str, Any], path: str | os.PathLike | None = None) -> dict[str, Any]:
+def record(
+    key: str, run: Mapping[str, Any], path: str | os.PathLike | None = None
+) -> dict[str, Any]:
     """Store one run under ``key``, replacing an earlier run with that key.
 
     The date, the git commit and `machine_info` are added. The file is
@@ -84,10 +94,14 @@ def runs_for(model: str, path: str | os.PathLike | None = None) -> list[dict[str
 def describe_run(run: Mapping[str, Any]) -> str:
     """A sentence stating a recorded run's result, machine and command."""
     machine = run.get("machine", {})
-    hardware = machine.get("gpu") or f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores"
+    hardware = (
+        machine.get("gpu")
+        or f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores"
+    )
     return (
         f"{run['model']}: test accuracy {run['test_accuracy']:.4f} after {run['epochs']} epoch(s) "
-        f"on {run['train_size']:,} training images, {run['train_seconds'] / 60:.1f} min of training "
+        f"on {run['train_size']:,} training images, "
+        f"{run['train_seconds'] / 60:.1f} min of training "
         f"({run['seconds_per_epoch']:.0f} s per epoch) on {hardware}; "
         f"recorded {run.get('date', '?')[:10]} by `{run['command']}`."
     )

@@ -186,9 +186,7 @@ def train(
     if checkpoint is not None:
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         all_callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                checkpoint, monitor="val_accuracy", save_best_only=True
-            )
+            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True)
         )
 
     train_set = make_dataset(
@@ -217,7 +215,9 @@ def train(
     )
 
 
-def evaluate(model: keras.Model, data: FashionMNIST, *, batch_size: int = 256) -> tuple[float, float]:
+def evaluate(
+    model: keras.Model, data: FashionMNIST, *, batch_size: int = 256
+) -> tuple[float, float]:
     """Test loss and accuracy of a model compiled with an accuracy metric.
 
     Returns:

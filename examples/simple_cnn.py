@@ -50,8 +50,9 @@ print(budget.describe())
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
-print(f"Loaded and verified Fashion-MNIST from {data.source} in "
-      f"{time.perf_counter() - start:.2f} s.")
+print(
+    f"Loaded and verified Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s."
+)
 data = budget.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
@@ -78,11 +79,11 @@ model.summary()
 # the run is reproducible on a CPU.
 
 # %%
-result = train(model, data, epochs=budget.epochs, batch_size=32, optimizer="nadam",
-               seed=42, verbose=2)
+result = train(
+    model, data, epochs=budget.epochs, batch_size=32, optimizer="nadam", seed=42, verbose=2
+)
 print(f"Test accuracy: {result.test_accuracy:.4f} on {len(data.x_test):,} test images")
-print(f"Training time: {result.train_seconds:.0f} s, "
-      f"{result.seconds_per_epoch:.0f} s per epoch")
+print(f"Training time: {result.train_seconds:.0f} s, {result.seconds_per_epoch:.0f} s per epoch")
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -102,8 +103,12 @@ show(plot_confusion_matrix(data.y_test, predictions, data.class_names), "confusi
 # %%
 wrong = np.flatnonzero(predictions != data.y_test)
 print(f"{len(wrong):,} of {len(data.y_test):,} test images misclassified; the first 16:")
-show(plot_samples(data.x_test[wrong], data.y_test[wrong], data.class_names,
-                  predictions=predictions[wrong]), "mistakes")
+show(
+    plot_samples(
+        data.x_test[wrong], data.y_test[wrong], data.class_names, predictions=predictions[wrong]
+    ),
+    "mistakes",
+)
 
 # %% [markdown]
 # ## The full run
@@ -114,7 +119,11 @@ show(plot_samples(data.x_test[wrong], data.y_test[wrong], data.class_names,
 # %%
 from cnn_guide.results import describe_run, runs_for
 
-full_runs = [run for run in runs_for("simple_cnn")
-             if run["epochs"] == 10 and run["train_size"] == 55_000]
-print(describe_run(full_runs[0]) if full_runs else
-      "No full run recorded yet: `cnn-guide train simple_cnn --epochs 10 --record` records one.")
+full_runs = [
+    run for run in runs_for("simple_cnn") if run["epochs"] == 10 and run["train_size"] == 55_000
+]
+print(
+    describe_run(full_runs[0])
+    if full_runs
+    else "No full run recorded yet: `cnn-guide train simple_cnn --epochs 10 --record` records one."
+)

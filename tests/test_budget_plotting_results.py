@@ -11,8 +11,10 @@ import pytest
 from cnn_guide import budget, plotting, results
 
 
-@pytest.mark.parametrize(("value", "name", "epochs"), [("quick", "quick", 1), ("site", "site", 2),
-                                                       ("full", "full", 10), ("", "full", 10)])
+@pytest.mark.parametrize(
+    ("value", "name", "epochs"),
+    [("quick", "quick", 1), ("site", "site", 2), ("full", "full", 10), ("", "full", 10)],
+)
 def test_choose_budget(monkeypatch, value, name, epochs):
     monkeypatch.setenv("CNN_GUIDE_BUDGET", value)
     chosen = budget.choose_budget(site_epochs=2, full_epochs=10, site_train_size=6_000)
@@ -43,10 +45,14 @@ def test_confusion_matrix_counts():
 
 def test_figures_are_transparent_and_labelled(fashion):
     names = fashion.class_names
-    fig = plotting.plot_samples(fashion.x_test, fashion.y_test, names, predictions=fashion.y_test[::-1])
+    fig = plotting.plot_samples(
+        fashion.x_test, fashion.y_test, names, predictions=fashion.y_test[::-1]
+    )
     assert len(fig.axes) == 16 and fig.axes[0].get_title()
     assert fig.get_facecolor()[3] == 0.0  # transparent: right on light and dark themes
-    fig = plotting.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]})
+    fig = plotting.plot_history(
+        {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]}
+    )
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
     with pytest.raises(ValueError, match="not in the history"):
         plotting.plot_history({"loss": [1.0]}, metrics=("accuracy",))
@@ -63,8 +69,15 @@ def test_show_saves_png_outside_notebooks(tmp_path, monkeypatch):
 
 def test_record_replaces_by_key_and_describes(tmp_path):
     path = tmp_path / "r.json"
-    run = {"model": "m", "command": "cnn-guide train m", "epochs": 1, "train_size": 10,
-           "test_accuracy": 0.5, "train_seconds": 60.0, "seconds_per_epoch": 60.0}
+    run = {
+        "model": "m",
+        "command": "cnn-guide train m",
+        "epochs": 1,
+        "train_size": 10,
+        "test_accuracy": 0.5,
+        "train_seconds": 60.0,
+        "seconds_per_epoch": 60.0,
+    }
     results.record("k", run, path)
     results.record("k", {**run, "test_accuracy": 0.75}, path)
     stored = json.loads(path.read_text())

@@ -21,17 +21,24 @@ def test_help_is_fast_and_lists_commands():
     # A separate process: --help must not need TensorFlow.
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from cnn_guide.cli import main; main(['--help'])"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0
     for command in ("list", "summary", "train", "evaluate"):
         assert command in out.stdout
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, contextlib, io\nfrom cnn_guide.cli import main\n"
-         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
-         "    main(['--help'])\nprint('tensorflow' in sys.modules)"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, contextlib, io\nfrom cnn_guide.cli import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--help'])\nprint('tensorflow' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert probe.stdout.strip() == "False"
 
@@ -43,11 +50,15 @@ def test_list(capsys):
 
 def test_summary(capsys):
     code, out, _ = run(capsys, "summary", "simple_cnn")
-    assert code == 0 and "conv1" in out and "1,413,834" in out and "Reference parameter count" in out
+    assert (
+        code == 0 and "conv1" in out and "1,413,834" in out and "Reference parameter count" in out
+    )
 
 
 def test_summary_with_another_shape(capsys):
-    code, out, _ = run(capsys, "summary", "simple_cnn", "--input-shape", "32,32,3", "--num-classes", "5")
+    code, out, _ = run(
+        capsys, "summary", "simple_cnn", "--input-shape", "32,32,3", "--num-classes", "5"
+    )
     assert code == 0 and "(None, 5)" in out
 
 
@@ -66,8 +77,12 @@ def test_errors_are_one_clear_line(capsys, argv, message):
 
 
 @pytest.mark.parametrize(
-    "argv", [["train", "simple_cnn", "--epochs", "0"], ["train", "simple_cnn", "--batch-size", "x"],
-             ["summary", "simple_cnn", "--input-shape", "28,28"]]
+    "argv",
+    [
+        ["train", "simple_cnn", "--epochs", "0"],
+        ["train", "simple_cnn", "--batch-size", "x"],
+        ["summary", "simple_cnn", "--input-shape", "28,28"],
+    ],
 )
 def test_bad_values_are_rejected_by_the_parser(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:
@@ -80,13 +95,25 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
     results = tmp_path / "runs.json"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
     saved = tmp_path / "model.keras"
-    code, out, _ = run(capsys, "train", "simple_cnn", "--quick", "--batch-size", "64",
-                       "--save", str(saved), "--record")
+    code, out, _ = run(
+        capsys,
+        "train",
+        "simple_cnn",
+        "--quick",
+        "--batch-size",
+        "64",
+        "--save",
+        str(saved),
+        "--record",
+    )
     assert code == 0 and "Test accuracy:" in out and saved.is_file()
     runs = json.loads(results.read_text())
     (run_record,) = runs.values()
     assert run_record["model"] == "simple_cnn" and run_record["train_size"] == 2_000
-    assert run_record["command"].startswith("cnn-guide train simple_cnn") and run_record["machine"]["cores"]
+    assert (
+        run_record["command"].startswith("cnn-guide train simple_cnn")
+        and run_record["machine"]["cores"]
+    )
     code, out, _ = run(capsys, "evaluate", str(saved), "--quick")
     assert code == 0 and "test accuracy" in out and "1,000 images" in out
 

@@ -42,7 +42,9 @@ def test_there_are_examples():
 def test_example_runs_as_a_notebook(path, quick_kernel_env):
     notebook = jupytext.read(path)
     client = nbclient.NotebookClient(
-        notebook, timeout=TIMEOUT, kernel_name="python3",
+        notebook,
+        timeout=TIMEOUT,
+        kernel_name="python3",
         resources={"metadata": {"path": str(quick_kernel_env)}},
     )
     client.execute()  # raises CellExecutionError on the first failing cell
@@ -58,10 +60,22 @@ def test_example_runs_as_a_notebook(path, quick_kernel_env):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_as_a_script(path, tmp_path):
-    env = {**os.environ, "CNN_GUIDE_BUDGET": "quick", "CNN_GUIDE_OUTPUT": str(tmp_path / "figures"),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT, check=False)
+    env = {
+        **os.environ,
+        "CNN_GUIDE_BUDGET": "quick",
+        "CNN_GUIDE_OUTPUT": str(tmp_path / "figures"),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "MPLBACKEND": "Agg",
+    }
+    done = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Budget 'quick'" in done.stdout
     assert list((tmp_path / "figures").glob("*.png")), "no figure saved"

@@ -123,8 +123,8 @@ def test_saves_and_loads_with_identical_outputs(name, tmp_path, fashion):
     model.save(path)
     loaded = keras.saving.load_model(path)  # safe_mode=True is the default
     np.testing.assert_allclose(loaded(images, training=False), before, rtol=1e-5, atol=1e-6)
-    assert [l.__class__.__name__ for l in loaded.layers] == [
-        l.__class__.__name__ for l in model.layers
+    assert [layer.__class__.__name__ for layer in loaded.layers] == [
+        layer.__class__.__name__ for layer in model.layers
     ]
     keras.backend.clear_session()
 

@@ -18,21 +18,37 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "CNN_GUIDE_BUDGET": "quick", "CNN_GUIDE_NOTEBOOK_CACHE": "false",
-           "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
+    env = {
+        **os.environ,
+        "CNN_GUIDE_BUDGET": "quick",
+        "CNN_GUIDE_NOTEBOOK_CACHE": "false",
+        "NO_MKDOCS_2_WARNING": "1",
+        "DISABLE_MKDOCS_2_WARNING": "true",
+    }
     env.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+        check=False,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-5000:]
     return out
 
 
 def test_pages_exist(site):
-    for page in ("index.html", "getting-started/index.html", "chapters/simple-cnn/index.html",
-                 "examples/simple_cnn/index.html", "reference/cnn_guide/data/index.html",
-                 "reference/cnn_guide/models/simple_cnn/index.html", "404.html"):
+    for page in (
+        "index.html",
+        "getting-started/index.html",
+        "chapters/simple-cnn/index.html",
+        "examples/simple_cnn/index.html",
+        "reference/cnn_guide/data/index.html",
+        "reference/cnn_guide/models/simple_cnn/index.html",
+        "404.html",
+    ):
         assert (site / page).is_file(), page
 
 
@@ -60,8 +76,18 @@ def test_api_reference_documents_the_builder(site):
 def test_every_link_resolves(site):
     lychee = shutil.which("lychee") or str(Path(sys.executable).parent / "lychee")
     check = subprocess.run(
-        [lychee, "--offline", "--include-fragments", "--no-progress",
-         "--exclude-path", str(site / "assets"), str(site)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            lychee,
+            "--offline",
+            "--include-fragments",
+            "--no-progress",
+            "--exclude-path",
+            str(site / "assets"),
+            str(site),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]

@@ -15,5 +15,7 @@ RUFF = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
 def test_ruff(command):
-    done = subprocess.run([RUFF, *command, "."], cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [RUFF, *command, "."], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -63,7 +63,10 @@ def test_accepts_a_builder_function(small_fashion):
         ({"optimizer": "adamw2"}, "Unknown optimizer 'adamw2'"),
         ({"learning_rate": -0.1}, "learning_rate must be positive"),
         ({"checkpoint": "best.h5"}, "ending in .keras"),
-        ({"optimizer": keras.optimizers.SGD(), "learning_rate": 0.1}, "only to an optimizer given by name"),
+        (
+            {"optimizer": keras.optimizers.SGD(), "learning_rate": 0.1},
+            "only to an optimizer given by name",
+        ),
     ],
 )
 def test_bad_arguments(small_fashion, kwargs, message):

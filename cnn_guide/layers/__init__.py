@@ -7,10 +7,10 @@ that uses it saves to ``.keras`` and loads back with the default
 every constructor argument from ``get_config()``.
 """
 
-from cnn_guide.layers.normalization import *  # noqa: F403
-from cnn_guide.layers.inception import *  # noqa: F403
-from cnn_guide.layers.residual import *  # noqa: F403
-from cnn_guide.layers.squeeze_excitation import *  # noqa: F403
-from cnn_guide.layers.separable import *  # noqa: F403
 from cnn_guide.layers.dense_block import *  # noqa: F403
+from cnn_guide.layers.inception import *  # noqa: F403
 from cnn_guide.layers.mobile import *  # noqa: F403
+from cnn_guide.layers.normalization import *  # noqa: F403
+from cnn_guide.layers.residual import *  # noqa: F403
+from cnn_guide.layers.separable import *  # noqa: F403
+from cnn_guide.layers.squeeze_excitation import *  # noqa: F403

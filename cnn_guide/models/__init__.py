@@ -19,17 +19,17 @@ images (``list_models(variants=True)``); its docstring says what it changes.
 
 # Importing a family module registers its builders, in book order.
 from cnn_guide.models._registry import ModelInfo, build, get_info, list_models, register
-from cnn_guide.models.simple_cnn import *  # noqa: F403
-from cnn_guide.models.lenet import *  # noqa: F403
 from cnn_guide.models.alexnet import *  # noqa: F403
-from cnn_guide.models.vgg import *  # noqa: F403
-from cnn_guide.models.nin import *  # noqa: F403
-from cnn_guide.models.googlenet import *  # noqa: F403
-from cnn_guide.models.resnet import *  # noqa: F403
-from cnn_guide.models.xception import *  # noqa: F403
-from cnn_guide.models.senet import *  # noqa: F403
 from cnn_guide.models.densenet import *  # noqa: F403
+from cnn_guide.models.googlenet import *  # noqa: F403
+from cnn_guide.models.lenet import *  # noqa: F403
 from cnn_guide.models.mobilenet import *  # noqa: F403
+from cnn_guide.models.nin import *  # noqa: F403
+from cnn_guide.models.resnet import *  # noqa: F403
 from cnn_guide.models.resnext import *  # noqa: F403
+from cnn_guide.models.senet import *  # noqa: F403
+from cnn_guide.models.simple_cnn import *  # noqa: F403
+from cnn_guide.models.vgg import *  # noqa: F403
+from cnn_guide.models.xception import *  # noqa: F403
 
 __all__ = ["ModelInfo", "build", "get_info", "list_models", "register"]

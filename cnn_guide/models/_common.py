@@ -37,8 +37,7 @@ def check_input_shape(
         shape = tuple(int(s) for s in input_shape)
     except (TypeError, ValueError):
         raise ValueError(
-            f"{model}: input_shape must be (height, width, channels), got "
-            f"{input_shape!r}."
+            f"{model}: input_shape must be (height, width, channels), got {input_shape!r}."
         ) from None
     if len(shape) != 3:
         hint = " Add a channel axis, e.g. (28, 28, 1)." if len(shape) == 2 else ""
@@ -58,15 +57,12 @@ def check_input_shape(
         )
     if channels is not None and depth != channels:
         raise ValueError(
-            f"{model}: expects {channels} input channel(s), got {depth} "
-            f"(input_shape={shape})."
+            f"{model}: expects {channels} input channel(s), got {depth} (input_shape={shape})."
         )
     return shape  # type: ignore[return-value]
 
 
-def check_head(
-    *, model: str, include_top: bool, num_classes: int, pooling: str | None
-) -> None:
+def check_head(*, model: str, include_top: bool, num_classes: int, pooling: str | None) -> None:
     """Validate the classifier-head arguments shared by every builder.
 
     Raises:
@@ -79,9 +75,7 @@ def check_head(
             "Pass include_top=False for a feature extractor without classes."
         )
     if pooling not in POOLING_CHOICES:
-        raise ValueError(
-            f"{model}: pooling must be one of {POOLING_CHOICES}, got {pooling!r}."
-        )
+        raise ValueError(f"{model}: pooling must be one of {POOLING_CHOICES}, got {pooling!r}.")
 
 
 def classifier(

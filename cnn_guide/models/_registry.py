@@ -113,8 +113,7 @@ def get_info(name: str) -> ModelInfo:
         close = difflib.get_close_matches(str(name), _REGISTRY, n=3)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise ValueError(
-            f"Unknown model name {name!r}.{hint} Valid names: "
-            f"{', '.join(_REGISTRY)}."
+            f"Unknown model name {name!r}.{hint} Valid names: {', '.join(_REGISTRY)}."
         ) from None
 
 
