@@ -7,11 +7,18 @@
 * Notebook pages reference MathJax, RequireJS and Mermaid on public CDNs. The
   site serves its own MathJax, so those tags are dropped: pages make no
   third-party requests and work offline.
+* Each example page offers its script (copied by mkdocs-jupyter) and a
+  notebook generated from it here, whose first cell installs ``cnn_guide``
+  where it is missing (Colab).
+* nbconvert inlines about 600 kB of notebook CSS into every example page. The
+  large blocks move to one shared, cacheable stylesheet under ``assets/``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 import re
 import tempfile
 from pathlib import Path
@@ -24,6 +31,17 @@ _UNWANTED_SCRIPTS = re.compile(
     r"|<script type=\"text/x-mathjax-config\">.*?</script>\s*",
     re.IGNORECASE | re.DOTALL,
 )
+_STYLE_BLOCK = re.compile(r"<style type=\"text/css\">(.*?)</style>", re.DOTALL)
+_SHARED_CSS_MIN_BYTES = 2_000  # smaller, page-specific blocks stay inline
+_shared_css: dict[str, str] = {}  # site path -> stylesheet
+_notebooks: dict[str, str] = {}  # source script -> site directory of its page
+_INSTALL_CELL = """\
+# Installs cnn_guide where it is missing (for example on Colab).
+try:
+    import cnn_guide
+except ImportError:
+    %pip install --quiet "cnn-guide @ git+{repo_url}"
+"""
 _profile_dir: tempfile.TemporaryDirectory | None = None
 
 
@@ -41,7 +59,35 @@ def on_startup(command: str, dirty: bool) -> None:
 
 
 def on_post_page(output: str, page, config) -> str:
-    """Drop scripts that notebook pages would fetch from other hosts."""
+    """Drop third-party scripts from notebook pages and share their big CSS."""
     if not page.file.src_uri.endswith((".py", ".ipynb")):
         return output
-    return _UNWANTED_SCRIPTS.sub("", output)
+    page_dir = posixpath.dirname(page.file.dest_uri)
+    _notebooks[page.file.abs_src_path] = page_dir
+
+    def share(match: re.Match) -> str:
+        css = match.group(1)
+        if len(css) < _SHARED_CSS_MIN_BYTES:
+            return match.group(0)
+        name = f"assets/notebook-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+        _shared_css[name] = css
+        return f'<link rel="stylesheet" href="{posixpath.relpath(name, page_dir)}">'
+
+    return _STYLE_BLOCK.sub(share, _UNWANTED_SCRIPTS.sub("", output))
+
+
+def on_post_build(config) -> None:
+    """Write the shared notebook stylesheets and each example's notebook."""
+    import jupytext
+    from nbformat.v4 import new_code_cell
+
+    site = Path(config["site_dir"])
+    for name, css in _shared_css.items():
+        path = site / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(css, encoding="utf-8")
+    for script, page_dir in _notebooks.items():
+        notebook = jupytext.read(script)
+        setup = _INSTALL_CELL.format(repo_url=config["repo_url"])
+        notebook.cells.insert(1, new_code_cell(setup))
+        jupytext.write(notebook, site / page_dir / f"{Path(script).stem}.ipynb")
