@@ -57,9 +57,7 @@ def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
     else:
         pair = tuple(int(v) for v in value)
         if len(pair) != 2:
-            raise ValueError(
-                f"{what} must be an int or a pair (height, width), got {value!r}."
-            )
+            raise ValueError(f"{what} must be an int or a pair (height, width), got {value!r}.")
     if any(v < 1 for v in pair):
         raise ValueError(f"{what} must be positive, got {value!r}.")
     return pair  # type: ignore[return-value]
@@ -195,9 +193,7 @@ def output_size(n: int, k: int, s: int = 1, p: int | str = 0, d: int = 1) -> int
             kernel larger than the padded input.
     """
     if min(n, k, s, d) < 1:
-        raise ValueError(
-            f"n, k, s and d must be positive, got n={n}, k={k}, s={s}, d={d}."
-        )
+        raise ValueError(f"n, k, s and d must be positive, got n={n}, k={k}, s={s}, d={d}.")
     if p == "same":
         return -(-n // s)
     if p == "valid":
@@ -302,9 +298,7 @@ class _Table:
         footer = self._footer()
         if footer is not None:
             rows = [*rows, [f"**{c}**" if c else "" for c in footer]]
-        lines += [
-            "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows
-        ]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -367,7 +361,13 @@ class _Table:
                 "to_dataframe() needs pandas, an optional dependency: pip install pandas. "
                 "to_markdown() and str() work without it."
             ) from err
-        return pd.DataFrame.from_records(self._records())
+        frame = pd.DataFrame.from_records(self._records())
+        for column in frame.columns:
+            values = [v for v in frame[column] if v is not None and v == v]  # not NaN
+            # Whole numbers with gaps ("global" rows) as nullable integers, not floats.
+            if values and all(isinstance(v, (int, float)) and v == int(v) for v in values):
+                frame[column] = frame[column].astype("Int64")
+        return frame
 
 
 @dataclass(frozen=True)
@@ -409,6 +409,16 @@ class LayerTable(_Table):
     """The per-layer table of one model (see `layer_table`).
 
     Iterate over it for the `LayerRow`s, or index it by layer name or position.
+    ``str(table)`` is a plain-text table, ``to_markdown()`` one for a page, and
+    notebooks show it as HTML.
+
+    Example:
+        ```python
+        table = layer_table(model)
+        for row in table:
+            print(row.name, row.macs, row.receptive_field)
+        table["conv1"].params, table.macs, table.receptive_field
+        ```
 
     Attributes:
         model_name: The model's name.
@@ -545,7 +555,15 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class ComparisonTable(_Table):
-    """One row per model (see `compare`); iterate or index it by name."""
+    """One row per model (see `compare`); iterate or index it by name.
+
+    Example:
+        ```python
+        table = compare(["simple_cnn", "lenet5"])
+        table["simple_cnn"].macs
+        print(table.to_markdown())
+        ```
+    """
 
     rows: tuple[ComparisonRow, ...]
     title: str = "Model comparison"
@@ -705,9 +723,7 @@ def _trace(graph: Any, shapes: list[tuple]) -> tuple[list[_Call], int]:
         tf.TensorSpec((batch, *shape), dtype=x.dtype)
         for x, shape in zip(graph.inputs, shapes, strict=True)
     ]
-    nodes = [
-        n for n in _ordered_nodes(graph) if n.operation is not None and not n.is_input
-    ]
+    nodes = [n for n in _ordered_nodes(graph) if n.operation is not None and not n.is_input]
     calls: list[_Call] = []
 
     def forward(*xs: Any) -> list[Any]:
@@ -721,9 +737,7 @@ def _trace(graph: Any, shapes: list[tuple]) -> tuple[list[_Call], int]:
             outputs = _flat(node.operation(*args, **kwargs))
             stop = len(tf_graph.get_operations())
             in_shapes = [tuple(values[id(x)].shape) for x in node.input_tensors]
-            calls.append(
-                _Call(node, in_shapes, [tuple(y.shape) for y in outputs], start, stop)
-            )
+            calls.append(_Call(node, in_shapes, [tuple(y.shape) for y in outputs], start, stop))
             for x, y in zip(node.outputs, outputs, strict=True):
                 values[id(x)] = y
         return [values[id(x)] for x in graph.outputs]
@@ -796,9 +810,7 @@ def _einsum_macs(op: Any) -> int | None:
         if dims is None:
             return None
         before, dots, after = term.partition("...")
-        labels = (
-            list(before) + ["."] * (len(dims) - len(before) - len(after)) + list(after)
-        )
+        labels = list(before) + ["."] * (len(dims) - len(before) - len(after)) + list(after)
         if not dots:
             labels = list(term)
         for label, size in zip(labels, dims, strict=False):
@@ -809,9 +821,21 @@ def _einsum_macs(op: Any) -> int | None:
     out = _dims(op.outputs[0])
     if out is None:
         return None
-    return math.prod(out) * math.prod(
-        s for label, s in sizes.items() if label not in rhs
-    )
+    return math.prod(out) * math.prod(s for label, s in sizes.items() if label not in rhs)
+
+
+def _conv_output(op: Any) -> Any:
+    """The output of a convolution op, as the layer sees it.
+
+    TensorFlow runs a dilated convolution on a space-to-batch rearranged input,
+    padded to a multiple of the dilation; the positions that padding adds are
+    cropped again by the following ``BatchToSpaceND``, whose output is the
+    layer's true output.
+    """
+    consumers = op.outputs[0].consumers()
+    if len(consumers) == 1 and consumers[0].type == "BatchToSpaceND":
+        return consumers[0].outputs[0]
+    return op.outputs[0]
 
 
 def _op_macs(op: Any, cache: dict[str, int | None]) -> int | None:
@@ -820,12 +844,10 @@ def _op_macs(op: Any, cache: dict[str, int | None]) -> int | None:
     if kind in _CONV_OPS or kind in _DEPTHWISE_OPS or kind in _TRANSPOSED_OPS:
         filt = _dims(op.inputs[1])
         # A transposed convolution scatters each input value through the kernel.
-        data = _dims(op.inputs[2] if kind in _TRANSPOSED_OPS else op.outputs[0])
+        data = _dims(op.inputs[2] if kind in _TRANSPOSED_OPS else _conv_output(op))
         if filt is None or data is None:
             return None
-        if (
-            kind in _DEPTHWISE_OPS
-        ):  # filter (kh, kw, c_in, multiplier): one tap per output
+        if kind in _DEPTHWISE_OPS:  # filter (kh, kw, c_in, multiplier): one tap per output
             return math.prod(data) * math.prod(filt[:-2])
         # filter (*spatial, c_in / groups, c_out): each output is a dot product over all
         # but the last axis (for a transposed conv the roles of c_in and c_out swap).
@@ -854,14 +876,13 @@ def _op_macs(op: Any, cache: dict[str, int | None]) -> int | None:
             else:
                 counts = [_ops_macs(g.get_operations(), cache) for g in graphs]
                 # A conditional runs one branch: count the costlier one.
-                cache[key] = None if None in counts else max(counts, default=0)  # type: ignore[type-var]
+                known = [c for c in counts if c is not None]
+                cache[key] = max(known, default=0) if len(known) == len(counts) else None
         return cache[key]
     return 0
 
 
-def _ops_macs(
-    ops: Iterable[Any], cache: dict[str, int | None] | None = None
-) -> int | None:
+def _ops_macs(ops: Iterable[Any], cache: dict[str, int | None] | None = None) -> int | None:
     cache = {} if cache is None else cache
     total = 0
     for op in ops:
@@ -880,14 +901,8 @@ def _spatial_ops(ops: Iterable[Any]) -> str | None:
             return kind
         if kind in _CONV_OPS or kind in _DEPTHWISE_OPS:
             filt = _dims(op.inputs[1])
-            strides = (
-                list(op.get_attr("strides")) if "strides" in op.node_def.attr else []
-            )
-            if (
-                filt is None
-                or any(k > 1 for k in filt[:-2])
-                or any(s > 1 for s in strides)
-            ):
+            strides = list(op.get_attr("strides")) if "strides" in op.node_def.attr else []
+            if filt is None or any(k > 1 for k in filt[:-2]) or any(s > 1 for s in strides):
                 return kind
         if kind in _CALL_OPS or kind in _BRANCH_OPS:
             graphs = _function_graphs(op)
@@ -1000,9 +1015,7 @@ def _layer_classes() -> dict[str, tuple[type, ...]]:
 
 
 def _per_axis(value: Any, n: int, what: str, layer_name: str) -> tuple[int, ...]:
-    values = (
-        (int(value),) * n if isinstance(value, int) else tuple(int(v) for v in value)
-    )
+    values = (int(value),) * n if isinstance(value, int) else tuple(int(v) for v in value)
     if len(values) == 1 and n > 1:
         values = values * n
     if len(values) != n:
@@ -1031,9 +1044,7 @@ def _spatial(shape: tuple, data_format: str) -> tuple:
 def _sublayer_evidence(layer: Any, classes: dict[str, tuple[type, ...]]) -> str | None:
     """A sublayer or weight that shows a layer mixes neighbouring positions."""
     flatten = getattr(layer, "_flatten_layers", None)
-    spatial = (
-        classes["conv"] + classes["transposed"] + classes["pool"] + classes["global"]
-    )
+    spatial = classes["conv"] + classes["transposed"] + classes["pool"] + classes["global"]
     for sub in flatten(include_self=False) if flatten else []:
         if isinstance(sub, spatial):
             return f"its sublayer {sub.name!r} ({type(sub).__name__})"
@@ -1075,17 +1086,13 @@ class _FieldWalker:
                 field = fields[id(node.outputs[0])]
             else:
                 call = calls.get(id(node)) if calls else None
-                field = self.layer_field(
-                    node, [fields[id(x)] for x in node.input_tensors], call
-                )
+                field = self.layer_field(node, [fields[id(x)] for x in node.input_tensors], call)
             by_node[id(node)] = field
             for x in node.outputs:
                 fields[id(x)] = field
         return by_node, [fields[id(x)] for x in graph.outputs]
 
-    def layer_field(
-        self, node: Any, inputs: list[_Field], call: _Call | None
-    ) -> _Field:
+    def layer_field(self, node: Any, inputs: list[_Field], call: _Call | None) -> _Field:
         layer = node.operation
         if any(f.kind == "unknown" for f in inputs):
             return _Field("unknown", None, None)
@@ -1134,17 +1141,13 @@ class _FieldWalker:
         if isinstance(layer, classes["conv"]):
             dilation = _per_axis(layer.dilation_rate, n, "dilation_rate", layer.name)
             kernel = _per_axis(layer.kernel_size, n, "kernel_size", layer.name)
-            effective = tuple(
-                d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True)
-            )
+            effective = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True))
             stride = _per_axis(layer.strides, n, "strides", layer.name)
             r, j = _apply(r, j, effective, stride)
             return _Field("local", r, j)
         if isinstance(layer, classes["pool"]):
             kernel = _per_axis(layer.pool_size, n, "pool_size", layer.name)
-            stride = _per_axis(
-                layer.strides or layer.pool_size, n, "strides", layer.name
-            )
+            stride = _per_axis(layer.strides or layer.pool_size, n, "strides", layer.name)
             r, j = _apply(r, j, kernel, stride)
             return _Field("local", r, j)
         if isinstance(layer, classes["global"]) or all(len(s) <= 2 for s in out_shapes):
@@ -1156,9 +1159,7 @@ class _FieldWalker:
         # in it (graph ops, sublayers, weights) mixes neighbouring positions.
         import keras
 
-        data_format = (
-            getattr(layer, "data_format", None) or keras.config.image_data_format()
-        )
+        data_format = getattr(layer, "data_format", None) or keras.config.image_data_format()
         sides = {_spatial(s, data_format) for s in [*in_shapes, *out_shapes]}
         if len(sides) != 1:
             sides_in = sorted({_spatial(s, data_format) for s in in_shapes}, key=str)
@@ -1172,9 +1173,7 @@ class _FieldWalker:
         evidence = f"its graph has a {found} op" if found else None
         evidence = evidence or _sublayer_evidence(layer, classes)
         if evidence:
-            return self.unsupported(
-                layer, f"it mixes neighbouring positions ({evidence})"
-            )
+            return self.unsupported(layer, f"it mixes neighbouring positions ({evidence})")
         return _Field("local", r, j)
 
     def merge(self, layer: Any, fields: list[_Field]) -> _Field:
@@ -1184,9 +1183,7 @@ class _FieldWalker:
         kind = "global" if any(f.kind == "global" for f in fields) else "local"
         jumps = {f.j for f in fields if f.r is not None}
         if kind == "local" and len(jumps) > 1:
-            return self.unsupported(
-                layer, f"its outputs have different jumps {sorted(jumps)}"
-            )
+            return self.unsupported(layer, f"its outputs have different jumps {sorted(jumps)}")
         return _Field(kind, _max_field(fields), _first_jump(fields))
 
 
@@ -1223,9 +1220,7 @@ def _depth(model: Any) -> int:
     # One kernel per convolution or dense layer (a separable conv's pointwise kernel is
     # part of the same layer).
     return sum(
-        1
-        for w in model.weights
-        if w.name in ("kernel", "depthwise_kernel") and len(w.shape) >= 2
+        1 for w in model.weights if w.name in ("kernel", "depthwise_kernel") and len(w.shape) >= 2
     )
 
 
@@ -1308,15 +1303,16 @@ def layer_table(
         return _Field("local", (1,) * n, (1,) * n)
 
     walker = _FieldWalker(strict)
-    by_node, out_fields = walker.walk(
-        graph, [start_field(s) for s in shapes], calls_by_node
-    )
+    by_node, out_fields = walker.walk(graph, [start_field(s) for s in shapes], calls_by_node)
     final = walker.merge(model, out_fields)
     cache: dict[str, int | None] = {}
 
+    nodes_of: dict[int, list[Any]] = {}
+    for node in _ordered_nodes(graph):
+        nodes_of.setdefault(id(node.operation), []).append(node)
     rows = []
     for layer in graph.layers:
-        nodes = [n for n in _ordered_nodes(graph) if n.operation is layer]
+        nodes = nodes_of.get(id(layer), [])
         if not nodes:
             continue
         layer_calls = [calls_by_node[id(n)] for n in nodes if id(n) in calls_by_node]
@@ -1325,7 +1321,8 @@ def layer_table(
             shape_list = [s[1:] for s in layer_calls[0].out_shapes]
         else:  # an input layer
             macs = 0
-            shape_list = [shapes[graph.inputs.index(nodes[0].outputs[0])]]
+            position = [x is nodes[0].outputs[0] for x in graph.inputs].index(True)
+            shape_list = [shapes[position]]
         if macs is not None:
             macs //= batch
         field = by_node[id(nodes[0])]

@@ -72,6 +72,36 @@ model = models.build("simple_cnn")
 model.summary()
 
 # %% [markdown]
+# ## Where the parameters and the compute are
+#
+# [`cnn_guide.analysis.layer_table`](../../reference/cnn_guide/analysis/)
+# counts, layer by layer, the parameters, the multiply-accumulates (MACs) per
+# image and the receptive field (RF: how many input pixels one output value
+# sees, with the jump between neighbouring outputs). Note that `conv2b` and
+# `conv3b` cost the same MACs (halved map, doubled filters), and that `fc1`
+# holds a fifth of the parameters for almost no compute.
+
+# %%
+from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
+
+print(layer_table(model))
+
+# %% [markdown]
+# The chapter's worked comparison, computed: one 5x5 convolution against two
+# stacked 3x3 ones, 128 channels in and out, on the 14x14 map of the second
+# stage.
+
+# %%
+channels, side = 128, 14
+for label, kernels in [("one 5x5", [5]), ("two 3x3", [3, 3])]:
+    weights = sum(conv_params(k, channels, channels, bias=False) for k in kernels)
+    macs = sum(conv_macs(side, side, k, channels, channels) for k in kernels)
+    field, _ = stack_receptive_field([(k, 1) for k in kernels])
+    print(
+        f"{label}: {weights:>7,} weights, {macs / 1e6:5.1f}M MACs, receptive field {field}x{field}"
+    )
+
+# %% [markdown]
 # ## Training
 #
 # The seed's recipe: Nadam with its default learning rate, batch size 32, and
