@@ -94,12 +94,7 @@ class InceptionModule(keras.layers.Layer):
     @property
     def output_channels(self) -> int:
         """Channels of the concatenated output."""
-        return (
-            self.filters_1x1
-            + self.filters_3x3
-            + self.filters_5x5
-            + self.filters_pool_proj
-        )
+        return self.filters_1x1 + self.filters_3x3 + self.filters_5x5 + self.filters_pool_proj
 
     def _conv(self, filters: int, kernel_size: int, name: str) -> keras.layers.Conv2D:
         return keras.layers.Conv2D(
@@ -124,9 +119,7 @@ class InceptionModule(keras.layers.Layer):
             3, strides=1, padding="same", dtype=self.dtype_policy, name="pool"
         )
         self.branch_pool_proj = self._conv(self.filters_pool_proj, 1, "pool_proj")
-        self.concat = keras.layers.Concatenate(
-            axis=-1, dtype=self.dtype_policy, name="concat"
-        )
+        self.concat = keras.layers.Concatenate(axis=-1, dtype=self.dtype_policy, name="concat")
 
         self.branch_1x1.build(input_shape)
         self.branch_3x3_reduce.build(input_shape)

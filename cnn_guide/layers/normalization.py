@@ -68,8 +68,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         for arg, value in (("bias", bias), ("alpha", alpha), ("beta", beta)):
             if not value > 0:
                 raise ValueError(
-                    f"LocalResponseNormalization: {arg} must be positive, "
-                    f"got {value!r}."
+                    f"LocalResponseNormalization: {arg} must be positive, got {value!r}."
                 )
         self.depth_radius = depth_radius
         self.bias = float(bias)

@@ -177,18 +177,11 @@ def alexnet(
             not divide the channels, or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=ALEXNET_MIN_SIZE)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_dropout(name, dropout)
     # The grouped layers read 96 or 384 maps and write 256 or 384: groups must
     # divide all of them, i.e. divide their greatest common divisor, 32.
-    if (
-        not isinstance(groups, int)
-        or isinstance(groups, bool)
-        or groups < 1
-        or 32 % groups
-    ):
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or 32 % groups:
         raise ValueError(
             f"{name}: groups must divide the channels of conv2, conv4 and conv5 "
             f"(1, 2, 4, 8, 16 or 32), got {groups!r}. The paper's two-GPU form is "
@@ -368,9 +361,7 @@ def alexnet_fashion(
             [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=15)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_dropout(name, dropout)
     return _alexnet_graph(
         shape=shape,

@@ -50,9 +50,7 @@ GOOGLENET_MIN_SIZE = 32
 GOOGLENET_AUX_MIN_SIZE = 65
 
 
-def _conv(
-    filters: int, kernel_size: int, name: str, strides: int = 1
-) -> keras.layers.Conv2D:
+def _conv(filters: int, kernel_size: int, name: str, strides: int = 1) -> keras.layers.Conv2D:
     return keras.layers.Conv2D(
         filters,
         kernel_size,
@@ -73,9 +71,7 @@ def _pool(name: str) -> keras.layers.MaxPooling2D:
 def _lrn(name: str) -> LocalResponseNormalization:
     # The paper gives no LRN constants; these are the BVLC Caffe reference
     # model's (local_size 5, alpha 1e-4 divided by 5 in Caffe, k 1).
-    return LocalResponseNormalization(
-        depth_radius=2, bias=1.0, alpha=2e-5, beta=0.75, name=name
-    )
+    return LocalResponseNormalization(depth_radius=2, bias=1.0, alpha=2e-5, beta=0.75, name=name)
 
 
 def _aux_head(
@@ -89,9 +85,7 @@ def _aux_head(
         1024, activation="relu", kernel_initializer="he_normal", name=f"{name}_fc"
     )(x)
     x = keras.layers.Dropout(0.7, name=f"{name}_dropout")(x)
-    return classifier(
-        x, num_classes=num_classes, activation=activation, name=f"{name}_predictions"
-    )
+    return classifier(x, num_classes=num_classes, activation=activation, name=f"{name}_predictions")
 
 
 @register(
@@ -172,9 +166,7 @@ def googlenet(
     """
     min_size = GOOGLENET_AUX_MIN_SIZE if aux_classifiers else GOOGLENET_MIN_SIZE
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
     if aux_classifiers and not include_top:
@@ -199,9 +191,7 @@ def googlenet(
             stage += 1
             continue
         label, filters = entry
-        x = InceptionModule(
-            *filters, kernel_initializer="he_normal", name=f"inception_{label}"
-        )(x)
+        x = InceptionModule(*filters, kernel_initializer="he_normal", name=f"inception_{label}")(x)
         if aux_classifiers and label in AUX_AFTER:
             head = f"aux{len(aux) + 1}"
             aux.append(
@@ -303,9 +293,7 @@ def googlenet_fashion(
             classes, an unknown pooling or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=4)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
 
@@ -319,9 +307,7 @@ def googlenet_fashion(
             stage += 1
             continue
         label, filters = entry
-        x = InceptionModule(
-            *filters, kernel_initializer="he_normal", name=f"inception_{label}"
-        )(x)
+        x = InceptionModule(*filters, kernel_initializer="he_normal", name=f"inception_{label}")(x)
     x = global_pool_head(
         x,
         include_top=include_top,

@@ -117,9 +117,7 @@ class PartialConv2D(keras.layers.Layer):
                 f"channel indices, one per output map, got {connections!r}."
             ) from None
         if not table:
-            raise ValueError(
-                "PartialConv2D: connections must list at least one output map."
-            )
+            raise ValueError("PartialConv2D: connections must list at least one output map.")
         for out, inputs in enumerate(table):
             if not inputs or len(set(inputs)) != len(inputs) or min(inputs) < 0:
                 raise ValueError(
@@ -128,8 +126,7 @@ class PartialConv2D(keras.layers.Layer):
                 )
         if not isinstance(kernel_size, int) or kernel_size < 1:
             raise ValueError(
-                "PartialConv2D: kernel_size must be a positive integer, "
-                f"got {kernel_size!r}."
+                f"PartialConv2D: kernel_size must be a positive integer, got {kernel_size!r}."
             )
         self.connections = table
         self.kernel_size = kernel_size
@@ -189,9 +186,7 @@ class PartialConv2D(keras.layers.Layer):
         """The equivalent full ``(k, k, in, out)`` kernel, zero where unconnected."""
         k = self.kernel_size
         values = keras.ops.transpose(self.kernel, (2, 0, 1))  # (connections, k, k)
-        dense = keras.ops.scatter(
-            self._pairs, values, (self.input_channels, self.filters, k, k)
-        )
+        dense = keras.ops.scatter(self._pairs, values, (self.input_channels, self.filters, k, k))
         return keras.ops.transpose(dense, (2, 3, 0, 1))
 
     def call(self, inputs):
@@ -256,14 +251,11 @@ class TrainableSubsampling(keras.layers.Layer):
         ValueError: If ``pool_size`` is not a positive integer.
     """
 
-    def __init__(
-        self, pool_size: int = 2, activation: str | None = "tanh", **kwargs
-    ) -> None:
+    def __init__(self, pool_size: int = 2, activation: str | None = "tanh", **kwargs) -> None:
         super().__init__(**kwargs)
         if not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(
-                f"TrainableSubsampling: pool_size must be a positive integer, "
-                f"got {pool_size!r}."
+                f"TrainableSubsampling: pool_size must be a positive integer, got {pool_size!r}."
             )
         self.pool_size = pool_size
         self.activation = keras.activations.get(activation)
@@ -332,14 +324,10 @@ def _lenet5(
         return keras.layers.AveragePooling2D(2, name=layer_name)(x)
 
     inputs = keras.Input(shape=shape, name="image")
-    x = keras.layers.Conv2D(6, 5, padding=c1_padding, activation="tanh", name="c1")(
-        inputs
-    )
+    x = keras.layers.Conv2D(6, 5, padding=c1_padding, activation="tanh", name="c1")(inputs)
     x = subsample(x, "s2")
     if c3_connections == "paper":
-        x = PartialConv2D(LENET5_C3_TABLE, kernel_size=5, activation="tanh", name="c3")(
-            x
-        )
+        x = PartialConv2D(LENET5_C3_TABLE, kernel_size=5, activation="tanh", name="c3")(x)
     else:
         x = keras.layers.Conv2D(16, 5, activation="tanh", name="c3")(x)
     x = subsample(x, "s4")
@@ -360,13 +348,11 @@ def _lenet5(
 def _check_options(name: str, c3_connections: str, subsampling: str) -> None:
     if c3_connections not in C3_CHOICES:
         raise ValueError(
-            f"{name}: c3_connections must be one of {C3_CHOICES}, "
-            f"got {c3_connections!r}."
+            f"{name}: c3_connections must be one of {C3_CHOICES}, got {c3_connections!r}."
         )
     if subsampling not in SUBSAMPLING_CHOICES:
         raise ValueError(
-            f"{name}: subsampling must be one of {SUBSAMPLING_CHOICES}, "
-            f"got {subsampling!r}."
+            f"{name}: subsampling must be one of {SUBSAMPLING_CHOICES}, got {subsampling!r}."
         )
 
 
@@ -455,9 +441,7 @@ def lenet5(
             non-positive classes, an unknown pooling or an unknown option.
     """
     shape = check_input_shape(input_shape, model=name, min_size=32)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_options(name, c3_connections, subsampling)
     return _lenet5(
         shape=shape,
@@ -536,9 +520,7 @@ def lenet5_fashion(
             non-positive classes, an unknown pooling or an unknown option.
     """
     shape = check_input_shape(input_shape, model=name, min_size=28)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_options(name, c3_connections, subsampling)
     return _lenet5(
         shape=shape,

@@ -78,14 +78,10 @@ def _nin_graph(
         x = keras.layers.Dropout(dropout, name="dropout")(x)
         # The head: one map per class, averaged over the image. No dense layer,
         # so nothing in the head can overfit the way AlexNet's 4096-unit layers can.
-        x = _mlpconv(
-            x, num_classes, final_kernel, 1, "same", f"mlpconv{len(blocks) + 1}"
-        )
+        x = _mlpconv(x, num_classes, final_kernel, 1, "same", f"mlpconv{len(blocks) + 1}")
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         # Softmax in float32 whatever the policy (as _common.classifier does).
-        x = keras.layers.Activation(
-            classifier_activation, dtype="float32", name="predictions"
-        )(x)
+        x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
     elif pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":
@@ -168,9 +164,7 @@ def nin(
             [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=NIN_MIN_SIZE)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_dropout(name, dropout)
     return _nin_graph(
         shape=shape,
@@ -256,9 +250,7 @@ def nin_fashion(
             classes, an unknown pooling or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=7)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_dropout(name, dropout)
     return _nin_graph(
         shape=shape,

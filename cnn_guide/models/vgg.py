@@ -17,8 +17,7 @@ from cnn_guide.models._registry import register
 __all__ = ["VGG_CONFIGS", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_fashion"]
 
 VGG_PAPER = (
-    "Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale "
-    "Image Recognition"
+    "Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition"
 )
 VGG_URL = "https://arxiv.org/abs/1409.1556"
 
@@ -60,9 +59,7 @@ def _vgg(
     # must keep at least one pixel.
     min_size = 2 ** len(blocks)
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
 
