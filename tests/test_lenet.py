@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from cnn_guide import models
-from cnn_guide.models.lenet import LENET5_C3_TABLE, PartialConv2D, TrainableSubsampling
+from cnn_guide.layers.lenet import LENET5_C3_TABLE, PartialConv2D, TrainableSubsampling
 
 RNG = np.random.default_rng(0)
 

@@ -64,17 +64,31 @@ class DenseLayer(keras.layers.Layer):
         self.bn_momentum = float(bn_momentum)
 
     def build(self, input_shape) -> None:
+        """Create the sublayers for inputs of ``input_shape``."""
         policy = self.dtype_policy
-        bn_args = {"epsilon": self.bn_epsilon, "momentum": self.bn_momentum, "dtype": policy}
+        bn_args = {
+            "epsilon": self.bn_epsilon,
+            "momentum": self.bn_momentum,
+            "dtype": policy,
+        }
         self.bn1 = keras.layers.BatchNormalization(**bn_args, name="bn1")
         self.relu1 = keras.layers.ReLU(dtype=policy, name="relu1")
         self.conv1 = keras.layers.Conv2D(
-            self.bn_size * self.growth_rate, 1, use_bias=False, dtype=policy, name="conv1"
+            self.bn_size * self.growth_rate,
+            1,
+            use_bias=False,
+            dtype=policy,
+            name="conv1",
         )
         self.bn2 = keras.layers.BatchNormalization(**bn_args, name="bn2")
         self.relu2 = keras.layers.ReLU(dtype=policy, name="relu2")
         self.conv2 = keras.layers.Conv2D(
-            self.growth_rate, 3, padding="same", use_bias=False, dtype=policy, name="conv2"
+            self.growth_rate,
+            3,
+            padding="same",
+            use_bias=False,
+            dtype=policy,
+            name="conv2",
         )
         self.concat = keras.layers.Concatenate(axis=-1, dtype=policy, name="concat")
         self.bn1.build(input_shape)
@@ -84,6 +98,7 @@ class DenseLayer(keras.layers.Layer):
         self.conv2.build(bottleneck)
 
     def call(self, inputs, training=None):
+        """Apply the block; ``training`` switches batch normalization."""
         x = self.relu1(self.bn1(inputs, training=training))
         x = self.conv1(x)
         x = self.relu2(self.bn2(x, training=training))
@@ -91,6 +106,7 @@ class DenseLayer(keras.layers.Layer):
         return self.concat([inputs, x])
 
     def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape``."""
         batch, height, width, channels = input_shape
         return (batch, height, width, channels + self.growth_rate)
 
@@ -99,6 +115,7 @@ class DenseLayer(keras.layers.Layer):
         return [(1, 1), (3, 1)]
 
     def get_config(self) -> dict:
+        """Every constructor argument, for saving and `from_config`."""
         config = super().get_config()
         config.update(
             growth_rate=self.growth_rate,
@@ -148,6 +165,7 @@ class DenseBlock(keras.layers.Layer):
         self.bn_momentum = float(bn_momentum)
 
     def build(self, input_shape) -> None:
+        """Create the sublayers for inputs of ``input_shape``."""
         self.dense_layers = []
         shape = tuple(input_shape)
         for i in range(self.num_layers):
@@ -164,12 +182,14 @@ class DenseBlock(keras.layers.Layer):
             self.dense_layers.append(layer)
 
     def call(self, inputs, training=None):
+        """Apply the block; ``training`` switches batch normalization."""
         x = inputs
         for layer in self.dense_layers:
             x = layer(x, training=training)
         return x
 
     def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape``."""
         batch, height, width, channels = input_shape
         return (batch, height, width, channels + self.num_layers * self.growth_rate)
 
@@ -178,6 +198,7 @@ class DenseBlock(keras.layers.Layer):
         return [(1, 1), (3, 1)] * self.num_layers
 
     def get_config(self) -> dict:
+        """Every constructor argument, for saving and `from_config`."""
         config = super().get_config()
         config.update(
             num_layers=self.num_layers,
@@ -231,23 +252,30 @@ class TransitionLayer(keras.layers.Layer):
         return max(1, int(channels * self.compression))
 
     def build(self, input_shape) -> None:
+        """Create the sublayers for inputs of ``input_shape``."""
         policy = self.dtype_policy
         self.bn = keras.layers.BatchNormalization(
             epsilon=self.bn_epsilon, momentum=self.bn_momentum, dtype=policy, name="bn"
         )
         self.relu = keras.layers.ReLU(dtype=policy, name="relu")
         self.conv = keras.layers.Conv2D(
-            self._out_channels(input_shape[-1]), 1, use_bias=False, dtype=policy, name="conv"
+            self._out_channels(input_shape[-1]),
+            1,
+            use_bias=False,
+            dtype=policy,
+            name="conv",
         )
         self.pool = keras.layers.AveragePooling2D(2, strides=2, dtype=policy, name="pool")
         self.bn.build(input_shape)
         self.conv.build(input_shape)
 
     def call(self, inputs, training=None):
+        """Apply the block; ``training`` switches batch normalization."""
         x = self.relu(self.bn(inputs, training=training))
         return self.pool(self.conv(x))
 
     def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape``."""
         batch, height, width, channels = input_shape
 
         def side(n):
@@ -260,6 +288,7 @@ class TransitionLayer(keras.layers.Layer):
         return [(1, 1), (2, 2)]
 
     def get_config(self) -> dict:
+        """Every constructor argument, for saving and `from_config`."""
         config = super().get_config()
         config.update(
             compression=self.compression,

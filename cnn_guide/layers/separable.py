@@ -84,6 +84,7 @@ class SeparableConvBlock(keras.layers.Layer):
         self.bn_momentum = float(bn_momentum)
 
     def build(self, input_shape) -> None:
+        """Create the sublayers for inputs of ``input_shape``."""
         policy = self.dtype_policy
         self.act = (
             keras.layers.Activation(self.activation, dtype=policy, name="act")
@@ -109,6 +110,7 @@ class SeparableConvBlock(keras.layers.Layer):
             self.act.build(input_shape)
 
     def call(self, inputs, training=None):
+        """Apply the block; ``training`` switches batch normalization."""
         x = inputs
         if self.act is not None and self.activation_first:
             x = self.act(x)
@@ -118,6 +120,7 @@ class SeparableConvBlock(keras.layers.Layer):
         return x
 
     def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape``."""
         batch, height, width, _ = input_shape
 
         def side(n):
@@ -130,6 +133,7 @@ class SeparableConvBlock(keras.layers.Layer):
         return [(self.kernel_size, self.strides)]
 
     def get_config(self) -> dict:
+        """Every constructor argument, for saving and `from_config`."""
         config = super().get_config()
         config.update(
             filters=self.filters,
@@ -192,7 +196,7 @@ class XceptionBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         widths = [filters, filters] if isinstance(filters, int) else list(filters)
         if not widths:
-            raise ValueError(f"{self.name}: filters must name at least one width, got [].")
+            raise ValueError(f"{self.name}: filters must be a non-empty list of widths, got [].")
         self.filters = [_check_positive_int(f, "each of filters", self.name) for f in widths]
         if strides not in (1, 2):
             raise ValueError(f"{self.name}: strides must be 1 or 2, got {strides!r}.")
@@ -206,8 +210,13 @@ class XceptionBlock(keras.layers.Layer):
         return self.residual and (self.strides != 1 or channels != self.filters[-1])
 
     def build(self, input_shape) -> None:
+        """Create the sublayers for inputs of ``input_shape``."""
         policy = self.dtype_policy
-        bn_args = {"epsilon": self.bn_epsilon, "momentum": self.bn_momentum, "dtype": policy}
+        bn_args = {
+            "epsilon": self.bn_epsilon,
+            "momentum": self.bn_momentum,
+            "dtype": policy,
+        }
         self.units = []
         shape = tuple(input_shape)
         for i, width in enumerate(self.filters):
@@ -246,6 +255,7 @@ class XceptionBlock(keras.layers.Layer):
         self.merge = keras.layers.Add(dtype=policy, name="add") if self.residual else None
 
     def call(self, inputs, training=None):
+        """Apply the block; ``training`` switches batch normalization."""
         x = inputs
         for unit in self.units:
             x = unit(x, training=training)
@@ -260,6 +270,7 @@ class XceptionBlock(keras.layers.Layer):
         return self.merge([x, shortcut])
 
     def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape``."""
         batch, height, width, _ = input_shape
 
         def side(n):
@@ -270,9 +281,10 @@ class XceptionBlock(keras.layers.Layer):
     def receptive_field_path(self) -> list[tuple[int, int]]:
         """The (kernel_size, stride) pairs along the block's spatial path."""
         path = [(3, 1)] * len(self.filters)
-        return path + [(3, 2)] if self.strides == 2 else path
+        return [*path, (3, 2)] if self.strides == 2 else path
 
     def get_config(self) -> dict:
+        """Every constructor argument, for saving and `from_config`."""
         config = super().get_config()
         config.update(
             filters=list(self.filters),

@@ -61,8 +61,7 @@ def _check_options(
         )
     if not isinstance(compression, (int, float)) or not 0.0 < compression <= 1.0:
         raise ValueError(
-            f"{model}: compression must be in (0, 1], got {compression!r} "
-            "(DenseNet-BC uses 0.5)."
+            f"{model}: compression must be in (0, 1], got {compression!r} (DenseNet-BC uses 0.5)."
         )
     return blocks
 
@@ -84,7 +83,6 @@ def _dense_body(
     growth_rate: int,
     bn_size: int,
     compression: float,
-    bn_momentum: float,
 ) -> keras.KerasTensor:
     for i, num_layers in enumerate(block_config):
         x = DenseBlock(
@@ -92,18 +90,16 @@ def _dense_body(
             growth_rate,
             bn_size,
             bn_epsilon=BN_EPSILON,
-            bn_momentum=bn_momentum,
             name=f"dense_block{i + 1}",
         )(x)
         if i < len(block_config) - 1:
             x = TransitionLayer(
                 compression,
                 bn_epsilon=BN_EPSILON,
-                bn_momentum=bn_momentum,
                 name=f"transition{i + 1}",
             )(x)
     # DenseNet's layers are pre-activation: one last BN-ReLU before pooling.
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=bn_momentum, name="bn")(x)
+    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="bn")(x)
     return keras.layers.ReLU(name="relu")(x)
 
 
@@ -115,7 +111,7 @@ def _dense_body(
     url=URL,
     input_shape=(224, 224, 3),
     min_input_size=29,
-    summary="DenseNet-BC, growth 32, dense blocks of 6-12-24-16 layers, compression 0.5",
+    summary="DenseNet-BC, growth 32, dense blocks 6-12-24-16, compression 0.5",
     reference_params=8_062_504,
     reference_kind="total",
     reference_source="keras.applications.DenseNet121(weights=None)",
@@ -203,9 +199,7 @@ def densenet121(
     # Explicit symmetric padding, as in Keras' and Torch's DenseNet: "same"
     # would pad an even input asymmetrically.
     x = keras.layers.ZeroPadding2D(3, name="stem_pad")(inputs)
-    x = keras.layers.Conv2D(
-        num_init_features, 7, strides=2, use_bias=False, name="stem_conv"
-    )(x)
+    x = keras.layers.Conv2D(num_init_features, 7, strides=2, use_bias=False, name="stem_conv")(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
@@ -216,7 +210,6 @@ def densenet121(
         growth_rate=growth_rate,
         bn_size=bn_size,
         compression=compression,
-        bn_momentum=0.99,
     )
     outputs = global_pool_head(
         x,
@@ -268,17 +261,19 @@ def densenet_fashion(
       paper's CIFAR networks also have three): a fourth transition would
       leave a 3x3 map.
     * **Growth rate 12 instead of 32**, as in the paper's DenseNet-BC for
-      CIFAR, and **4, 8 and 12 layers per block instead of 6, 12, 24, 16**:
-      the 28x28 block is kept short because each of its layers costs as much
-      as four layers of the next block.
+      CIFAR, and **2, 4 and 8 layers per block instead of 6, 12, 24, 16**
+      (still doubling from block to block): the 28x28 block is kept short
+      because each of its layers costs as much as four layers of the next
+      block.
     * Everything else is DenseNet-BC's: dense connectivity by concatenation,
       BN-ReLU-1x1 (``4k``) - BN-ReLU-3x3 (``k``) layers, transitions with
       compression 0.5 and 2x2 average pooling, a final BN-ReLU and global
       average pooling.
 
-    Channels: 24 -> 72 -> 36 -> 132 -> 66 -> 210. Cost: about 23.4 million
-    multiply-accumulates per 28x28 image, with about 0.17 million weights
-    (DenseNet-121 spends 2.9 billion and 8 million at 224x224).
+    Channels: 24 -> 48 -> 24 -> 72 -> 36 -> 132. Cost: about 21.1 million
+    multiply-accumulates per 28x28 image, with 125,866 weights (DenseNet-121
+    spends 2.8 billion on a 224x224 image, with 8 million weights). More than
+    half of it is spent in the 28x28 block and the first transition.
 
     The smallest input is 4x4: the two unpadded 2x2 poolings need
     4 -> 2 -> 1.
@@ -325,16 +320,15 @@ def densenet_fashion(
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
 
     inputs = keras.Input(shape=shape, name="image")
-    x = keras.layers.Conv2D(
-        num_init_features, 3, padding="same", use_bias=False, name="stem_conv"
-    )(inputs)
+    x = keras.layers.Conv2D(num_init_features, 3, padding="same", use_bias=False, name="stem_conv")(
+        inputs
+    )
     x = _dense_body(
         x,
         block_config=blocks,
         growth_rate=growth_rate,
         bn_size=bn_size,
         compression=compression,
-        bn_momentum=0.99,
     )
     outputs = global_pool_head(
         x,

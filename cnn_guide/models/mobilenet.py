@@ -121,7 +121,7 @@ def _mobilenet_v2_body(
     url=URL,
     input_shape=(224, 224, 3),
     min_input_size=17,
-    summary="17 inverted residual blocks (expand x6, depthwise 3x3, linear 1x1), alpha 1.0",
+    summary="17 inverted residuals (expand x6, depthwise 3x3, linear 1x1), alpha 1.0",
     reference_params=3_538_984,
     reference_kind="total",
     reference_source="keras.applications.MobileNetV2(weights=None)",
@@ -149,8 +149,8 @@ def mobilenet_v2(
       (6, 320, 1, 1), taking 224 -> 112 -> 56 -> 28 -> 14 -> 7;
     * a 1x1 convolution to 1280 channels, BN, ReLU6, global average pooling.
 
-    About 300 million multiply-accumulates at 224x224, of which the 3x3
-    depthwise convolutions are only about 6%: the 1x1 convolutions do the
+    About 301 million multiply-accumulates at 224x224, of which the 3x3
+    depthwise convolutions are only about 7%: the 1x1 convolutions do the
     work.
 
     ``alpha`` multiplies every width (rounded to a multiple of 8); the last
@@ -256,19 +256,16 @@ def mobilenet_v2_fashion(
     * **Width multiplier ``alpha`` = 0.5**, the paper's own knob for cheaper
       models: every block keeps its expansion factor 6 but has half the
       channels (16-8-16-16-32-48-80-160 after rounding to multiples of 8).
-    * **640 channels in the last 1x1 convolution** instead of 1280 (the paper
-      keeps 1280 at every ``alpha`` <= 1; at 10 classes half of it is plenty
-      and saves a third of the weights).
     * BatchNorm momentum 0.99 instead of 0.999, so the moving statistics
       settle within an epoch of Fashion-MNIST rather than ten.
     * Everything else is MobileNetV2's: 17 inverted residual blocks with the
       paper's expansions and repeats, ReLU6, linear bottlenecks, shortcuts
       between the thin ends, global average pooling.
 
-    Cost: about 10.0 million multiply-accumulates per 28x28 image with about
-    0.80 million weights. With regular 3x3 convolutions in place of the
-    depthwise ones the same network would cost about 94 million (9.4 times
-    more).
+    Cost: about 17.5 million multiply-accumulates per 28x28 image, with
+    718,746 weights. With regular 3x3 convolutions in place of the depthwise
+    ones the same network would cost about 304 million (17 times more) and
+    have 10.9 million convolution weights.
 
     The smallest input is 5x5 (5 -> 3 -> 2 -> 1 through the three
     downsamplings).
@@ -287,7 +284,8 @@ def mobilenet_v2_fashion(
             ``"avg"`` or ``"max"`` a global pooling of it.
         classifier_activation: Activation of the output layer.
         alpha: Width multiplier of the blocks and the stem.
-        last_channels: Channels of the last 1x1 convolution.
+        last_channels: Channels of the last 1x1 convolution (1280, as the
+            paper keeps for every ``alpha`` <= 1).
         dropout: Dropout rate before the classifier.
         name: Model name.
 

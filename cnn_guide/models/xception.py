@@ -39,7 +39,12 @@ def _check_int(value: object, what: str, model: str, minimum: int) -> int:
 
 def _conv_bn_relu(x, filters: int, *, strides: int, padding: str, name: str):
     x = keras.layers.Conv2D(
-        filters, 3, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv"
+        filters,
+        3,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        name=f"{name}_conv",
     )(x)
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
@@ -178,26 +183,30 @@ def xception_fashion(
 
     What changed from the paper, and why:
 
-    * **Stem**: a single padded 3x3 convolution of 32 channels at stride 1
-      instead of two unpadded ones, the first of stride 2. A stride-2 stem
-      would halve a 28x28 image before any feature is learned, and a second
-      regular 3x3 convolution at full resolution would cost more than the
-      whole rest of the network.
-    * **Widths**: the entry flow has two modules (64 and 128 channels, taking
-      28 -> 14 -> 7) instead of three (128, 256, 728); the middle flow has
-      ``middle_blocks`` (4) modules at 128 channels instead of 8 at 728; the
-      exit module (128, 256) pools to 4x4 and the last two separable
-      convolutions have 384 and 512 channels instead of 1536 and 2048. Three
-      downsamplings instead of five, so the final map is 4x4 rather than 1x1.
+    * **Stem**: a single padded 3x3 convolution of 24 channels at stride 1
+      instead of two unpadded ones (32 channels at stride 2, then 64). A
+      stride-2 stem would halve a 28x28 image before any feature is learned,
+      and a second regular 3x3 convolution at full resolution (24 to 48
+      channels) would add 8.1 million multiply-accumulates, half the cost of
+      the rest of the network.
+    * **Depth and widths**: the entry flow has two modules (48 and 96
+      channels, taking 28 -> 14 -> 7) instead of three (128, 256, 728); the
+      middle flow has ``middle_blocks`` (4) modules at 96 channels instead of
+      8 at 728; the exit module (96, 144) pools to 4x4 and the last two
+      separable convolutions have 216 and 288 channels instead of 1536 and
+      2048 (the paper's ratios to the middle-flow width, roughly). Three
+      downsamplings instead of five, so the last map is 4x4 (the paper's is
+      10x10 at 299x299).
     * Everything else is Xception's: residual separable modules with 3x3/2
       max pooling and strided 1x1 projection shortcuts, ReLU - SepConv - BN
       ordering, identity shortcuts in the middle flow, global average
       pooling.
 
-    Cost: about 21.1 million multiply-accumulates per 28x28 image and
-    about 0.43 million weights. With every separable convolution replaced by
-    a regular 3x3 convolution of the same widths the network would cost
-    about 160 million, 7.5 times more (and have about 3.4 million weights).
+    Cost: about 15.7 million multiply-accumulates per 28x28 image, with
+    294,178 weights. With every separable convolution replaced by a regular
+    3x3 convolution of the same widths the network would cost about 122
+    million multiply-accumulates, 7.8 times more, and have about 2.2 million
+    weights.
 
     The smallest input is 5x5 (5 -> 3 -> 2 -> 1 through the three poolings).
 

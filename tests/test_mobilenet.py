@@ -1,0 +1,127 @@
+"""MobileNetV2: the same network as keras.applications.MobileNetV2, and alpha."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from cnn_guide import models
+from cnn_guide.layers import InvertedResidual
+
+
+def trainable(model: keras.Model) -> int:
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def random_weights(model: keras.Model, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [
+        rng.uniform(0.5, 1.5, w.shape).astype("float32")
+        if "moving_variance" in w.path
+        else rng.normal(0.0, 0.1, w.shape).astype("float32")
+        for w in model.weights
+    ]
+
+
+def assert_same_network(ours: keras.Model, theirs: keras.Model, side: int) -> None:
+    assert [w.shape for w in ours.weights] == [w.shape for w in theirs.weights]
+    weights = random_weights(theirs)
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, side, side, 3)).astype("float32")
+    np.testing.assert_allclose(ours(x, training=False), theirs(x, training=False), atol=1e-5)
+
+
+def test_identical_to_keras_applications_mobilenet_v2():
+    """Same weights in the same order, same outputs (at 32x32 to stay quick)."""
+    ours = models.mobilenet_v2(input_shape=(32, 32, 3))
+    theirs = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3))
+    assert ours.count_params() == theirs.count_params() == 3_538_984
+    assert trainable(ours) == trainable(theirs) == 3_504_872
+    assert_same_network(ours, theirs, 32)
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize(("alpha", "side"), [(0.35, 33), (1.3, 40)])
+def test_alpha_matches_keras_applications(alpha, side):
+    """Width rounding for any alpha, and Keras' explicit padding at odd sizes."""
+    ours = models.mobilenet_v2(input_shape=(side, side, 3), alpha=alpha, num_classes=5)
+    theirs = keras.applications.MobileNetV2(
+        weights=None, input_shape=(side, side, 3), alpha=alpha, classes=5
+    )
+    assert ours.count_params() == theirs.count_params()
+    assert_same_network(ours, theirs, side)
+    keras.backend.clear_session()
+
+
+def test_paper_table_2():
+    model = models.mobilenet_v2(include_top=False)
+    assert model.output_shape == (None, 7, 7, 1280)
+    blocks = [layer for layer in model.layers if isinstance(layer, InvertedResidual)]
+    assert len(blocks) == 17
+    table = [(b.expansion, b.filters, b.strides) for b in blocks]
+    assert table == (
+        [(1, 16, 1)]
+        + [(6, 24, 2), (6, 24, 1)]
+        + [(6, 32, 2)]
+        + [(6, 32, 1)] * 2
+        + [(6, 64, 2)]
+        + [(6, 64, 1)] * 3
+        + [(6, 96, 1)] * 3
+        + [(6, 160, 2)]
+        + [(6, 160, 1)] * 2
+        + [(6, 320, 1)]
+    )
+    assert sum(b.use_residual for b in blocks) == 10
+    assert all(b.linear_bottleneck for b in blocks)
+    keras.backend.clear_session()
+
+
+def test_alpha_scales_widths_but_not_below_1280_at_the_end():
+    narrow = models.mobilenet_v2(input_shape=(64, 64, 3), alpha=0.5, include_top=False)
+    widths = [b.filters for b in narrow.layers if isinstance(b, InvertedResidual)]
+    assert widths[0] == 8 and widths[-1] == 160
+    assert narrow.output_shape[-1] == 1280
+    wide = models.mobilenet_v2(input_shape=(64, 64, 3), alpha=1.4, include_top=False)
+    assert wide.output_shape[-1] == 1792
+    keras.backend.clear_session()
+
+
+def test_smallest_input_has_every_stride_2_layer_halve_a_2x2_map():
+    model = models.mobilenet_v2(input_shape=(17, 17, 3), include_top=False)
+    assert model.output_shape == (None, 1, 1, 1280)
+    with pytest.raises(ValueError, match="too small.*17x17"):
+        models.mobilenet_v2(input_shape=(16, 16, 3))
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("alpha", [0, -1.0, "1.0", None, True])
+def test_bad_alpha_is_rejected(alpha):
+    with pytest.raises(ValueError, match="alpha"):
+        models.mobilenet_v2(alpha=alpha)
+    with pytest.raises(ValueError, match="alpha"):
+        models.mobilenet_v2_fashion(alpha=alpha)
+
+
+def test_fashion_variant_options_are_checked():
+    with pytest.raises(ValueError, match="last_channels"):
+        models.mobilenet_v2_fashion(last_channels=0)
+    with pytest.raises(ValueError, match="dropout"):
+        models.mobilenet_v2_fashion(dropout=-0.1)
+
+
+def test_fashion_variant_keeps_17_blocks_with_three_downsamplings():
+    model = models.mobilenet_v2_fashion(include_top=False)
+    assert model.output_shape == (None, 4, 4, 1280)
+    assert model.get_layer("stem_conv").strides == (1, 1)
+    blocks = [layer for layer in model.layers if isinstance(layer, InvertedResidual)]
+    assert len(blocks) == 17
+    assert [b.filters for b in blocks if b.strides == 2] == [16, 16, 80]
+    assert sorted({b.filters for b in blocks}) == [8, 16, 32, 48, 80, 160]
+    assert sum(b.use_residual for b in blocks) == 10
+    assert all(b.bn_momentum == 0.99 for b in blocks)
+    assert models.mobilenet_v2_fashion().count_params() == 718_746
+    full_width = models.mobilenet_v2_fashion(alpha=1.0, include_top=False)
+    assert [b.filters for b in full_width.layers if isinstance(b, InvertedResidual)][-1] == 320
+    keras.backend.clear_session()
