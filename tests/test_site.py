@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,31 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    env = {
-        **os.environ,
-        "CNN_GUIDE_BUDGET": "quick",
-        "CNN_GUIDE_NOTEBOOK_CACHE": "false",
-        "NO_MKDOCS_2_WARNING": "1",
-        "DISABLE_MKDOCS_2_WARNING": "true",
-    }
-    env.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3000,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-5000:]
-    return out
-
-
-def test_pages_exist(site):
+def test_pages_exist(built_site):
     for page in (
         "index.html",
         "getting-started/index.html",
@@ -49,31 +24,31 @@ def test_pages_exist(site):
         "reference/cnn_guide/models/simple_cnn/index.html",
         "404.html",
     ):
-        assert (site / page).is_file(), page
+        assert (built_site / page).is_file(), page
 
 
-def test_example_page_shows_real_executed_output(site):
-    html = (site / "examples/simple_cnn/index.html").read_text()
+def test_example_page_shows_real_executed_output(built_site):
+    html = (built_site / "examples/simple_cnn/index.html").read_text()
     assert "Budget &#39;quick&#39;" in html or "Budget 'quick'" in html
     assert "1,413,834" in html and "Test accuracy:" in html
     assert len(re.findall(r'<img[^>]+src="data:image/png', html)) >= 3
     assert "Traceback" not in html and "cudart_stub" not in html and "absl::" not in html
-    assert (site / "examples/simple_cnn/simple_cnn.py").is_file()  # the download
+    assert (built_site / "examples/simple_cnn/simple_cnn.py").is_file()  # the download
 
 
-def test_pages_load_nothing_from_other_hosts(site):
-    for page in site.rglob("*.html"):
+def test_pages_load_nothing_from_other_hosts(built_site):
+    for page in built_site.rglob("*.html"):
         html = page.read_text()
         external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
         assert not [u for u in external if "/" in u], f"{page}: {external}"
 
 
-def test_api_reference_documents_the_builder(site):
-    html = (site / "reference/cnn_guide/models/simple_cnn/index.html").read_text()
+def test_api_reference_documents_the_builder(built_site):
+    html = (built_site / "reference/cnn_guide/models/simple_cnn/index.html").read_text()
     assert "simple_cnn" in html and "Géron" in html
 
 
-def test_every_link_resolves(site):
+def test_every_link_resolves(built_site):
     lychee = shutil.which("lychee") or str(Path(sys.executable).parent / "lychee")
     check = subprocess.run(
         [
@@ -82,8 +57,8 @@ def test_every_link_resolves(site):
             "--include-fragments",
             "--no-progress",
             "--exclude-path",
-            str(site / "assets"),
-            str(site),
+            str(built_site / "assets"),
+            str(built_site),
         ],
         capture_output=True,
         text=True,

@@ -17,7 +17,8 @@ defaults. Every family also registers a variant for 28x28x1 Fashion-MNIST
 images (``list_models(variants=True)``); its docstring says what it changes.
 """
 
-# Importing a family module registers its builders, in book order.
+# Importing a family module registers its builders (listed in book order, see
+# _registry.BOOK_ORDER, whatever the import order).
 from cnn_guide.models._registry import ModelInfo, build, get_info, list_models, register
 from cnn_guide.models.alexnet import *  # noqa: F403
 from cnn_guide.models.densenet import *  # noqa: F403

@@ -62,6 +62,29 @@ class ModelInfo:
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
+BOOK_ORDER: tuple[str, ...] = (
+    "simple_cnn",
+    "lenet",
+    "alexnet",
+    "vgg",
+    "nin",
+    "googlenet",
+    "resnet",
+    "xception",
+    "senet",
+    "densenet",
+    "mobilenet_v2",
+    "resnext",
+)
+"""Families in the order the book's chapters teach them; `list_models` follows it."""
+
+
+def _book_position(info: ModelInfo) -> int:
+    try:
+        return BOOK_ORDER.index(info.family)
+    except ValueError:
+        return len(BOOK_ORDER)  # a family without a chapter yet comes last
+
 
 def register(name: str, **facts) -> Callable[[Builder], Builder]:
     """Register a builder under ``name`` with its `ModelInfo` facts.
@@ -84,7 +107,10 @@ def register(name: str, **facts) -> Callable[[Builder], Builder]:
 
 
 def list_models(*, variants: bool | None = None, family: str | None = None) -> list[str]:
-    """Names of the registered models, in registration (book) order.
+    """Names of the registered models, in the book's order of families.
+
+    Within a family, models keep their registration order (paper
+    configurations from small to large, then the Fashion-MNIST variant).
 
     Args:
         variants: ``True`` for the Fashion-MNIST variants only, ``False`` for
@@ -93,7 +119,7 @@ def list_models(*, variants: bool | None = None, family: str | None = None) -> l
     """
     return [
         info.name
-        for info in _REGISTRY.values()
+        for info in sorted(_REGISTRY.values(), key=_book_position)
         if (variants is None or info.is_variant == variants)
         and (family is None or info.family == family)
     ]
