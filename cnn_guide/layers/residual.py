@@ -16,6 +16,15 @@ padding of ``kernel_size // 2``, as in the paper's Torch code and
 torchvision, because Keras' ``padding="same"`` pads a stride-2 convolution
 asymmetrically (more at the bottom and right). Stride-1 convolutions use
 ``"same"``, which is symmetric for odd kernels.
+
+Sublayers, as attributes and weight paths (``<unit>/<sublayer>/kernel``):
+``branch1_conv``/``branch1_bn``, ``branch2_...`` (and ``branch3_...`` in the
+bottleneck unit) along the residual branch, with ``branchN_pad`` where a
+strided convolution is padded; ``shortcut_conv``/``shortcut_bn`` for a
+projection (``None`` for an identity shortcut); ``se`` for the
+squeeze-and-excitation block (``None`` without one). They mirror Keras'
+``<unit>_1_conv``, ``_2_``, ``_3_`` and ``_0_`` (shortcut) layer names, so
+weights can be copied from ``keras.applications`` (see ``resnet50``).
 """
 
 from __future__ import annotations
@@ -68,13 +77,9 @@ class _ResidualUnit(keras.layers.Layer):
         if se_ratio is not None:
             _check_positive_int(owner, "se_ratio", se_ratio)
         if not bn_epsilon > 0:
-            raise ValueError(
-                f"{owner}: bn_epsilon must be positive, got {bn_epsilon!r}."
-            )
+            raise ValueError(f"{owner}: bn_epsilon must be positive, got {bn_epsilon!r}.")
         if not 0.0 <= bn_momentum < 1.0:
-            raise ValueError(
-                f"{owner}: bn_momentum must be in [0, 1), got {bn_momentum!r}."
-            )
+            raise ValueError(f"{owner}: bn_momentum must be in [0, 1), got {bn_momentum!r}.")
         self.filters = filters
         self.stride = stride
         self.groups = groups
@@ -188,9 +193,7 @@ class _ResidualUnit(keras.layers.Layer):
             )
         self.se = None
         if self.se_ratio is not None:
-            self.se = SqueezeExcitation(
-                self.se_ratio, dtype=self.dtype_policy, name="se"
-            )
+            self.se = SqueezeExcitation(self.se_ratio, dtype=self.dtype_policy, name="se")
             self.se.build(branch_shape)
 
     def _shortcut(self, inputs, training):
@@ -429,8 +432,7 @@ class BottleneckResidualUnit(_ResidualUnit):
         _check_positive_int(owner, "expansion", expansion)
         if shortcut_kernel_size not in (1, 3):
             raise ValueError(
-                f"{owner}: shortcut_kernel_size must be 1 or 3, got "
-                f"{shortcut_kernel_size!r}."
+                f"{owner}: shortcut_kernel_size must be 1 or 3, got {shortcut_kernel_size!r}."
             )
         self.width = width
         self.reduce_width = reduce_width
@@ -456,9 +458,7 @@ class BottleneckResidualUnit(_ResidualUnit):
         return self.expansion * self.filters
 
     def _build_branch(self, input_shape: tuple) -> tuple:
-        stride_1x1, stride_3x3 = (
-            (self.stride, 1) if self.stride_in_1x1 else (1, self.stride)
-        )
+        stride_1x1, stride_3x3 = (self.stride, 1) if self.stride_in_1x1 else (1, self.stride)
         shape = self._make_step(
             "branch1", input_shape, self.inner_reduce_width, 1, stride=stride_1x1
         )

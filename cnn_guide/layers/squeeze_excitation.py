@@ -173,7 +173,7 @@ def se_channel_weights(
             "block (no SqueezeExcitation layer and no residual unit with se_ratio set)."
         )
     # One model computes every block's input; each block then computes its weights.
-    features = keras.Model(model.inputs, [layer.input for layer in layers])
+    features = keras.Model(model.input, [layer.input for layer in layers])
     images = np.asarray(images)
     chunks: dict[str, list[np.ndarray]] = {layer.name: [] for layer in layers}
     for start in range(0, len(images), batch_size):
@@ -182,7 +182,5 @@ def se_channel_weights(
             block_inputs = [block_inputs]
         for layer, block_input in zip(layers, block_inputs, strict=True):
             weights = layer.channel_weights(block_input)
-            chunks[layer.name].append(
-                keras.ops.convert_to_numpy(weights).astype("float32")
-            )
+            chunks[layer.name].append(keras.ops.convert_to_numpy(weights).astype("float32"))
     return {name: np.concatenate(parts) for name, parts in chunks.items()}

@@ -50,22 +50,15 @@ def _check_bool(model: str, arg: str, value) -> None:
         raise ValueError(f"{model}: {arg} must be True or False, got {value!r}.")
 
 
-def _check_positive_ints(
-    model: str, arg: str, values, *, length: int | None = None
-) -> tuple:
+def _check_positive_ints(model: str, arg: str, values) -> tuple:
     """Validate a non-empty sequence of positive integers and return it as a tuple."""
     if isinstance(values, int) or not isinstance(values, Sequence) or not values:
         raise ValueError(
-            f"{model}: {arg} must be a non-empty sequence of positive integers, "
-            f"got {values!r}."
+            f"{model}: {arg} must be a non-empty sequence of positive integers, got {values!r}."
         )
     if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
         raise ValueError(
             f"{model}: every entry of {arg} must be a positive integer, got {values!r}."
-        )
-    if length is not None and len(values) != length:
-        raise ValueError(
-            f"{model}: {arg} must have {length} entries, got {len(values)}: {values!r}."
         )
     return tuple(values)
 
@@ -126,9 +119,7 @@ def _residual_stages(
     changes, the projection shortcut); ``stage_kwargs[i]`` adds per-stage unit
     arguments (e.g. ResNeXt's widths).
     """
-    for i, (count, stage_filters, stride) in enumerate(
-        zip(blocks, filters, strides, strict=True)
-    ):
+    for i, (count, stage_filters, stride) in enumerate(zip(blocks, filters, strides, strict=True)):
         extra = dict(unit_kwargs, **(stage_kwargs[i] if stage_kwargs else {}))
         for j in range(count):
             x = unit(
@@ -168,9 +159,7 @@ def _imagenet_resnet(
         ValueError: For an input smaller than 32x32 or an invalid argument.
     """
     shape = check_input_shape(input_shape, model=name, min_size=IMAGENET_MIN_SIZE)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_bool(name, "keras_form", keras_form)
 
     bn_epsilon, bn_momentum = (
@@ -255,9 +244,7 @@ def _fashion_resnet(
     # per input patch of that size.
     min_size = 2 ** (len(filters) - 1)
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     inputs = keras.Input(shape=shape, name="image")
     x = _conv_bn_relu(inputs, stem_width, 3, name="conv1")
     x = _residual_stages(
@@ -657,9 +644,9 @@ def resnet_fashion(
       after it would shrink that to 1x1.
     * **Three stages instead of four**, starting at 16 filters instead of
       64: with two stride-2 stages the last map is 7x7, and the narrower
-      widths keep the cost near 20M multiply-accumulates (ResNet-18 with its
-      own widths at 28x28 without the stem's downsampling would need about
-      1.1 billion). This is the paper's own recipe for small images (section
+      widths keep the cost near 20M multiply-accumulates (the same layout
+      with ResNet-18's widths, 64-128-256, would need 322M, and all four of
+      its stages 456M). This is the paper's own recipe for small images (section
       4.2, CIFAR-10: 3x3 stem, stages of 16, 32 and 64 filters, ``6n + 2``
       layers; here ``n = 2``), except that shortcuts that change the shape
       are projections (option B) as in the ImageNet models.

@@ -178,9 +178,7 @@ def senet154(
             classes, an unknown pooling or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=IMAGENET_MIN_SIZE)
-    check_head(
-        model=name, include_top=include_top, num_classes=num_classes, pooling=pooling
-    )
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
 

@@ -1,0 +1,77 @@
+"""ResNeXt builders: grouped 3x3 convolutions on ResNet's bottleneck units."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from cnn_guide import models
+from cnn_guide.layers import BottleneckResidualUnit
+
+
+def units(model: keras.Model) -> list[BottleneckResidualUnit]:
+    return [layer for layer in model.layers if isinstance(layer, BottleneckResidualUnit)]
+
+
+def test_resnext50_32x4d_groups_and_widths():
+    model = models.resnext50_32x4d()
+    found = units(model)
+    assert len(found) == 16
+    for unit in found:
+        stage = int(unit.name[4])  # conv<stage>_block<i>
+        width = 128 * 2 ** (stage - 2)
+        assert unit.groups == 32 and unit.inner_width == width
+        # 32 groups of 4, 8, 16 and 32 channels in stages 2-5.
+        assert unit.branch2_conv.kernel.shape == (3, 3, width // 32, width)
+        assert unit.output_channels == 256 * 2 ** (stage - 2)
+        assert unit.branch2_conv.strides == (
+            (2, 2) if unit.name.endswith("block1") and stage > 2 else (1, 1)
+        )
+    # Same layout as ResNet-50 with ordinary 3x3 convolutions 64-512 wide.
+    resnet = models.resnet50()
+    assert [u.name for u in units(resnet)] == [u.name for u in found]
+    assert all(u.groups == 1 and u.inner_width == u.filters for u in units(resnet))
+    keras.backend.clear_session()
+
+
+def test_resnext_fashion_layout():
+    model = models.resnext_fashion()
+    found = units(model)
+    assert [u.output.shape[1:] for u in found] == (
+        [(28, 28, 48)] * 2 + [(14, 14, 96)] * 2 + [(7, 7, 192)] * 2
+    )
+    assert [u.branch2_conv.kernel.shape for u in found[::2]] == [
+        (3, 3, 3, 24),
+        (3, 3, 6, 48),
+        (3, 3, 12, 96),
+    ]
+    assert all(u.groups == 8 and not u.use_bias for u in found)
+    assert model.get_layer("conv1_conv").strides == (1, 1)
+    keras.backend.clear_session()
+
+
+def test_resnext_fashion_cardinality_option_keeps_the_widths():
+    grouped = models.resnext_fashion(cardinality=4)
+    dense = models.resnext_fashion(cardinality=1)
+    assert all(u.groups == 4 for u in units(grouped))
+    assert [u.output_channels for u in units(grouped)] == [u.output_channels for u in units(dense)]
+    # Grouping divides the 3x3 weights by the cardinality, and nothing else.
+    params = [int(np.prod(u.branch2_conv.kernel.shape)) for u in units(dense)]
+    diff = dense.count_params() - grouped.count_params()
+    assert diff == sum(params) - sum(p // 4 for p in params)
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cardinality": 5}, "cardinality"),
+        ({"cardinality": 0}, "cardinality"),
+        ({"filters": (12, 24, -1)}, "filters"),
+        ({"blocks_per_stage": 0}, "blocks_per_stage"),
+    ],
+)
+def test_resnext_fashion_rejects_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.resnext_fashion(**kwargs)
