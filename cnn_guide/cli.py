@@ -4,6 +4,7 @@
 cnn-guide list
 cnn-guide summary resnet18
 cnn-guide train simple_cnn --epochs 10 --save simple_cnn.keras
+cnn-guide train simple_cnn --strategy mirrored --global-batch-size 256 --precision auto
 cnn-guide evaluate simple_cnn.keras
 ```
 
@@ -18,6 +19,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from cnn_guide.distribute import STRATEGIES  # no TensorFlow import: --help stays fast
 
 __all__ = ["main"]
 
@@ -106,15 +109,51 @@ def _parser() -> argparse.ArgumentParser:
             "unless --epochs is given"
         ),
     )
-    train.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    batch = train.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--batch-size", type=_positive_int, help="images per step and replica (default 32)"
+    )
+    batch.add_argument(
+        "--global-batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="images per step over all replicas (must divide by the replica count)",
+    )
     train.add_argument("--optimizer", default="nadam", help="Keras optimizer name (default nadam)")
     train.add_argument("--learning-rate", type=float, help="learning rate (default: optimizer's)")
+    train.add_argument(
+        "--scale-learning-rate",
+        action="store_true",
+        help="multiply the learning rate by the replica count (linear scaling rule)",
+    )
     train.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     train.add_argument(
         "--precision",
-        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
         default="float32",
-        help="compute precision (default float32)",
+        help="compute precision; auto picks one for the hardware (default float32)",
+    )
+    train.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help=(
+            "tf.distribute strategy: one device, all local GPUs (or --devices), "
+            "several machines (TF_CONFIG), or a TPU (default: default)"
+        ),
+    )
+    train.add_argument(
+        "--devices",
+        type=_devices,
+        metavar="DEV,DEV",
+        help="devices for --strategy mirrored, e.g. /gpu:0,/gpu:1 or /cpu:0,/cpu:1",
+    )
+    train.add_argument("--tpu", metavar="NAME", help="TPU name or address for --strategy tpu")
+    train.add_argument(
+        "--backup-dir",
+        type=Path,
+        metavar="DIR",
+        help="back up every epoch here; a restarted run resumes from the last one",
     )
     train.add_argument(
         "--early-stopping",
@@ -182,7 +221,13 @@ def _summary(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from cnn_guide import models
     from cnn_guide.data import load_fashion_mnist
-    from cnn_guide.training import train
+    from cnn_guide.distribute import (
+        choose_precision,
+        is_chief,
+        make_strategy,
+        per_replica_batch_size,
+    )
+    from cnn_guide.training import DEFAULT_BATCH_SIZE, train
 
     info = models.get_info(args.name)
     if tuple(info.input_shape) != (28, 28, 1):
@@ -198,24 +243,45 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.name} is a paper configuration for {'x'.join(map(str, info.input_shape))} "
             f"inputs, not 28x28x1 Fashion-MNIST images.{hint}"
         )
+    if args.tpu is not None and args.strategy != "tpu":
+        raise ValueError(f"--tpu applies only to --strategy tpu, not {args.strategy}.")
+    # The strategy comes first: a multi-worker strategy must be created before
+    # any other TensorFlow operation, and logical CPU devices before the runtime starts.
+    strategy = None
+    if args.strategy != "default" or args.devices:
+        strategy = make_strategy(args.strategy, args.devices, tpu=args.tpu)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    precision = choose_precision(args.precision, strategy)
     data = load_fashion_mnist(args.data_dir)
     if args.quick:
         data = data.subset(**QUICK_SIZES)
     epochs = args.epochs or (1 if args.quick else 10)
+    if args.global_batch_size is None:
+        per_replica = args.batch_size or DEFAULT_BATCH_SIZE
+    else:
+        per_replica = per_replica_batch_size(args.global_batch_size, replicas)
+    batch = f"batch {per_replica * replicas}"
+    if replicas > 1:
+        batch = f"global batch {per_replica * replicas} ({per_replica} x {replicas} replicas)"
+    where = "" if strategy is None else f", strategy {args.strategy}"
     print(
         f"Training {args.name} on {len(data.x_train):,} images for {epochs} epoch(s), "
-        f"batch {args.batch_size}, {args.optimizer}, {args.precision}."
+        f"{batch}, {args.optimizer}, {precision}{where}."
     )
     result = train(
         args.name,
         data,
         epochs=epochs,
         batch_size=args.batch_size,
+        global_batch_size=args.global_batch_size,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
+        scale_learning_rate=args.scale_learning_rate,
         seed=args.seed,
         early_stopping=args.early_stopping,
-        precision=args.precision,
+        backup_dir=args.backup_dir,
+        precision=precision,
+        strategy=strategy,
         verbose=1,
     )
     print(
@@ -223,6 +289,15 @@ def _train(args: argparse.Namespace) -> int:
         f"(loss {result.test_loss:.4f}); {result.train_seconds:.1f} s of training, "
         f"{result.seconds_per_epoch:.1f} s per epoch."
     )
+    if args.scale_learning_rate and result.learning_rate is not None:
+        print(
+            f"Learning rate {result.learning_rate:.6g}: the base rate x {result.replicas} "
+            "replica(s), by the linear scaling rule."
+        )
+    if not is_chief(strategy):
+        if args.record or args.save:
+            print("Not recording or saving: this worker is not the chief, which does both.")
+        return 0
     if args.record:
         _record(args, result, epochs, len(data.x_train))
     if args.save:
@@ -237,13 +312,26 @@ def _train(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace, result, epochs: int, train_size: int) -> None:
     from cnn_guide.results import record
 
-    command = f"cnn-guide train {args.name} --epochs {epochs} --batch-size {args.batch_size}"
+    batch_size = result.global_batch_size // result.replicas
+    command = f"cnn-guide train {args.name} --epochs {epochs}"
+    if args.global_batch_size:
+        command += f" --global-batch-size {args.global_batch_size}"
+    else:
+        command += f" --batch-size {batch_size}"
     command += f" --optimizer {args.optimizer} --precision {args.precision} --seed {args.seed}"
     if args.learning_rate:
         command += f" --learning-rate {args.learning_rate}"
+    if args.scale_learning_rate:
+        command += " --scale-learning-rate"
+    if args.strategy != "default":
+        command += f" --strategy {args.strategy}"
+    if args.devices:
+        command += f" --devices {','.join(args.devices)}"
     if args.quick:
         command += " --quick"
-    key = f"train:{args.name}:{args.optimizer}:b{args.batch_size}:e{epochs}:{args.precision}"
+    key = f"train:{args.name}:{args.optimizer}:b{batch_size}:e{epochs}:{result.precision}"
+    if args.strategy != "default" or args.devices:
+        key += f":{args.strategy}x{result.replicas}"
     key += ":quick" if args.quick else ""
     record(
         key,
@@ -251,9 +339,14 @@ def _record(args: argparse.Namespace, result, epochs: int, train_size: int) -> N
             "model": args.name,
             "command": command + " --record",
             "epochs": epochs,
-            "batch_size": args.batch_size,
+            "batch_size": batch_size,
+            "global_batch_size": result.global_batch_size,
+            "replicas": result.replicas,
+            "strategy": args.strategy,
+            "devices": list(args.devices) if args.devices else None,
             "optimizer": args.optimizer,
-            "precision": args.precision,
+            "learning_rate": result.learning_rate,
+            "precision": result.precision,
             "seed": args.seed,
             "train_size": train_size,
             "test_accuracy": result.test_accuracy,
@@ -305,6 +398,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _devices(text: str) -> tuple[str, ...]:
+    devices = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not devices or any(not d.startswith("/") for d in devices):
+        raise argparse.ArgumentTypeError(
+            f"expected device names separated by commas, such as /cpu:0,/cpu:1, got {text!r}"
+        )
+    return devices
 
 
 def _shape(text: str) -> tuple[int, ...]:

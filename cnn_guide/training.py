@@ -10,6 +10,16 @@ from cnn_guide.training import train
 result = train("simple_cnn", load_fashion_mnist(), epochs=10)
 print(result.test_accuracy, result.seconds_per_epoch)
 ```
+
+On several GPUs or machines, name a strategy (see `cnn_guide.distribute` and
+the chapter "Training on GPUs and clusters", ``docs/chapters/distributed.md``):
+
+```python
+result = train(
+    "simple_cnn", load_fashion_mnist(), strategy="mirrored", global_batch_size=256,
+    scale_learning_rate=True, precision="auto",
+)
+```
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from cnn_guide import distribute
 from cnn_guide.data import FashionMNIST, make_dataset
 
 if TYPE_CHECKING:
@@ -32,7 +43,11 @@ if TYPE_CHECKING:
 __all__ = ["PRECISIONS", "EpochTimer", "TrainResult", "evaluate", "train"]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-"""Precision policies `train` accepts (Keras mixed-precision policy names)."""
+"""Precision policies `train` accepts (Keras mixed-precision policy names), besides
+``"auto"`` (see `cnn_guide.distribute.choose_precision`)."""
+
+DEFAULT_BATCH_SIZE = 32
+"""Images per step and replica when neither ``batch_size`` nor ``global_batch_size`` is given."""
 
 
 @dataclass
@@ -48,6 +63,10 @@ class TrainResult:
         epoch_seconds: Wall-clock seconds of each epoch, validation included.
         train_seconds: Wall-clock seconds of the whole ``fit``.
         global_batch_size: Images per optimizer step across all replicas.
+        replicas: Replicas that shared each step (``num_replicas_in_sync``).
+        learning_rate: The learning rate the optimizer started with, after
+            any scaling; ``None`` when it is a schedule.
+        precision: The Keras dtype policy the model was built under.
     """
 
     model: keras.Model
@@ -57,6 +76,9 @@ class TrainResult:
     epoch_seconds: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
     global_batch_size: int = 0
+    replicas: int = 1
+    learning_rate: float | None = None
+    precision: str = "float32"
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -90,15 +112,18 @@ def train(
     data: FashionMNIST,
     *,
     epochs: int = 10,
-    batch_size: int = 32,
+    batch_size: int | None = None,
+    global_batch_size: int | None = None,
     optimizer: str | keras.optimizers.Optimizer = "nadam",
     learning_rate: float | None = None,
+    scale_learning_rate: bool = False,
     seed: int | None = 42,
     early_stopping: int | None = None,
     checkpoint: str | os.PathLike | None = None,
+    backup_dir: str | os.PathLike | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     precision: str = "float32",
-    strategy: tf.distribute.Strategy | None = None,
+    strategy: tf.distribute.Strategy | str | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
     """Compile, fit and evaluate a classifier on Fashion-MNIST.
@@ -111,28 +136,61 @@ def train(
     mixed precision or a distribution strategy: it must then be *built* under
     the precision policy and inside the strategy's scope, which `train` does.
 
+    Under a strategy with several replicas, each optimizer step splits one
+    global batch across the replicas; each computes the gradient of its share
+    and the gradients are summed across replicas (all-reduce) before every
+    replica applies the same update. The input pipelines are sharded by data
+    (`cnn_guide.distribute.sharding_options`), so that in a multi-worker run no
+    image is read by two workers in the same epoch. See the chapter "Training
+    on GPUs and clusters" (``docs/chapters/distributed.md``).
+
     Args:
         model: A built Keras model, a registry name (see
             `cnn_guide.models.list_models`) or a function returning a model.
         data: The data, from `cnn_guide.data.load_fashion_mnist`.
         epochs: Passes over the training images.
-        batch_size: Images per step *per replica*; the global batch is
-            ``batch_size * strategy.num_replicas_in_sync``.
+        batch_size: Images per step *per replica* (default 32); the global
+            batch is ``batch_size * strategy.num_replicas_in_sync``.
+        global_batch_size: Images per step over *all* replicas, instead of
+            ``batch_size``; it must divide evenly by the number of replicas.
         optimizer: A Keras optimizer or its name (``"nadam"``, ``"sgd"``, ...).
         learning_rate: Overrides the optimizer's default learning rate (only
             with an optimizer given by name).
+        scale_learning_rate: Multiply the learning rate (given or default) by
+            the number of replicas: the linear scaling rule of Goyal et al.
+            2017, "Accurate, Large Minibatch SGD", see
+            `cnn_guide.distribute.linear_scaling`. Use it when the per-replica
+            batch stays fixed and the global batch grows with the replicas;
+            for large global batches add a warm-up. Off by default: the
+            learning rate is used as given. Only with an optimizer given by
+            name.
         seed: Seeds Python, NumPy and TensorFlow (weights, dropout, shuffling)
             so that a CPU run is reproducible. ``None`` leaves them unseeded.
+            Every worker of a multi-worker run must use the same seed, so that
+            they shuffle the data identically before it is sharded.
         early_stopping: Patience in epochs on validation accuracy; the best
             weights are restored. ``None`` trains all epochs.
         checkpoint: A ``.keras`` path where the best model (by validation
-            accuracy) is saved after each improving epoch.
+            accuracy) is saved after each improving epoch. In a multi-worker
+            run only the chief writes it (`cnn_guide.distribute.is_chief`).
+        backup_dir: A directory for ``keras.callbacks.BackupAndRestore``: the
+            weights, optimizer state and epoch are backed up at every epoch's
+            end, and a run restarted with the same ``backup_dir`` (after a
+            worker crashed or was pre-empted) resumes from the last completed
+            epoch instead of from scratch. The backup is deleted when training
+            completes. In a multi-worker run each task keeps its own
+            subdirectory (`cnn_guide.distribute.task_backup_dir`).
         callbacks: More Keras callbacks.
         precision: ``"float32"``, ``"mixed_bfloat16"`` (CPUs with AVX512-BF16,
-            TPUs) or ``"mixed_float16"`` (NVIDIA GPUs). The output layer of
+            TPUs), ``"mixed_float16"`` (NVIDIA GPUs) or ``"auto"``, which
+            picks one of them for the hardware
+            (`cnn_guide.distribute.choose_precision`). The output layer of
             every builder stays in float32.
-        strategy: A ``tf.distribute.Strategy``; ``None`` uses the default
-            (one device).
+        strategy: A ``tf.distribute.Strategy``, or a name for
+            `cnn_guide.distribute.make_strategy` (``"default"``,
+            ``"mirrored"``, ``"multiworker"``, ``"tpu"``); ``None`` uses the
+            default (one device). A multi-worker strategy given by name is
+            created before any other TensorFlow operation, as it must be.
         verbose: Keras ``fit`` verbosity: ``1`` a progress bar, ``2`` one line
             per epoch, ``0`` silent.
 
@@ -140,14 +198,25 @@ def train(
         The trained model, its history, test metrics and timings.
 
     Raises:
-        ValueError: For a bad argument, or a built model combined with mixed
-            precision or a strategy.
+        ValueError: For a bad argument, a global batch that does not divide
+            across the replicas, a strategy that cannot be created, or a built
+            model combined with mixed precision or a strategy.
     """
     _check_positive_int("epochs", epochs)
-    _check_positive_int("batch_size", batch_size)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
-    if isinstance(model, keras.Model) and (precision != "float32" or strategy is not None):
+    if batch_size is not None and global_batch_size is not None:
+        raise ValueError(
+            f"Give batch_size (per replica) or global_batch_size (all replicas), not both "
+            f"(got batch_size={batch_size!r}, global_batch_size={global_batch_size!r})."
+        )
+    if batch_size is not None:
+        _check_positive_int("batch_size", batch_size)
+    if global_batch_size is not None:
+        _check_positive_int("global_batch_size", global_batch_size)
+    if precision != "auto" and precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {('auto', *PRECISIONS)}, got {precision!r}.")
+    if isinstance(model, keras.Model) and (
+        precision not in ("float32", "auto") or strategy is not None
+    ):
         raise ValueError(
             "A built model cannot be moved under a precision policy or into a "
             "strategy's scope. Pass the model's registry name or a function that "
@@ -158,41 +227,75 @@ def train(
             "learning_rate applies only to an optimizer given by name; set it on "
             f"the optimizer object instead (got {type(optimizer).__name__})."
         )
+    if scale_learning_rate and not isinstance(optimizer, str):
+        raise ValueError(
+            "scale_learning_rate applies only to an optimizer given by name; scale the "
+            f"optimizer's learning rate yourself (got {type(optimizer).__name__})."
+        )
     if checkpoint is not None and not str(checkpoint).endswith(".keras"):
         raise ValueError(f"checkpoint must be a path ending in .keras, got {checkpoint!r}.")
+
+    # First, before any TensorFlow operation: a multi-worker strategy must
+    # configure the runtime's collective operations before it starts.
+    if isinstance(strategy, str):
+        strategy = distribute.make_strategy(strategy)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    if global_batch_size is not None:
+        per_replica = distribute.per_replica_batch_size(global_batch_size, replicas)
+    else:
+        per_replica = batch_size or DEFAULT_BATCH_SIZE
+    global_batch = per_replica * replicas
+    policy = distribute.choose_precision(precision, strategy)
+    if isinstance(model, keras.Model) and policy != "float32":
+        raise ValueError(
+            f"precision={precision!r} chose {policy!r} on this machine, but a built model "
+            "cannot be moved under a precision policy. Pass the model's registry name or a "
+            "function that builds it."
+        )
     if seed is not None:
         keras.utils.set_random_seed(seed)
 
-    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
-    global_batch = batch_size * replicas
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        with _precision_policy(precision):
+        with _precision_policy(policy):
             net = _materialize(model)
+        opt = _make_optimizer(optimizer, learning_rate)
+        if scale_learning_rate:
+            base = float(opt.get_config()["learning_rate"])
+            opt = _make_optimizer(optimizer, distribute.linear_scaling(base, replicas))
         net.compile(
-            optimizer=_make_optimizer(optimizer, learning_rate),
+            optimizer=opt,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    distribute.apply_keras_workarounds(net, strategy)
+    initial_learning_rate = _initial_learning_rate(opt)
 
     timer = EpochTimer()
     all_callbacks: list[keras.callbacks.Callback] = [timer, *callbacks]
+    if backup_dir is not None:
+        all_callbacks.append(
+            keras.callbacks.BackupAndRestore(str(distribute.task_backup_dir(backup_dir, strategy)))
+        )
     if early_stopping is not None:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_accuracy", patience=early_stopping, restore_best_weights=True
             )
         )
-    if checkpoint is not None:
+    if checkpoint is not None and distribute.is_chief(strategy):
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         all_callbacks.append(
             keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True)
         )
 
+    shard = distribute.sharding_options()
     train_set = make_dataset(
         data.x_train, data.y_train, batch_size=global_batch, shuffle=True, seed=seed
+    ).with_options(shard)
+    valid_set = make_dataset(data.x_valid, data.y_valid, batch_size=global_batch).with_options(
+        shard
     )
-    valid_set = make_dataset(data.x_valid, data.y_valid, batch_size=global_batch)
     start = time.perf_counter()
     history = net.fit(
         train_set,
@@ -212,6 +315,9 @@ def train(
         epoch_seconds=timer.seconds,
         train_seconds=train_seconds,
         global_batch_size=global_batch,
+        replicas=replicas,
+        learning_rate=initial_learning_rate,
+        precision=policy,
     )
 
 
@@ -220,10 +326,15 @@ def evaluate(
 ) -> tuple[float, float]:
     """Test loss and accuracy of a model compiled with an accuracy metric.
 
+    Under a distribution strategy, ``batch_size`` is the global batch and the
+    test images are sharded across workers by data, like in `train`.
+
     Returns:
         ``(loss, accuracy)`` on ``data.x_test``.
     """
-    test_set = make_dataset(data.x_test, data.y_test, batch_size=batch_size)
+    test_set = make_dataset(data.x_test, data.y_test, batch_size=batch_size).with_options(
+        distribute.sharding_options()
+    )
     scores = model.evaluate(test_set, verbose=0, return_dict=True)
     accuracy_key = next((k for k in scores if "acc" in k), None)
     if accuracy_key is None:
@@ -281,6 +392,13 @@ def _make_optimizer(
             f"Unknown optimizer {optimizer!r}. Use a Keras optimizer name such as "
             "'adam', 'nadam', 'sgd' or 'rmsprop', or pass an optimizer object."
         ) from None
+
+
+def _initial_learning_rate(optimizer: keras.optimizers.Optimizer) -> float | None:
+    try:
+        return float(optimizer.get_config()["learning_rate"])
+    except (KeyError, TypeError, ValueError):  # a schedule: no single number
+        return None
 
 
 def _check_positive_int(name: str, value: object) -> None:
