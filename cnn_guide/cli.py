@@ -181,6 +181,28 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files"
     )
     evaluate.set_defaults(run=_evaluate)
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure training and inference images/second of the Fashion-MNIST models",
+        description=(
+            "Time training steps and inference of each 28x28x1 model on real Fashion-MNIST "
+            "images, after a warm-up, and optionally record the figures with the machine."
+        ),
+    )
+    bench.add_argument(
+        "--models", type=_names, metavar="A,B", help="comma-separated names (default: all 28x28x1)"
+    )
+    bench.add_argument("--batch-size", type=_positive_int, default=128, help="default 128")
+    bench.add_argument("--steps", type=_positive_int, default=20, help="timed steps (default 20)")
+    bench.add_argument("--quick", action="store_true", help="2 timed steps: a smoke run")
+    bench.add_argument(
+        "--record", action="store_true", help="store the figures in cnn_guide/results.json"
+    )
+    bench.add_argument(
+        "--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files"
+    )
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -388,6 +410,43 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"on {len(data.x_test):,} images."
     )
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from cnn_guide import models
+    from cnn_guide.benchmark import measure_throughput
+    from cnn_guide.data import load_fashion_mnist
+    from cnn_guide.results import record
+
+    names = args.models or [
+        n for n in models.list_models() if tuple(models.get_info(n).input_shape) == (28, 28, 1)
+    ]
+    for name in names:
+        models.get_info(name)  # unknown names fail before any measurement
+    data = load_fashion_mnist(args.data_dir)
+    steps = 2 if args.quick else args.steps
+    print(f"{'model':<22}{'params':>11}{'MACs':>13}{'train img/s':>13}{'infer img/s':>13}")
+    for name in names:
+        speed = measure_throughput(name, data, batch_size=args.batch_size, train_steps=steps)
+        print(
+            f"{name:<22}{speed.parameters:>11,}{speed.macs:>13,}"
+            f"{speed.train_images_per_second:>13,.0f}{speed.inference_images_per_second:>13,.0f}",
+            flush=True,
+        )
+        if args.record:
+            command = f"cnn-guide bench --models {name} --batch-size {args.batch_size}"
+            command += f" --steps {steps} --record"
+            record(f"throughput:{name}:b{args.batch_size}", {**speed.as_dict(), "command": command})
+    if args.record:
+        print("Recorded the figures in cnn_guide/results.json.")
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated model names, got {text!r}")
+    return names
 
 
 def _positive_int(text: str) -> int:

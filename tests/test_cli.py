@@ -123,3 +123,20 @@ def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):
     bogus.write_text("not a model")
     code, _, err = run(capsys, "evaluate", str(bogus))
     assert code == 2 and "could not load" in err
+
+
+def test_bench_measures_and_records(capsys, tmp_path, monkeypatch):
+    results = tmp_path / "runs.json"
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
+    code, out, _ = run(
+        capsys, "bench", "--models", "lenet5_fashion", "--quick", "--batch-size", "16", "--record"
+    )
+    assert code == 0 and "lenet5_fashion" in out and "61,706" in out
+    (stored,) = json.loads(results.read_text()).values()
+    assert stored["train_images_per_second"] > 0 and stored["inference_images_per_second"] > 0
+    assert stored["macs"] > 0 and stored["command"].startswith("cnn-guide bench")
+
+
+def test_bench_rejects_paper_configurations(capsys):
+    code, _, err = run(capsys, "bench", "--models", "resnet50", "--quick")
+    assert code == 2 and "benchmark a Fashion-MNIST model instead" in err
