@@ -150,7 +150,9 @@ show(
 from cnn_guide.results import describe_run, runs_for
 
 full_runs = [
-    run for run in runs_for("simple_cnn") if run["epochs"] == 10 and run["train_size"] == 55_000
+    run
+    for run in runs_for("simple_cnn")
+    if run.get("epochs") == 10 and run.get("train_size") == 55_000
 ]
 print(
     describe_run(full_runs[0])
