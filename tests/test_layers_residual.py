@@ -154,7 +154,9 @@ def test_bottleneck_widths_groups_and_expansion():
     unit = BottleneckResidualUnit(64, width=128, groups=32)  # ResNeXt-50 32x4d, stage 2
     unit.build((None, 56, 56, 256))
     assert unit.branch1_conv.kernel.shape == (1, 1, 256, 128)
-    assert unit.branch2_conv.kernel.shape == (3, 3, 4, 128)
+    # 32 groups of 4 channels in, 4 out: one 3x3x4x4 kernel per group.
+    assert len(unit.branch2_conv.convs) == 32
+    assert unit.branch2_conv.convs[0].kernel.shape == (3, 3, 4, 4)
     assert unit.branch3_conv.kernel.shape == (1, 1, 128, 256)
     assert unit.shortcut_conv is None
     senet = BottleneckResidualUnit(
@@ -162,7 +164,7 @@ def test_bottleneck_widths_groups_and_expansion():
     )  # SENet-154's reduce is half the 3x3 width
     senet.build((None, 56, 56, 128))
     assert senet.branch1_conv.kernel.shape == (1, 1, 128, 128)
-    assert senet.branch2_conv.kernel.shape == (3, 3, 2, 256)
+    assert [c.kernel.shape for c in senet.branch2_conv.convs] == [(3, 3, 2, 4)] * 64
     assert senet.shortcut_conv.kernel.shape == (3, 3, 128, 256)
     assert senet.shortcut_pad is not None
 
@@ -316,3 +318,25 @@ def test_unit_channel_weights_and_se_channel_weights():
 def test_bad_arguments_raise_value_error(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_grouped_conv_equals_keras_grouped_conv():
+    import numpy as np
+
+    from cnn_guide.layers import GroupedConv2D
+
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, 12)).astype("float32")
+    ours = GroupedConv2D(8, 3, strides=2, padding="same", groups=4, use_bias=True)
+    keras_conv = keras.layers.Conv2D(8, 3, strides=2, padding="same", groups=4)
+    ours.build(x.shape)
+    keras_conv.build(x.shape)
+    kernel, bias = keras_conv.get_weights()
+    for index, conv in enumerate(ours.convs):
+        conv.set_weights([kernel[..., 2 * index : 2 * index + 2], bias[2 * index : 2 * index + 2]])
+    np.testing.assert_allclose(ours(x), keras_conv(x), rtol=1e-5, atol=1e-5)
+    assert ours.count_params() == keras_conv.count_params()
+    assert ours.compute_output_shape(x.shape) == (2, 5, 5, 8)
+    clone = GroupedConv2D.from_config(ours.get_config())
+    assert clone.get_config() == ours.get_config()
+    with pytest.raises(ValueError, match="multiple of groups"):
+        GroupedConv2D(6, 3, groups=4)

@@ -8,6 +8,7 @@ every constructor argument from ``get_config()``.
 """
 
 from cnn_guide.layers.dense_block import *  # noqa: F403
+from cnn_guide.layers.grouped import *  # noqa: F403
 from cnn_guide.layers.inception import *  # noqa: F403
 from cnn_guide.layers.lenet import *  # noqa: F403
 from cnn_guide.layers.mobile import *  # noqa: F403

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import keras
 
+from cnn_guide.layers.grouped import GroupedConv2D
 from cnn_guide.layers.squeeze_excitation import SqueezeExcitation
 
 __all__ = ["BasicResidualUnit", "BottleneckResidualUnit"]
@@ -129,17 +130,30 @@ class _ResidualUnit(keras.layers.Layer):
                 kernel_size // 2, dtype=self.dtype_policy, name=f"{step}_pad"
             )
             padding = "valid"
-        conv = keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=stride,
-            padding=padding,
-            groups=groups,
-            use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.deserialize(self.kernel_initializer),
-            dtype=self.dtype_policy,
-            name=f"{step}_conv",
-        )
+        if groups > 1:
+            # Same function as Conv2D(groups=...), ~200x faster on CPUs.
+            conv = GroupedConv2D(
+                filters,
+                kernel_size,
+                strides=stride,
+                padding=padding,
+                groups=groups,
+                use_bias=self.use_bias,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name=f"{step}_conv",
+            )
+        else:
+            conv = keras.layers.Conv2D(
+                filters,
+                kernel_size,
+                strides=stride,
+                padding=padding,
+                use_bias=self.use_bias,
+                kernel_initializer=keras.initializers.deserialize(self.kernel_initializer),
+                dtype=self.dtype_policy,
+                name=f"{step}_conv",
+            )
         bn = keras.layers.BatchNormalization(
             epsilon=self.bn_epsilon,
             momentum=self.bn_momentum,
