@@ -74,7 +74,9 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 @dataclass(frozen=True)
 class _IdxFile:
     name: str
-    sha256: str  # of the decompressed IDX bytes
+    # SHA-256 of the decompressed IDX bytes: the same for Zalando's published
+    # archives (whose gzip MD5s the project README lists) and Debian's re-gzipped copies.
+    sha256: str
     shape: tuple[int, ...]
 
 
