@@ -75,7 +75,7 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 class _IdxFile:
     name: str
     # SHA-256 of the decompressed IDX bytes: the same for Zalando's published
-    # archives (whose gzip MD5s the project README lists) and Debian's re-gzipped copies.
+    # archives (gzip MD5s in Zalando's README) and Debian's re-gzipped copies.
     sha256: str
     shape: tuple[int, ...]
 
