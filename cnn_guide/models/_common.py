@@ -78,6 +78,16 @@ def check_head(*, model: str, include_top: bool, num_classes: int, pooling: str 
         raise ValueError(f"{model}: pooling must be one of {POOLING_CHOICES}, got {pooling!r}.")
 
 
+def check_dropout(model: str, dropout: float) -> None:
+    """Validate a dropout rate.
+
+    Raises:
+        ValueError: Unless ``dropout`` is a number in [0, 1).
+    """
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"{model}: dropout must be in [0, 1), got {dropout!r}.")
+
+
 def classifier(
     x: keras.KerasTensor,
     *,
@@ -114,8 +124,42 @@ def global_pool_head(
         if dropout:
             x = keras.layers.Dropout(dropout, name="head_dropout")(x)
         return classifier(x, num_classes=num_classes, activation=classifier_activation)
+    return feature_pooling(x, pooling)
+
+
+def feature_pooling(x: keras.KerasTensor, pooling: str | None) -> keras.KerasTensor:
+    """The output of a model without its head: the last map, or its global pooling.
+
+    Args:
+        x: The last feature map.
+        pooling: ``None`` (return the map), ``"avg"`` or ``"max"``.
+    """
     if pooling == "avg":
         return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
+
+
+def dense_head(
+    x: keras.KerasTensor,
+    *,
+    units: tuple[int, ...],
+    dropout: float,
+    num_classes: int,
+    classifier_activation: str | None,
+    first_index: int = 1,
+) -> keras.KerasTensor:
+    """Flatten, then dense ReLU layers each followed by dropout, then the classifier.
+
+    The head of AlexNet, VGG and the book's simple CNN. Layers are named
+    ``flatten``, ``fc{i}``, ``dropout{i}`` (``i`` from ``first_index``) and
+    ``predictions``, as in ``keras.applications.VGG16``.
+    """
+    x = keras.layers.Flatten(name="flatten")(x)
+    for index, width in enumerate(units, start=first_index):
+        x = keras.layers.Dense(
+            width, activation="relu", kernel_initializer="he_normal", name=f"fc{index}"
+        )(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
+    return classifier(x, num_classes=num_classes, activation=classifier_activation)

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 import keras
 
 from cnn_guide.layers.normalization import LocalResponseNormalization
-from cnn_guide.models._common import check_head, check_input_shape, classifier
+from cnn_guide.models._common import (
+    check_dropout,
+    check_head,
+    check_input_shape,
+    dense_head,
+    feature_pooling,
+)
 from cnn_guide.models._registry import register
 
 __all__ = ["alexnet", "alexnet_fashion", "alexnet_grouped"]
@@ -75,27 +81,18 @@ def _alexnet_graph(
         if pool:
             x = keras.layers.MaxPooling2D(3, strides=2, name=f"pool{index}")(x)
     if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
         # Section 4.2: dropout on the outputs of the first two dense layers.
-        for index in (6, 7):
-            x = keras.layers.Dense(
-                dense_units,
-                activation="relu",
-                kernel_initializer="he_normal",
-                name=f"fc{index}",
-            )(x)
-            x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
-        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = dense_head(
+            x,
+            units=(dense_units, dense_units),
+            dropout=dropout,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+            first_index=6,
+        )
+    else:
+        x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
-
-
-def _check_dropout(name: str, dropout: float) -> None:
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
 
 
 @register(
@@ -178,7 +175,7 @@ def alexnet(
     """
     shape = check_input_shape(input_shape, model=name, min_size=ALEXNET_MIN_SIZE)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_dropout(name, dropout)
+    check_dropout(name, dropout)
     # The grouped layers read 96 or 384 maps and write 256 or 384: groups must
     # divide all of them, i.e. divide their greatest common divisor, 32.
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or 32 % groups:
@@ -362,7 +359,7 @@ def alexnet_fashion(
     """
     shape = check_input_shape(input_shape, model=name, min_size=15)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_dropout(name, dropout)
+    check_dropout(name, dropout)
     return _alexnet_graph(
         shape=shape,
         convs=FASHION_CONVS,

@@ -14,6 +14,7 @@ import keras
 from cnn_guide.layers.inception import InceptionModule
 from cnn_guide.layers.normalization import LocalResponseNormalization
 from cnn_guide.models._common import (
+    check_dropout,
     check_head,
     check_input_shape,
     classifier,
@@ -167,8 +168,7 @@ def googlenet(
     min_size = GOOGLENET_AUX_MIN_SIZE if aux_classifiers else GOOGLENET_MIN_SIZE
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
     if aux_classifiers and not include_top:
         raise ValueError(
             f"{name}: aux_classifiers=True needs include_top=True (the auxiliary "
@@ -294,8 +294,7 @@ def googlenet_fashion(
     """
     shape = check_input_shape(input_shape, model=name, min_size=4)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")
     x = _conv(64, 3, "conv1")(inputs)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import keras
 
 from cnn_guide.layers.lenet import LENET5_C3_TABLE, PartialConv2D, TrainableSubsampling
-from cnn_guide.models._common import check_head, check_input_shape, classifier
+from cnn_guide.models._common import check_head, check_input_shape, classifier, feature_pooling
 from cnn_guide.models._registry import register
 
 __all__ = ["lenet5", "lenet5_fashion"]
@@ -67,10 +67,8 @@ def _lenet5(
         x = keras.layers.Flatten(name="flatten")(x)
         x = keras.layers.Dense(84, activation="tanh", name="f6")(x)
         x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import keras
 
 from cnn_guide.layers.mobile import InvertedResidual
-from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
+from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
 
 __all__ = ["mobilenet_v2", "mobilenet_v2_fashion"]
@@ -304,8 +304,7 @@ def mobilenet_v2_fashion(
         raise ValueError(
             f"{name}: last_channels must be a positive integer, got {last_channels!r}."
         )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")
     x = _mobilenet_v2_body(

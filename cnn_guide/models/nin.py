@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import keras
 
-from cnn_guide.models._common import check_head, check_input_shape
+from cnn_guide.models._common import check_dropout, check_head, check_input_shape, feature_pooling
 from cnn_guide.models._registry import register
 
 __all__ = ["nin", "nin_fashion"]
@@ -82,16 +82,9 @@ def _nin_graph(
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         # Softmax in float32 whatever the policy (as _common.classifier does).
         x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
-
-
-def _check_dropout(name: str, dropout: float) -> None:
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
 
 
 @register(
@@ -165,7 +158,7 @@ def nin(
     """
     shape = check_input_shape(input_shape, model=name, min_size=NIN_MIN_SIZE)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_dropout(name, dropout)
+    check_dropout(name, dropout)
     return _nin_graph(
         shape=shape,
         blocks=(
@@ -251,7 +244,7 @@ def nin_fashion(
     """
     shape = check_input_shape(input_shape, model=name, min_size=7)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_dropout(name, dropout)
+    check_dropout(name, dropout)
     return _nin_graph(
         shape=shape,
         blocks=(

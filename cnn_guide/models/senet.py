@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import keras
 
 from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
-from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
+from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
 from cnn_guide.models.resnet import (
     FASHION_MNIST_SHAPE,
@@ -179,8 +179,7 @@ def senet154(
     """
     shape = check_input_shape(input_shape, model=name, min_size=IMAGENET_MIN_SIZE)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
 
     filters = (64, 128, 256, 512)
     inputs = keras.Input(shape=shape, name="image")

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 import keras
 
-from cnn_guide.models._common import check_head, check_input_shape, classifier
+from cnn_guide.models._common import (
+    check_dropout,
+    check_head,
+    check_input_shape,
+    dense_head,
+    feature_pooling,
+)
 from cnn_guide.models._registry import register
 
 __all__ = ["simple_cnn"]
@@ -81,8 +87,7 @@ def simple_cnn(
     """
     shape = check_input_shape(input_shape, model=name, min_size=8)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
 
     def conv(filters: int, kernel_size: int, layer_name: str) -> keras.layers.Conv2D:
         return keras.layers.Conv2D(
@@ -104,15 +109,13 @@ def simple_cnn(
     x = conv(256, 3, "conv3b")(x)
     x = keras.layers.MaxPooling2D(name="pool3")(x)
     if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
-        for units, suffix in ((128, "1"), (64, "2")):
-            x = keras.layers.Dense(
-                units, activation="relu", kernel_initializer="he_normal", name=f"fc{suffix}"
-            )(x)
-            x = keras.layers.Dropout(dropout, name=f"dropout{suffix}")(x)
-        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = dense_head(
+            x,
+            units=(128, 64),
+            dropout=dropout,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+        )
+    else:
+        x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)

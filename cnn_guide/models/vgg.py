@@ -11,7 +11,13 @@ from collections.abc import Sequence
 
 import keras
 
-from cnn_guide.models._common import check_head, check_input_shape, classifier
+from cnn_guide.models._common import (
+    check_dropout,
+    check_head,
+    check_input_shape,
+    dense_head,
+    feature_pooling,
+)
 from cnn_guide.models._registry import register
 
 __all__ = ["VGG_CONFIGS", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_fashion"]
@@ -60,8 +66,7 @@ def _vgg(
     min_size = 2 ** len(blocks)
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")
     x = inputs
@@ -77,21 +82,16 @@ def _vgg(
             )(x)
         x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
     if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
-        for index in (1, 2):
-            x = keras.layers.Dense(
-                dense_units,
-                activation="relu",
-                kernel_initializer="he_normal",
-                name=f"fc{index}",
-            )(x)
-            # Section 3.1: dropout 0.5 regularizes the first two dense layers.
-            x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
-        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        # Section 3.1: dropout 0.5 regularizes the first two dense layers.
+        x = dense_head(
+            x,
+            units=(dense_units, dense_units),
+            dropout=dropout,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+        )
+    else:
+        x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
 
 

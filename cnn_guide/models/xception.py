@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import keras
 
 from cnn_guide.layers.separable import SeparableConvBlock, XceptionBlock
-from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
+from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
 
 __all__ = ["xception", "xception_fashion"]
@@ -238,8 +238,7 @@ def xception_fashion(
     shape = check_input_shape(input_shape, model=name, min_size=5)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     _check_int(middle_blocks, "middle_blocks", name, 0)
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}.")
+    check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")
     x = _conv_bn_relu(inputs, 24, strides=1, padding="same", name="stem")
