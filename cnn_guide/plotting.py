@@ -17,7 +17,9 @@ import numpy as np
 __all__ = [
     "book_style",
     "confusion_matrix",
+    "plot_comparison",
     "plot_confusion_matrix",
+    "plot_feature_maps",
     "plot_history",
     "plot_samples",
     "show",
@@ -136,6 +138,104 @@ def plot_history(
             ax.set_ylabel(metric)
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_comparison(
+    curves: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    smoothing: int = 1,
+    title: str | None = None,
+) -> plt.Figure:
+    """Several runs' curves on one axis, for example two variants' training loss.
+
+    Args:
+        curves: Values by label, one line each (x is 1, 2, ...).
+        xlabel: What x counts (``"epoch"``, ``"training step"``).
+        ylabel: What the values are.
+        smoothing: Width of a moving average drawn over noisy per-step values
+            (1 draws them as they are).
+        title: Figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: If there are no curves, one is empty, or ``smoothing < 1``.
+    """
+    if not curves or any(len(values) == 0 for values in curves.values()):
+        raise ValueError(f"need at least one non-empty curve, got {dict(curves)!r}.")
+    if smoothing < 1:
+        raise ValueError(f"smoothing must be a window of at least 1 value, got {smoothing}.")
+    with book_style():
+        fig, ax = plt.subplots(figsize=(6.5, 3.4))
+        for label, values in curves.items():
+            values = np.asarray(values, dtype=float)
+            window = min(smoothing, len(values))
+            smoothed = np.convolve(values, np.ones(window) / window, mode="valid")
+            x = np.arange(window, len(values) + 1)
+            ax.plot(x, smoothed, "-" if len(x) > 12 else "o-", label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend()
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(
+    maps: np.ndarray,
+    *,
+    titles: Sequence[str] | None = None,
+    columns: int = 8,
+    title: str | None = None,
+) -> plt.Figure:
+    """Channels of one feature map (or several images) as a grid of grey images.
+
+    Args:
+        maps: Array of shape ``(height, width, channels)``: one panel per channel.
+        titles: One title per panel.
+        columns: Panels per row.
+        title: Figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: If ``maps`` is not three-dimensional or ``titles`` has the
+            wrong length.
+    """
+    maps = np.asarray(maps)
+    if maps.ndim != 3:
+        raise ValueError(
+            f"maps must have shape (height, width, channels), got {maps.shape}; "
+            "take one image of a batch with maps[0]."
+        )
+    count = maps.shape[-1]
+    if titles is not None and len(titles) != count:
+        raise ValueError(f"got {len(titles)} titles for {count} panels.")
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    with book_style():
+        fig, axes = plt.subplots(
+            rows,
+            columns,
+            figsize=(1.3 * columns, 1.45 * rows + (0.3 if title else 0)),
+            squeeze=False,
+        )
+        for index, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if index < count:
+                ax.imshow(maps[..., index], cmap="gray")
+                if titles is not None:
+                    ax.set_title(titles[index], fontsize=8)
         if title:
             fig.suptitle(title)
         fig.tight_layout()

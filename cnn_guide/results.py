@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "RESULTS_PATH",
     "describe_run",
+    "full_run_report",
     "load_results",
     "machine_info",
     "record",
@@ -105,6 +106,62 @@ def describe_run(run: Mapping[str, Any]) -> str:
         f"({run['seconds_per_epoch']:.0f} s per epoch) on {hardware}; "
         f"recorded {run.get('date', '?')[:10]} by `{run['command']}`."
     )
+
+
+def full_run_report(
+    model: str,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: str,
+    path: str | os.PathLike | None = None,
+) -> str:
+    """What an example's full budget gave when it was last run, and how to run it.
+
+    Looks for a recorded run of ``model`` on all 55,000 training images with
+    the given epochs, batch size and optimizer (the example's full budget). If
+    there is none, says so, names the command that records one and estimates
+    its training time from the model's recorded training speed.
+
+    Args:
+        model: Registered model name.
+        epochs: Epochs of the full budget.
+        batch_size: Images per step of the full budget.
+        optimizer: Keras optimizer name of the full budget.
+        path: Results file (default `results_path`).
+
+    Returns:
+        A paragraph for the end of an example.
+    """
+    command = (
+        f"cnn-guide train {model} --epochs {epochs} --batch-size {batch_size} "
+        f"--optimizer {optimizer} --record"
+    )
+    runs = runs_for(model, path)
+    for run in runs:
+        if (
+            run.get("train_size") == 55_000
+            and run.get("epochs") == epochs
+            and run.get("batch_size") == batch_size
+            and run.get("optimizer") == optimizer
+            and not run.get("quick")
+        ):
+            return "Full run: " + describe_run(run)
+    report = f"No full run recorded yet: `{command}` records one."
+    speeds = [run for run in runs if run.get("train_images_per_second")]
+    if speeds:
+        speed = speeds[0]
+        minutes = epochs * 55_000 / speed["train_images_per_second"] / 60
+        machine = speed.get("machine", {})
+        hardware = machine.get("gpu") or (
+            f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
+        )
+        report += (
+            f" At the {speed['train_images_per_second']:,.0f} training images/s measured "
+            f"on {hardware} (`{speed['command']}`), its {epochs} epochs take about "
+            f"{minutes:,.0f} min of training."
+        )
+    return report
 
 
 def machine_info() -> dict[str, Any]:

@@ -40,7 +40,7 @@ from cnn_guide.data import FashionMNIST, make_dataset
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["PRECISIONS", "EpochTimer", "TrainResult", "evaluate", "train"]
+__all__ = ["PRECISIONS", "EpochTimer", "StepHistory", "TrainResult", "evaluate", "train"]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 """Precision policies `train` accepts (Keras mixed-precision policy names), besides
@@ -90,6 +90,54 @@ class TrainResult:
     def test_metrics(self) -> dict[str, float]:
         """Test metrics as a dictionary."""
         return {"loss": self.test_loss, "accuracy": self.test_accuracy}
+
+    def describe(self, test_images: int | None = None) -> str:
+        """One sentence with the test accuracy and the training time.
+
+        Args:
+            test_images: How many test images the accuracy was measured on,
+                said in the sentence when given.
+        """
+        on = f" on {test_images:,} test images" if test_images is not None else ""
+        epochs = len(self.epoch_seconds)
+        return (
+            f"Test accuracy {self.test_accuracy:.4f}{on} after {epochs} epoch(s): "
+            f"{self.train_seconds:.0f} s of training, {self.seconds_per_epoch:.0f} s per epoch."
+        )
+
+
+class StepHistory(keras.callbacks.Callback):
+    """Records the training loss and accuracy of every step, not just every epoch.
+
+    Keras reports running means since the start of the epoch; this callback
+    recovers each step's own value from them (exactly when all batches have
+    the same size; the smaller last batch is approximate), so short runs (one or two
+    epochs) still give a curve to compare. Pass it in ``callbacks`` and read
+    ``loss`` and ``accuracy`` afterwards.
+
+    Attributes:
+        loss: Training loss of each step, in order.
+        accuracy: Training accuracy of each step's batch.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss: list[float] = []
+        self.accuracy: list[float] = []
+        self._means: dict[str, float] = {}
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self._means = {}
+        self._step = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self._step += 1
+        for name, values in (("loss", self.loss), ("accuracy", self.accuracy)):
+            if logs and name in logs:
+                mean = float(logs[name])
+                previous = self._means.get(name, 0.0)
+                values.append(self._step * mean - (self._step - 1) * previous)
+                self._means[name] = mean
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -112,8 +112,7 @@ for label, kernels in [("one 5x5", [5]), ("two 3x3", [3, 3])]:
 result = train(
     model, data, epochs=budget.epochs, batch_size=32, optimizer="nadam", seed=42, verbose=2
 )
-print(f"Test accuracy: {result.test_accuracy:.4f} on {len(data.x_test):,} test images")
-print(f"Training time: {result.train_seconds:.0f} s, {result.seconds_per_epoch:.0f} s per epoch")
+print(result.describe(test_images=len(data.x_test)))
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -147,15 +146,6 @@ show(
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import describe_run, runs_for
+from cnn_guide.results import full_run_report
 
-full_runs = [
-    run
-    for run in runs_for("simple_cnn")
-    if run.get("epochs") == 10 and run.get("train_size") == 55_000
-]
-print(
-    describe_run(full_runs[0])
-    if full_runs
-    else "No full run recorded yet: `cnn-guide train simple_cnn --epochs 10 --record` records one."
-)
+print(full_run_report("simple_cnn", epochs=10, batch_size=32, optimizer="nadam"))

@@ -92,3 +92,50 @@ def test_corrupt_results_file_is_an_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         results.load_results(path)
+
+
+def test_full_run_report_finds_the_matching_run_or_estimates_one(tmp_path):
+    path = tmp_path / "r.json"
+    speed = {"model": "m", "command": "cnn-guide bench --models m", "train_images_per_second": 55.0}
+    results.record("throughput:m", speed, path)
+    report = results.full_run_report("m", epochs=6, batch_size=128, optimizer="adam", path=path)
+    assert report.startswith("No full run recorded yet")
+    assert "`cnn-guide train m --epochs 6 --batch-size 128 --optimizer adam --record`" in report
+    assert "about 100 min of training" in report  # 6 x 55,000 images at 55 images/s
+    full = {
+        "model": "m",
+        "command": "cnn-guide train m --epochs 6 --record",
+        "epochs": 6,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "train_size": 55_000,
+        "test_accuracy": 0.9123,
+        "train_seconds": 600.0,
+        "seconds_per_epoch": 100.0,
+    }
+    results.record("train:m:wrong-epochs", {**full, "epochs": 5, "test_accuracy": 0.1}, path)
+    assert "0.1000" not in results.full_run_report(
+        "m", epochs=6, batch_size=128, optimizer="adam", path=path
+    )
+    results.record("train:m", full, path)
+    report = results.full_run_report("m", epochs=6, batch_size=128, optimizer="adam", path=path)
+    assert report.startswith("Full run: m: test accuracy 0.9123 after 6 epoch(s)")
+
+
+def test_comparison_and_feature_map_figures():
+    fig = plotting.plot_comparison(
+        {"plain": [2.0, 1.5, 1.2, 1.0], "residual": [2.0, 1.0, 0.8, 0.6]},
+        xlabel="training step",
+        ylabel="loss",
+        smoothing=2,
+    )
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["plain", "residual"]
+    np.testing.assert_allclose(lines[1].get_ydata(), [1.5, 0.9, 0.7])
+    with pytest.raises(ValueError, match="non-empty"):
+        plotting.plot_comparison({"empty": []}, xlabel="x", ylabel="y")
+    maps = np.random.default_rng(0).random((7, 7, 5))
+    fig = plotting.plot_feature_maps(maps, titles=list("abcde"), columns=4)
+    assert len(fig.axes) == 8 and len(fig.axes[0].images) == 1
+    with pytest.raises(ValueError, match=r"maps\[0\]"):
+        plotting.plot_feature_maps(maps[None])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
-from cnn_guide.training import train
+from cnn_guide.training import StepHistory, train
 
 
 def test_a_tiny_real_run_learns(small_fashion, tmp_path):
@@ -23,6 +23,9 @@ def test_a_tiny_real_run_learns(small_fashion, tmp_path):
     assert checkpoint.is_file()
     reloaded = keras.saving.load_model(checkpoint)
     assert reloaded.count_params() == 1_413_834
+    text = result.describe(test_images=len(small_fashion.x_test))
+    assert text.startswith(f"Test accuracy {result.test_accuracy:.4f} on ")
+    assert "after 2 epoch(s)" in text and "s per epoch" in text
 
 
 def test_same_seed_same_run(small_fashion):
@@ -77,3 +80,13 @@ def test_bad_arguments(small_fashion, kwargs, message):
 def test_a_built_model_cannot_take_mixed_precision(small_fashion):
     with pytest.raises(ValueError, match="registry name or a function"):
         train(models.build("simple_cnn"), small_fashion, precision="mixed_bfloat16")
+
+
+def test_step_history_recovers_each_steps_loss(small_fashion):
+    tiny = small_fashion.subset(train=128, valid=32, test=32)
+    steps = StepHistory()
+    result = train("lenet5_fashion", tiny, epochs=2, batch_size=32, callbacks=[steps], verbose=0)
+    assert len(steps.loss) == len(steps.accuracy) == 2 * 4
+    assert all(0.0 <= a <= 1.0 for a in steps.accuracy)
+    # The mean of an epoch's step losses is the loss Keras reports for the epoch.
+    assert np.mean(steps.loss[4:]) == pytest.approx(result.history["loss"][1], rel=1e-4)
