@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import inspect
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -1218,10 +1219,14 @@ def _count(weights: Iterable[Any]) -> int:
 
 def _depth(model: Any) -> int:
     # One kernel per convolution or dense layer (a separable conv's pointwise kernel is
-    # part of the same layer).
-    return sum(
-        1 for w in model.weights if w.name in ("kernel", "depthwise_kernel") and len(w.shape) >= 2
-    )
+    # part of the same layer, and a GroupedConv2D's per-group kernels ".../group<i>/kernel"
+    # are one grouped convolution).
+    kernels = {
+        re.sub(r"/group\d+/kernel$", "/kernel", w.path)
+        for w in model.weights
+        if w.name in ("kernel", "depthwise_kernel") and len(w.shape) >= 2
+    }
+    return len(kernels)
 
 
 def layer_table(

@@ -1,12 +1,43 @@
 """Generate one API reference page per public module of cnn_guide."""
 
 import ast
+import re
 from pathlib import Path
 
 import mkdocs_gen_files
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cnn_guide"
+DOCS = ROOT / "docs"
+
+# Chapters that use a module without naming it in its source ("chapters/x.md").
+USED_IN = {
+    "cnn_guide.analysis": ["foundations", "simple-cnn", "choosing"],
+    "cnn_guide.training": ["simple-cnn", "batch-norm", "distributed"],
+    "cnn_guide.distribute": ["distributed"],
+    "cnn_guide.data": ["simple-cnn"],
+    "cnn_guide.plotting": ["foundations", "simple-cnn"],
+    "cnn_guide.results": ["choosing"],
+    "cnn_guide.benchmark": ["choosing"],
+}
+
+
+def chapter_links(module: str, source: Path, depth: int) -> str:
+    """A line linking an API page back to the chapters that teach its contents.
+
+    Chapters are found in the module's source (``chapters/<name>.md``, as the
+    registry and docstrings name them) and in `USED_IN`; each link is titled
+    with the chapter's first heading.
+    """
+    names = re.findall(r"chapters/([\w-]+)\.md", source.read_text())
+    names = list(dict.fromkeys([*names, *USED_IN.get(module, [])]))
+    links = []
+    for name in names:
+        chapter = DOCS / "chapters" / f"{name}.md"
+        if chapter.is_file():
+            title = chapter.read_text().splitlines()[0].lstrip("# ").strip()
+            links.append(f"[{title}]({'../' * depth}chapters/{name}.md)")
+    return f"Taught in: {', '.join(links)}.\n\n" if links else ""
 
 
 def package_members(init: Path) -> str:
@@ -40,7 +71,9 @@ for path in sorted(PACKAGE.rglob("*.py")):
             options = package_members(path)
     nav[parts] = doc.as_posix()
     with mkdocs_gen_files.open(Path("reference", doc), "w") as page:
-        page.write(f"# `{'.'.join(parts)}`\n\n::: {'.'.join(parts)}{options}\n")
+        module_name = ".".join(parts)
+        links = chapter_links(module_name, path, depth=len(doc.parts))
+        page.write(f"# `{module_name}`\n\n{links}::: {module_name}{options}\n")
     mkdocs_gen_files.set_edit_path(Path("reference", doc), path.relative_to(ROOT))
 
 with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as summary:

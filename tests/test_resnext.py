@@ -75,3 +75,11 @@ def test_resnext_fashion_cardinality_option_keeps_the_widths():
 def test_resnext_fashion_rejects_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         models.resnext_fashion(**kwargs)
+
+
+def test_depth_counts_a_grouped_convolution_once():
+    from cnn_guide.analysis import compare
+
+    row = compare("resnext_fashion").rows[0]
+    # stem + 6 units x 3 convolutions + 3 projection shortcuts + the classifier
+    assert row.depth == 1 + 6 * 3 + 3 + 1

@@ -36,6 +36,40 @@ def test_example_page_shows_real_executed_output(built_site):
     assert (built_site / "examples/simple_cnn/simple_cnn.py").is_file()  # the download
 
 
+EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.py"))
+CHAPTERS = sorted(path.stem for path in (ROOT / "docs" / "chapters").glob("*.md"))
+
+
+@pytest.mark.parametrize("stem", EXAMPLES)
+def test_every_example_is_executed_on_its_page(built_site, stem):
+    # The site build is the examples' notebook run: the quick budget, a fresh
+    # kernel each, errors fail the build (allow_errors: false).
+    html = (built_site / "examples" / stem / "index.html").read_text()
+    assert "Budget &#39;quick&#39;" in html or "Budget 'quick'" in html
+    assert re.search(r'<img[^>]+src="data:image/png', html), "no executed figure"
+    assert "Traceback" not in html and "absl::" not in html
+    assert (built_site / "examples" / stem / f"{stem}.py").is_file()  # the download
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_is_built_and_linked_from_home(built_site, chapter):
+    assert (built_site / "chapters" / chapter / "index.html").is_file()
+    home = (built_site / "index.html").read_text()
+    assert f'href="chapters/{chapter}/"' in home, f"the home page does not list {chapter}"
+
+
+def test_api_pages_link_back_to_their_chapters(built_site):
+    for module, chapter in [
+        ("models/resnet", "resnet"),
+        ("layers/inception", "googlenet"),
+        ("layers/squeeze_excitation", "senet"),
+        ("analysis", "foundations"),
+    ]:
+        html = (built_site / "reference" / "cnn_guide" / module / "index.html").read_text()
+        depth = "../" * (module.count("/") + 3)
+        assert f'href="{depth}chapters/{chapter}/"' in html, (module, chapter)
+
+
 def test_pages_load_nothing_from_other_hosts(built_site):
     # Scripts, stylesheets and icons only: rel="canonical" names the page's
     # published address, which the browser does not fetch.

@@ -1,0 +1,187 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Example: the measurements, compared
+#
+# The executed example of the chapter
+# [Choosing an architecture](../../chapters/choosing/): every Fashion-MNIST
+# variant of the book side by side, in parameters, multiply-accumulates (MACs)
+# and measured speed. The counts are computed here from the models
+# themselves; the speeds and any full training runs are read from the
+# package's results file, each with the command and machine that produced it.
+# This page trains nothing.
+#
+# **Run it yourself.** Download this script (the button at the top of the
+# page) and run `python choosing.py`; it takes about a minute, most of it
+# building the twelve models. To measure the speeds on your own machine first:
+# `cnn-guide bench --record` (add `--models resnet_fashion,...` for a subset).
+
+# %%
+from cnn_guide import models
+from cnn_guide.analysis import compare
+from cnn_guide.budget import choose_budget
+from cnn_guide.plotting import book_style, show
+from cnn_guide.results import load_results
+
+# The budget only matters to pages that train; this one is the same at all three.
+print(choose_budget(site_epochs=1, full_epochs=1).describe())
+
+# %% [markdown]
+# ## What each network costs
+#
+# `compare` builds each variant and totals its per-layer table. All take the
+# same 28x28x1 image and end in the same 10-way softmax, so the differences
+# are the architectures' own. The rows are in book order.
+
+# %%
+# The seed network of chapter 2, then each architecture's Fashion-MNIST variant.
+variants = ["simple_cnn", *models.list_models(variants=True)]
+table = compare(variants)
+print(table)
+
+# %% [markdown]
+# ## How fast each network trains and predicts
+#
+# Parameters and MACs are properties of the network; speed also depends on how
+# well the hardware and TensorFlow's kernels suit its operations. These speeds
+# were measured by `cnn-guide bench` (batch 128, float32) and stored in the
+# results file with the machine they ran on.
+
+# %%
+records = load_results()
+speeds = {
+    run["model"]: run
+    for key, run in sorted(records.items())
+    if key.startswith("throughput:") and run.get("batch_size") == 128
+}
+rows = [row for row in table.rows if row.name in speeds]
+print(f"{'model':<22} {'params':>10} {'MACs':>8} {'train img/s':>12} {'infer img/s':>12}")
+for row in rows:
+    speed = speeds[row.name]
+    print(
+        f"{row.name:<22} {row.params:>10,} {row.macs / 1e6:>7.1f}M "
+        f"{speed['train_images_per_second']:>12,.0f} {speed['inference_images_per_second']:>12,.0f}"
+    )
+machines = {
+    f"{run['machine'].get('gpu') or run['machine']['cpu']}, {run['machine']['cores']} cores"
+    for run in speeds.values()
+}
+print(f"\nMeasured on: {'; '.join(sorted(machines))}.")
+print(f"Measured by: `{next(iter(speeds.values()))['command'].split(' --models')[0]} ...`")
+missing = sorted(set(variants) - set(speeds))
+if missing:
+    print(f"No speed recorded yet for: {', '.join(missing)}.")
+
+# %% [markdown]
+# ## Does compute predict speed?
+#
+# If every multiply-accumulate cost the same, training speed would be
+# inversely proportional to MACs and the points on the right would lie on
+# one line (dashed, drawn through the simple CNN). A point below the line
+# trains slower than its MACs suggest. Layers that do little arithmetic per
+# byte they move (depthwise and grouped convolutions, concatenations, batch
+# normalization, many small layers) are the usual reason on a CPU; a tiny
+# network like LeNet-5 falls below it too, because the fixed cost of each
+# training step outweighs its arithmetic.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def label_points(ax, rows, xs, ys):
+    """Name each point, alternating the label's side so that neighbours stay legible."""
+    for index, (row, x, y) in enumerate(zip(rows, xs, ys, strict=True)):
+        offset = (4, 3) if index % 2 == 0 else (-4, -10)
+        ax.annotate(
+            row.name.removesuffix("_fashion"),
+            (x, y),
+            fontsize=8,
+            xytext=offset,
+            textcoords="offset points",
+            ha="left" if index % 2 == 0 else "right",
+        )
+
+
+with book_style():
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    params = np.array([row.params for row in table.rows])
+    macs = np.array([row.macs for row in table.rows]) / 1e6
+    left.scatter(params, macs)
+    label_points(left, table.rows, params, macs)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("parameters")
+    left.set_ylabel("MACs per image (millions)")
+    left.set_title("Size against compute")
+
+    if rows:
+        macs = np.array([row.macs for row in rows]) / 1e6
+        train_speed = np.array([speeds[row.name]["train_images_per_second"] for row in rows])
+        right.scatter(macs, train_speed)
+        label_points(right, rows, macs, train_speed)
+        # Equal cost per MAC: speed x MACs constant, through the simple CNN's point.
+        anchor = next((i for i, row in enumerate(rows) if row.name == "simple_cnn"), 0)
+        line = np.geomspace(macs.min() / 1.5, macs.max() * 1.5, 50)
+        right.plot(
+            line,
+            train_speed[anchor] * macs[anchor] / line,
+            "--",
+            alpha=0.6,
+            label="same cost per MAC as simple_cnn",
+        )
+        right.set_xscale("log")
+        right.set_yscale("log")
+        right.set_xlabel("MACs per image (millions)")
+        right.set_ylabel("training images / s")
+        right.set_title("Compute against measured speed")
+        right.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+show(fig, "cost_and_speed")
+
+# %% [markdown]
+# The same comparison as numbers: how many times more time per MAC each
+# network takes to train than the simple CNN, whose plain 3x3 convolutions
+# are what CPU kernels are best at.
+
+# %%
+if rows:
+    reference = next(row for row in rows if row.name == "simple_cnn")  # recorded above
+    reference_cost = 1 / (speeds["simple_cnn"]["train_images_per_second"] * reference.macs)
+    for row in sorted(rows, key=lambda r: r.macs * speeds[r.name]["train_images_per_second"]):
+        cost = 1 / (speeds[row.name]["train_images_per_second"] * row.macs)
+        print(f"{row.name:<22} {cost / reference_cost:5.1f}x the simple CNN's time per MAC")
+
+# %% [markdown]
+# ## Accuracy from full training runs
+#
+# Accuracy needs full training runs, which each chapter's last cell names
+# (`cnn-guide train <model> ... --record`). Those recorded so far, on all
+# 55,000 training images:
+
+# %%
+full_runs = sorted(
+    (run for run in records.values() if run.get("train_size") == 55_000 and "test_accuracy" in run),
+    key=lambda run: variants.index(run["model"]) if run["model"] in variants else len(variants),
+)
+if full_runs:
+    for run in full_runs:
+        print(
+            f"{run['model']:<22} accuracy {run['test_accuracy']:.4f} after {run['epochs']:>2} "
+            f"epochs, {run['seconds_per_epoch']:,.0f} s/epoch  (`{run['command']}`)"
+        )
+else:
+    print(
+        "No full training run is recorded yet. Each chapter's example ends with the command "
+        "that records one and its expected time on the measured machine."
+    )
