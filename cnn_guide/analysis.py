@@ -1330,6 +1330,10 @@ def layer_table(
             shape_list = [shapes[position]]
         if macs is not None:
             macs //= batch
+        if layer_calls and callable(getattr(layer, "macs_per_image", None)):
+            # A layer that computes more than its definition (PartialConv2D's zeros)
+            # says what it counts.
+            macs = sum(layer.macs_per_image(c.out_shapes[0][1:]) for c in layer_calls)
         field = by_node[id(nodes[0])]
         local = field.kind == "local"
         rows.append(

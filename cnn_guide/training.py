@@ -214,6 +214,9 @@ def train(
             name.
         seed: Seeds Python, NumPy and TensorFlow (weights, dropout, shuffling)
             so that a CPU run is reproducible. ``None`` leaves them unseeded.
+            A model passed already built keeps the weights it was initialized
+            with: seed before building it (``keras.utils.set_random_seed``),
+            or pass a registry name or a builder function.
             Every worker of a multi-worker run must use the same seed, so that
             they shuffle the data identically before it is sharded.
         early_stopping: Patience in epochs on validation accuracy; the best

@@ -29,6 +29,7 @@
 # %%
 import time
 
+import keras
 import numpy as np
 
 from cnn_guide import models
@@ -68,6 +69,7 @@ show(plot_samples(data.x_train, data.y_train, data.class_names), "samples")
 # double, 64, 128, 256. The dense head ends in a 10-way softmax.
 
 # %%
+keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
 model = models.build("simple_cnn")
 model.summary()
 

@@ -206,3 +206,11 @@ def test_subsampling_config_round_trip_gives_the_same_outputs():
 def test_subsampling_rejects_a_bad_pool_size():
     with pytest.raises(ValueError, match="pool_size"):
         TrainableSubsampling(0)
+
+
+def test_layer_table_counts_the_partial_c3_at_its_connections():
+    from cnn_guide.analysis import layer_table
+
+    table = layer_table(models.build("lenet5", c3_connections="paper"))
+    assert table["c3"].macs == 10 * 10 * 5 * 5 * 60  # Table I's 60 connections, not 96
+    assert layer_table(models.build("lenet5"))["c3"].macs == 10 * 10 * 5 * 5 * 96

@@ -185,6 +185,16 @@ class PartialConv2D(keras.layers.Layer):
 
         return (batch, side(height), side(width), self.filters)
 
+    def macs_per_image(self, output_shape: Sequence[int]) -> int:
+        """Multiply-accumulates that the connection table asks for.
+
+        The layer computes a full convolution with zeros in the unconnected
+        slots; `cnn_guide.analysis.layer_table` counts what the paper's layer
+        does instead: ``k * k * connections`` per output position.
+        """
+        height, width = output_shape[0], output_shape[1]
+        return height * width * self.kernel_size**2 * self.num_connections
+
     def receptive_field_path(self) -> list[tuple[int, int]]:
         """One ``kernel_size`` convolution with stride 1."""
         return [(self.kernel_size, 1)]

@@ -1,0 +1,263 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Example: AlexNet, trained
+#
+# The executed example of the chapter [AlexNet](../../chapters/alexnet/): a
+# quarter-width AlexNet with the paper's ReLUs, local response normalization,
+# overlapping pooling and dropout, trained on the real Fashion-MNIST. We also
+# build the paper's 62-million-parameter network to see where its parameters
+# and its compute are, check the normalization formula against the layer, and
+# look at the first layer's learned kernels. Everything printed below was
+# produced when this page was built.
+#
+# **Run it yourself.** Download this script (the button at the top of the
+# page) and run `python alexnet.py`: the full budget is 15 epochs on all
+# 55,000 training images. `CNN_GUIDE_BUDGET=site` runs the short version shown
+# here and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000 images. The same
+# training from the command line:
+# `cnn-guide train alexnet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+# The last cell prints the full run's recorded result, or its expected time.
+
+# %%
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import PercentFormatter
+
+from cnn_guide import models
+from cnn_guide.analysis import conv_params, layer_table
+from cnn_guide.budget import choose_budget
+from cnn_guide.data import load_fashion_mnist
+from cnn_guide.plotting import book_style, plot_feature_maps, plot_history, show
+from cnn_guide.training import train
+
+# About 40 times LeNet-5's compute per image: the site build trains on a
+# subset of the training images.
+budget = choose_budget(site_epochs=2, site_train_size=12_000, full_epochs=15)
+print(budget.describe())
+
+# %%
+start = time.perf_counter()
+data = load_fashion_mnist()
+print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
+data = budget.apply(data)
+for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
+    print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
+
+# %% [markdown]
+# ## The model
+#
+# `alexnet_fashion` keeps AlexNet's layout: five ReLU convolutions, local
+# response normalization (LRN) after the first two, overlapping 3x3 max
+# pooling with stride 2 after conv1, conv2 and conv5, and a head of two
+# dropout-regularized dense layers. It changes the stem (5x5 with stride 1
+# instead of 11x11 with stride 4, which would shrink a 28x28 image to 5x5)
+# and uses about a quarter of the widths: 32-64-96-96-64 filters and 512-unit
+# dense layers instead of 96-256-384-384-256 and 4096.
+
+# %%
+keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
+model = models.build("alexnet_fashion")
+variant_table = layer_table(model)
+print(variant_table)
+
+# %% [markdown]
+# The 3x3 poolings with stride 2 take 28 to 13, 13 to 6 and 6 to 2 (with
+# 'valid' padding a window must fit entirely: $\lfloor (28 - 3) / 2 \rfloor +
+# 1 = 13$), so the head reads 2x2x64 = 256 features. Each pooling window
+# overlaps its neighbour by one row and one column.
+#
+# ## The paper's AlexNet: where the parameters are, and where the work is
+#
+# Building the paper's network at 227x227x3 with 1,000 classes takes a few
+# seconds (62 million weights to initialize). Its table shows AlexNet's
+# lesson: the convolutions do the work, the dense layers hold the weights.
+
+# %%
+paper_table = layer_table(models.build("alexnet"))
+print(paper_table)
+
+
+# %%
+def dense_share(table):
+    """Fractions of the parameters and of the MACs in the dense layers."""
+    dense = [row for row in table if row.type == "Dense"]
+    params = sum(row.params for row in dense) / table.total_params
+    macs = sum(row.macs for row in dense) / table.macs
+    return params, macs
+
+
+for table in (paper_table, variant_table):
+    params, macs = dense_share(table)
+    print(
+        f"{table.model_name}: the dense layers hold {params:.1%} of the "
+        f"{table.total_params:,} parameters and do {macs:.1%} of the {table.macs:,} MACs"
+    )
+fc6 = paper_table["fc6"]
+print(
+    f"fc6 alone ({paper_table['pool5'].output_shape} = 9,216 inputs x 4,096 units): "
+    f"{fc6.params:,} parameters, {fc6.params / paper_table.total_params:.1%} of the network"
+)
+
+# %% [markdown]
+# The figure puts both networks side by side: for each layer with weights,
+# its share of the parameters and its share of the multiply-accumulates.
+
+# %%
+weighted = {"paper AlexNet": paper_table, "alexnet_fashion": variant_table}
+with book_style():
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, (title, table) in zip(axes, weighted.items(), strict=True):
+        rows = [row for row in table if row.params]
+        names = [row.name.replace("predictions", "fc8") for row in rows]
+        x = np.arange(len(rows))
+        ax.bar(x - 0.2, [r.params / table.total_params for r in rows], 0.4, label="parameters")
+        ax.bar(x + 0.2, [r.macs / table.macs for r in rows], 0.4, label="MACs")
+        ax.set_xticks(x, names, rotation=45)
+        ax.set_title(title)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes[0].set_ylabel("share of the network")
+    axes[0].legend()
+    fig.tight_layout()
+show(fig, "parameters_vs_macs")
+
+# %% [markdown]
+# ## Two GPUs: grouped convolutions
+#
+# The paper split every layer over two GPUs; conv2, conv4 and conv5 read only
+# the maps on their own GPU. In Keras that is `Conv2D(groups=2)`, which halves
+# those layers' kernels. The saving, from the formula
+# $k^2 \cdot (C_\text{in}/g) \cdot C_\text{out}$:
+
+# %%
+grouped = {"conv2": (5, 96, 256), "conv4": (3, 384, 384), "conv5": (3, 384, 256)}
+saved = 0
+for name, (k, c_in, c_out) in grouped.items():
+    one, two = conv_params(k, c_in, c_out), conv_params(k, c_in, c_out, groups=2)
+    saved += one - two
+    print(f"{name}: {one:>9,} parameters in one tower, {two:>9,} in two groups")
+print(
+    f"alexnet_grouped: {paper_table.total_params:,} - {saved:,} = "
+    f"{paper_table.total_params - saved:,} parameters, the paper's '60 million'"
+)
+
+# %% [markdown]
+# ## Training
+#
+# The same recipe in every architecture chapter, so results compare: Adam
+# with its default learning rate, batch size 128, a validation pass after
+# each epoch, and a fixed seed. Dropout is active during training only, which
+# is one reason why the training accuracy of an epoch (averaged with dropout
+# on, over changing weights) can trail the validation accuracy.
+
+# %%
+result = train(
+    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
+)
+print(result.describe(test_images=len(data.x_test)))
+
+# %%
+show(plot_history(result.history), "learning_curves")
+
+# %% [markdown]
+# ## ReLU: units that switch off
+#
+# AlexNet's first idea: $\max(0, x)$ instead of $\tanh x$. Its gradient is 1
+# wherever the unit is active, while tanh's gradient $1 - \tanh^2 x$ is below
+# 0.08 once $|x| > 2$ (the unit saturates); that is why the paper's ReLU
+# network trained several times faster. A side effect: every negative input
+# becomes an exact zero, so the feature maps are sparse. Below, the fraction
+# of zero activations in each trained convolution, over 256 test images.
+
+# %%
+conv_names = [f"conv{i}" for i in range(1, 6)]
+probe = keras.Model(model.input, [model.get_layer(name).output for name in conv_names])
+activations = dict(zip(conv_names, probe.predict(data.x_test[:256], verbose=0), strict=True))
+for name, values in activations.items():
+    print(
+        f"{name}: {np.mean(values == 0):.0%} of its {values[0].size:,} outputs per image are zero"
+    )
+
+# %% [markdown]
+# The 32 maps of conv1 (after ReLU, before LRN) for one test image, each panel
+# scaled to its own range and titled with its share of zeros: black areas
+# are switched-off units, which pass no gradient for this image.
+
+# %%
+index = 0
+label = data.class_names[int(data.y_test[index])]
+maps = activations["conv1"][index]  # (28, 28, 32)
+titles = [f"{np.mean(maps[..., c] == 0):.0%} zero" for c in range(maps.shape[-1])]
+show(
+    plot_feature_maps(maps, titles=titles, columns=8, title=f"conv1 on a test image ({label})"),
+    "conv1_relu_maps",
+)
+
+# %% [markdown]
+# ## Local response normalization, computed by hand
+#
+# LRN divides each activation $a^i$ (channel $i$ of a ReLU output) by
+# $\left(k + \alpha \sum_j (a^j)^2\right)^\beta$, the sum running over the
+# $n = 5$ channels centred on $i$, with the paper's $k = 2$, $\alpha = 10^{-4}$,
+# $\beta = 0.75$. Below, the formula in NumPy on the trained conv1's outputs
+# for the same 256 test images, checked against the layer itself, and the
+# range of the divisor. Where all neighbours are silent the divisor is
+# $k^\beta = 2^{0.75} \approx 1.68$: a constant rescaling. Only where it rises
+# above that does a strong response dim its neighbours.
+
+# %%
+lrn = model.get_layer("lrn1")
+
+
+def lrn_divisor(a):
+    """(k + alpha * sum of squares over the n = 2r + 1 nearest channels) ** beta."""
+    r = lrn.depth_radius
+    padded = np.pad(a**2, [(0, 0), (0, 0), (0, 0), (r, r)])
+    window = sum(padded[..., j : j + a.shape[-1]] for j in range(2 * r + 1))
+    return (lrn.bias + lrn.alpha * window) ** lrn.beta
+
+
+a = activations["conv1"]
+difference = np.abs(a / lrn_divisor(a) - keras.ops.convert_to_numpy(lrn(a))).max()
+print(f"formula vs LocalResponseNormalization: largest difference {difference:.2e}")
+print(f"k^beta = {lrn.bias**lrn.beta:.4f}")
+for scale, what in [(1, "our activations"), (255, "activations 255 times larger")]:
+    low, median, high = np.percentile(lrn_divisor(scale * a), [0, 50, 100])
+    print(f"divisor for {what}: min {low:.4f}, median {median:.4f}, max {high:.4f}")
+
+# %% [markdown]
+# The constants are not scale-free: $\alpha$ multiplies *squared*
+# activations. The divisor departs noticeably from $k^\beta$ only where
+# $\alpha \sum_j (a^j)^2$ approaches $k$, that is where the five squared
+# activations add up to about $k / \alpha = 20{,}000$: activations of about 60
+# each. The paper fed raw pixel values (0 to 255, minus the mean image), so
+# its activations were about 255 times larger than those of a network fed
+# images in $[0, 1]$, as here. The second line shows what the same layer does
+# at that scale (conv1's bias aside, scaling the input scales its output).
+# Later networks dropped LRN: VGG ([chapter](../../chapters/vgg/)) found
+# that it did not improve accuracy, and batch normalization
+# ([chapter](../../chapters/batch-norm/)) learns its scale instead of fixing it.
+
+# %% [markdown]
+# ## The full run
+#
+# The short run above is what fits in a documentation build. The full
+# budget's result, recorded by the command it names on the machine it names:
+
+# %%
+from cnn_guide.results import full_run_report
+
+print(full_run_report("alexnet_fashion", epochs=15, batch_size=128, optimizer="adam"))

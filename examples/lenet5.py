@@ -1,0 +1,225 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Example: LeNet-5, trained
+#
+# The executed example of the chapter [LeNet-5](../../chapters/lenet/): the
+# 1998 network of LeCun, Bottou, Bengio and Haffner, with its 5x5
+# convolutions, 2x2 subsampling and tanh units, trained on the real
+# Fashion-MNIST. We count the paper's 60,000 parameters layer by layer, draw
+# the partial connection table of C3, and look at what the six C1 feature
+# maps learned to detect. Everything printed below was produced when this page
+# was built.
+#
+# **Run it yourself.** Download this script (the button at the top of the
+# page) and run `python lenet5.py`: the full budget is 20 epochs on all 55,000
+# training images. `CNN_GUIDE_BUDGET=site` runs the short version shown here
+# and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000 images. The same
+# training from the command line:
+# `cnn-guide train lenet5_fashion --epochs 20 --batch-size 128 --optimizer adam`.
+# The last cell prints the full run's recorded result, or its expected time.
+
+# %%
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from cnn_guide import models
+from cnn_guide.analysis import conv_macs, conv_params, layer_table
+from cnn_guide.budget import choose_budget
+from cnn_guide.data import load_fashion_mnist
+from cnn_guide.layers.lenet import LENET5_C3_TABLE
+from cnn_guide.plotting import book_style, plot_feature_maps, plot_history, show
+from cnn_guide.training import train
+
+# LeNet-5 is tiny (0.42M multiply-accumulates per image): even the site build
+# can afford every training image.
+budget = choose_budget(site_epochs=3, full_epochs=20)
+print(budget.describe())
+
+# %%
+start = time.perf_counter()
+data = load_fashion_mnist()
+print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
+data = budget.apply(data)
+for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
+    print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
+
+# %% [markdown]
+# ## The model
+#
+# `lenet5_fashion` is the paper's network with one change: the paper centred
+# its 28x28 digits in a 32x32 field, so that C1's 'valid' 5x5 convolution gave
+# 28x28 maps; here C1 pads the 28x28 image with two pixels of zeros instead
+# ('same' padding), and every map after it has the paper's size: C1 28x28,
+# S2 14x14, C3 10x10, S4 5x5, C5 1x1. The defaults are those of modern
+# re-implementations: C3 reads all six S2 maps and S2/S4 are plain average
+# pooling.
+
+# %%
+keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
+model = models.build("lenet5_fashion")
+model.summary()
+
+# %% [markdown]
+# The per-layer table adds the multiply-accumulates (MACs) per image and the
+# receptive field (RF). Three things to notice: C5 holds almost four fifths of
+# the parameters but does a ninth of the work, because its 5x5 kernels fit
+# the 5x5 map of S4 exactly once; C3 does the most work; and C5's units see
+# 32x32 input pixels, more than the whole 28x28 image (the extra border is
+# C1's zero padding). After C5 the network reads the image as a whole.
+
+# %%
+print(layer_table(model))
+
+# %% [markdown]
+# ## The paper's 60,000 parameters
+#
+# The paper reports 60,000 trainable parameters. Two options of the builder
+# reproduce its layers: `c3_connections="paper"` (Table I, where each C3 map
+# reads only some S2 maps, via `PartialConv2D`) and `subsampling="trainable"`
+# (S2 and S4 multiply each average by a learned coefficient and add a learned
+# bias, via `TrainableSubsampling`). Below, each layer's count from the built
+# model next to the formula of the chapter.
+
+# %%
+paper = models.build("lenet5", c3_connections="paper", subsampling="trainable")
+paper_table = layer_table(paper)
+connections = sum(len(inputs) for inputs in LENET5_C3_TABLE)  # the 60 crosses of Table I
+by_formula = {
+    "c1": conv_params(5, 1, 6),  # (5*5*1 + 1) * 6
+    "s2": 2 * 6,  # a coefficient and a bias per map
+    "c3": 5 * 5 * connections + 16,  # one 5x5 kernel per connection, a bias per map
+    "s4": 2 * 16,
+    "c5": conv_params(5, 16, 120),  # (5*5*16 + 1) * 120
+    "f6": 120 * 84 + 84,
+}
+for name, formula in by_formula.items():
+    print(
+        f"{name}: {paper_table[name].params:>6,} parameters in the model, {formula:>6,} by formula"
+    )
+print(
+    f"C1 to F6: {sum(by_formula.values()):,}. Our dense output layer adds "
+    f"{paper_table['predictions'].params:,} (the paper's RBF output has fixed prototypes), "
+    f"for {paper_table.total_params:,} in all; the default model (full C3, average pooling) has "
+    f"{model.count_params():,}."
+)
+
+# %% [markdown]
+# Table I saves weights and work in C3. The partial layer stores only its 60
+# connected kernels (it runs one ordinary convolution with zeros in the
+# missing slots, but `layer_table` counts the multiplications the table asks
+# for, as the paper does):
+
+# %%
+full_c3 = conv_macs(10, 10, 5, 6, 16)
+partial_c3 = 10 * 10 * 5 * 5 * connections
+print(f"C3 reading all 6 S2 maps: {conv_params(5, 6, 16):,} parameters, {full_c3:,} MACs")
+print(
+    f"C3 with Table I ({connections} of 96 connections): {by_formula['c3']:,} parameters, "
+    f"{partial_c3:,} MACs ({partial_c3 / full_c3:.1%}); the table above: "
+    f"{paper_table['c3'].macs:,}"
+)
+
+# %% [markdown]
+# The table itself, drawn as a matrix: one column per C3 map, one row per S2
+# map, a square where the C3 map reads the S2 map. The first six C3 maps read
+# three neighbouring S2 maps, the next six four neighbours, three more four
+# non-neighbours, and the last all six. No two columns are equal, so no two
+# C3 maps can learn the same feature: the paper's "break of symmetry".
+
+# %%
+matrix = np.zeros((6, 16), dtype=bool)
+for c3_map, inputs in enumerate(LENET5_C3_TABLE):
+    matrix[list(inputs), c3_map] = True
+rows, cols = np.nonzero(matrix)
+with book_style():
+    fig, ax = plt.subplots(figsize=(7.6, 2.9))
+    ax.scatter(cols, rows, marker="s", s=190, color="#3f51b5")
+    ax.set_xticks(range(16))
+    ax.set_yticks(range(6))
+    ax.set_xlim(-0.6, 15.6)
+    ax.set_ylim(5.6, -0.6)  # S2 map 0 at the top, as in the paper's Table I
+    ax.set_xlabel("C3 map")
+    ax.set_ylabel("S2 map")
+    for edge in (5.5, 11.5, 14.5):
+        ax.axvline(edge, linestyle="--", linewidth=1)
+    groups = [(2.5, "3 neighbours"), (8.5, "4 neighbours"), (13, "4 others"), (15, "all")]
+    for x, label in groups:
+        ax.text(x, -0.9, label, ha="center", va="bottom", fontsize=9)
+    ax.set_title("C3's connections (Table I of the paper)", pad=22)
+    fig.tight_layout()
+show(fig, "c3_connection_table")
+
+# %% [markdown]
+# ## Training
+#
+# The same recipe in every architecture chapter, so results compare: Adam
+# with its default learning rate, batch size 128, a validation pass after
+# each epoch, and a fixed seed. (The paper trained with a diagonal
+# Levenberg-Marquardt variant of stochastic gradient descent for 20 passes.)
+
+# %%
+result = train(
+    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
+)
+print(result.describe(test_images=len(data.x_test)))
+
+# %%
+show(plot_history(result.history), "learning_curves")
+
+# %% [markdown]
+# ## What C1 learned
+#
+# Shared weights mean that each C1 map is one 5x5 kernel slid over the whole
+# image: the same feature detector at every position. Here are the six
+# trained kernels (lighter is a larger weight) ...
+
+# %%
+kernels = model.get_layer("c1").get_weights()[0][:, :, 0, :]  # (5, 5, 1, 6) -> (5, 5, 6)
+show(
+    plot_feature_maps(kernels, titles=[f"kernel {i + 1}" for i in range(6)], columns=6),
+    "c1_kernels",
+)
+
+# %% [markdown]
+# ... and the six maps they produce (after tanh) on one test image of three
+# classes, each panel scaled to its own range. Each row shows the input and
+# its six maps; compare a map with its
+# kernel above: a kernel that is light on one side and dark on the other
+# responds to edges across that direction, one of a single sign to bright or
+# dark areas. S2 then averages each map down to 14x14, and C3 combines
+# neighbouring maps into the next level of features.
+
+# %%
+c1 = keras.Model(model.input, model.get_layer("c1").output)
+chosen = ["Trouser", "Sneaker", "Bag"]
+picks = [int(np.flatnonzero(data.y_test == data.class_names.index(c))[0]) for c in chosen]
+images = data.x_test[picks]
+maps = c1.predict(images, verbose=0)  # (3, 28, 28, 6)
+panels = np.concatenate([np.concatenate([images[i], maps[i]], axis=-1) for i in range(3)], axis=-1)
+titles = [t for c in chosen for t in [c, *(f"C1 map {m + 1}" for m in range(6))]]
+show(plot_feature_maps(panels, titles=titles, columns=7), "c1_feature_maps")
+
+# %% [markdown]
+# ## The full run
+#
+# The short run above is what fits in a documentation build. The full
+# budget's result, recorded by the command it names on the machine it names:
+
+# %%
+from cnn_guide.results import full_run_report
+
+print(full_run_report("lenet5_fashion", epochs=20, batch_size=128, optimizer="adam"))
