@@ -27,8 +27,6 @@ VGG_PAPER = (
 )
 VGG_URL = "https://arxiv.org/abs/1409.1556"
 
-# Table 1 of the paper: per block, the filters of each 3x3 convolution; every
-# block ends with a 2x2/2 max pooling.
 VGG_CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
     "A": ((64,), (128,), (256, 256), (512, 512), (512, 512)),
     "B": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
@@ -41,6 +39,8 @@ VGG_CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
         (512, 512, 512, 512),
     ),
 }
+"""The paper's configurations A, B, D and E (Table 1): per block, the filters of
+each 3x3 convolution; every block ends with a 2x2/2 max pooling."""
 
 
 def _vgg(
@@ -368,8 +368,8 @@ def vgg19(
 
 
 # Three blocks for 28x28 (28 -> 14 -> 7 -> 3); one convolution in the first
-# block as in configuration A, where a single channel makes a second one a
-# poor use of compute, then pairs.
+# block, where a single input channel makes a second one a poor use of
+# compute, then pairs.
 FASHION_BLOCKS = ((32,), (64, 64), (128, 128))
 
 
@@ -408,9 +408,10 @@ def vgg_fashion(
 
     * three blocks instead of five: five 2x2 poolings would shrink 28x28 to
       nothing (28 -> 14 -> 7 -> 3 -> 1 -> 0); three leave a 3x3 map;
-    * the blocks follow configuration A's pattern (one convolution in the
-      first block, then pairs: 32 | 64 64 | 128 128) at half of A's widths
-      (64 | 128 | 256 256), to fit a 2-core CPU's compute budget;
+    * one convolution in the first block (on a single input channel a second
+      one is a poor use of compute), then pairs: 32 | 64 64 | 128 128, half
+      the widths of the paper's first three blocks (64, 128, 256), to fit a
+      2-core CPU's compute budget;
     * dense layers of 256 units instead of 4096, enough for 10 classes.
 
     Compute per 28x28 image (multiply-accumulates): block1 28x28x9x1x32 =
