@@ -144,3 +144,8 @@ def test_one_step_gives_every_weight_a_finite_nonzero_gradient(name, fashion):
         assert np.all(np.isfinite(values)), f"{weight.path} has a non-finite gradient"
         assert np.any(values != 0), f"{weight.path} has an all-zero gradient"
     keras.backend.clear_session()
+
+
+def test_build_passes_a_name_keyword_to_the_builder():
+    model = models.build("lenet5_fashion", name="renamed")
+    assert model.name == "renamed"

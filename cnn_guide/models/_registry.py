@@ -143,7 +143,7 @@ def get_info(name: str) -> ModelInfo:
         ) from None
 
 
-def build(name: str, **kwargs) -> keras.Model:
+def build(name: str, /, **kwargs) -> keras.Model:
     """Build a registered model by name.
 
     Example:
