@@ -38,9 +38,18 @@ from cnn_guide import distribute
 from cnn_guide.data import FashionMNIST, make_dataset
 
 if TYPE_CHECKING:
+    import numpy as np
     import tensorflow as tf
 
-__all__ = ["PRECISIONS", "EpochTimer", "StepHistory", "TrainResult", "evaluate", "train"]
+__all__ = [
+    "PRECISIONS",
+    "EpochTimer",
+    "PreciseBatchNorm",
+    "StepHistory",
+    "TrainResult",
+    "evaluate",
+    "train",
+]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 """Precision policies `train` accepts (Keras mixed-precision policy names), besides
@@ -138,6 +147,59 @@ class StepHistory(keras.callbacks.Callback):
                 previous = self._means.get(name, 0.0)
                 values.append(self._step * mean - (self._step - 1) * previous)
                 self._means[name] = mean
+
+
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Recomputes batch normalization's moving statistics before every evaluation.
+
+    At inference, batch normalization uses moving averages of the batch
+    statistics seen in training. After only a few dozen steps (a short
+    documentation run) those averages still describe the network of many
+    steps ago, and a well-trained network can evaluate near chance. Before
+    each evaluation (and once when training ends) this callback runs
+    ``images`` through the model in training mode with every
+    ``BatchNormalization`` layer's momentum set to 0, which replaces the moving
+    means and variances by the statistics of those images under the current
+    weights: "precise BN" (Wu and Johnson, "Rethinking 'Batch' in BatchNorm",
+    2021, https://arxiv.org/abs/2105.07576). No weight changes and training
+    is unaffected.
+
+    Args:
+        images: Training images to compute the statistics from; a few hundred
+            suffice. They pass through the model as one batch.
+
+    Raises:
+        ValueError: If ``images`` is empty.
+    """
+
+    def __init__(self, images: np.ndarray) -> None:
+        super().__init__()
+        if len(images) == 0:
+            raise ValueError("PreciseBatchNorm needs at least one image, got an empty array.")
+        self.images = images
+
+    def on_test_begin(self, logs: dict | None = None) -> None:  # noqa: D102
+        self.recompute()
+
+    def on_train_end(self, logs: dict | None = None) -> None:  # noqa: D102
+        self.recompute()
+
+    def recompute(self) -> None:
+        """Set every batch normalization's moving statistics from ``images``."""
+        # _flatten_layers() is Keras' own walk through nested layers, inside blocks too.
+        layers = [
+            layer
+            for layer in self.model._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        momenta = [layer.momentum for layer in layers]
+        try:
+            for layer in layers:
+                layer.momentum = 0.0
+            self.model(self.images, training=True)
+        finally:
+            for layer, momentum in zip(layers, momenta, strict=True):
+                layer.momentum = momentum
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -13,7 +13,15 @@ DOCS = ROOT / "docs"
 # Chapters that use a module without naming it in its source ("chapters/x.md").
 USED_IN = {
     "cnn_guide.analysis": ["foundations", "simple-cnn", "choosing"],
-    "cnn_guide.training": ["simple-cnn", "batch-norm", "distributed"],
+    "cnn_guide.training": [
+        "simple-cnn",
+        "batch-norm",
+        "xception",
+        "densenet",
+        "mobilenet",
+        "resnext",
+        "distributed",
+    ],
     "cnn_guide.distribute": ["distributed"],
     "cnn_guide.data": ["simple-cnn"],
     "cnn_guide.plotting": ["foundations", "simple-cnn"],

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
-from cnn_guide.training import StepHistory, train
+from cnn_guide.training import PreciseBatchNorm, StepHistory, train
 
 
 def test_a_tiny_real_run_learns(small_fashion, tmp_path):
@@ -90,3 +90,18 @@ def test_step_history_recovers_each_steps_loss(small_fashion):
     assert all(0.0 <= a <= 1.0 for a in steps.accuracy)
     # The mean of an epoch's step losses is the loss Keras reports for the epoch.
     assert np.mean(steps.loss[4:]) == pytest.approx(result.history["loss"][1], rel=1e-4)
+
+
+def test_precise_batch_norm_sets_the_moving_statistics_from_its_images(small_fashion):
+    images = small_fashion.x_train[:64]
+    model = models.build("resnet_fashion")
+    callback = PreciseBatchNorm(images)
+    callback.set_model(model)
+    callback.recompute()
+    stem = model.get_layer("conv1_bn")
+    features = keras.Model(model.input, model.get_layer("conv1_conv").output)(images)
+    np.testing.assert_allclose(stem.moving_mean, np.mean(features, axis=(0, 1, 2)), atol=1e-5)
+    np.testing.assert_allclose(stem.moving_variance, np.var(features, axis=(0, 1, 2)), rtol=1e-3)
+    assert stem.momentum == pytest.approx(0.9)  # restored
+    with pytest.raises(ValueError, match="at least one image"):
+        PreciseBatchNorm(images[:0])

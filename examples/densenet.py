@@ -1,0 +1,342 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Example: DenseNet, trained
+#
+# The executed example of the chapter [DenseNet](../../chapters/densenet/): a
+# small DenseNet-BC trained on the real Fashion-MNIST. It follows the channels
+# as each dense layer adds its `k` new feature maps to the block, recounts
+# DenseNet-121's eight million parameters from the same rule, and, after
+# training, asks which of the last block's sources (its input and each of its
+# layers) the classifier actually uses, by neutralizing them one at a time.
+# Everything printed below was produced when this page was built.
+#
+# **Run it yourself.** Download this script (the button at the top of the
+# page) and run `python densenet.py`: the full budget is 15 epochs on all
+# 55,000 training images; its recorded result, or an estimate of its time, is
+# printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
+# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000
+# images. The same training from the command line:
+# `cnn-guide train densenet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+
+# %%
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from cnn_guide import models
+from cnn_guide.analysis import conv_params, layer_table
+from cnn_guide.budget import choose_budget
+from cnn_guide.data import load_fashion_mnist
+from cnn_guide.layers import DenseBlock, TransitionLayer
+from cnn_guide.plotting import book_style, plot_comparison, plot_history, show
+from cnn_guide.training import PreciseBatchNorm, StepHistory, train
+
+budget = choose_budget(site_epochs=1, site_train_size=6_000, full_epochs=15)
+print(budget.describe())
+
+# %%
+start = time.perf_counter()
+data = load_fashion_mnist()
+print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
+data = budget.apply(data)
+for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
+    print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
+
+# %% [markdown]
+# ## The model
+#
+# `densenet_fashion` is laid out like the paper's DenseNet-BC for 32x32 CIFAR
+# images: a 3x3 stem convolution of $2k = 24$ channels, then three
+# `DenseBlock`s at 28x28, 14x14 and 7x7 with 2, 4 and 8 `DenseLayer`s and
+# growth rate $k = 12$, separated by `TransitionLayer`s that halve the
+# channels ($\theta = 0.5$) and the map. A final BN-ReLU, global average
+# pooling and a 10-way softmax close it.
+
+# %%
+model = models.build("densenet_fashion")
+model.summary()
+
+# %% [markdown]
+# The per-layer table adds the multiply-accumulates (MACs) per image and the
+# receptive field. The first block, at full resolution, costs three times the
+# MACs of the third although it has a quarter of the layers; the third block
+# holds most of the parameters, because its layers read the widest inputs.
+
+# %%
+table = layer_table(model)
+print(table)
+
+# %% [markdown]
+# ## How the channels grow
+#
+# Inside a block, layer $\ell$ reads the concatenation of the block's input
+# ($k_0$ channels) and the $k$ maps of each of the $\ell - 1$ layers before
+# it, so after $\ell$ layers the block carries $k_0 + \ell k$ channels. The
+# widths below are read from the model's own layers; each transition keeps
+# half of them.
+
+# %%
+for layer in model.layers:
+    if isinstance(layer, DenseBlock):
+        c0, k = layer.input.shape[-1], layer.growth_rate
+        widths = [c0 + step * k for step in range(layer.num_layers + 1)]
+        assert widths[-1] == layer.output.shape[-1]
+        side = layer.output.shape[1]
+        print(
+            f"{layer.name} ({side}x{side}): k0 = {c0}, k = {k}: "
+            f"{' -> '.join(map(str, widths))} channels"
+        )
+    elif isinstance(layer, TransitionLayer):
+        c_in, c_out = layer.input.shape[-1], layer.output.shape[-1]
+        side_in, side_out = layer.input.shape[1], layer.output.shape[1]
+        print(
+            f"{layer.name}: {c_in} -> {c_out} channels (theta = {layer.compression}), "
+            f"{side_in}x{side_in} -> {side_out}x{side_out}"
+        )
+
+# %% [markdown]
+# The bottleneck is what keeps a wide input affordable: each `DenseLayer`
+# first reduces its input to $4k$ channels with a 1x1 convolution, so its 3x3
+# convolution always has the same cost, whatever the layer's position. For
+# the last layer of the third block:
+
+# %%
+last = model.get_layer("dense_block3").dense_layers[-1]
+c_in, k = last.conv1.kernel.shape[2], last.growth_rate
+direct = conv_params(3, c_in, k, bias=False)
+bottleneck = conv_params(1, c_in, 4 * k, bias=False) + conv_params(3, 4 * k, k, bias=False)
+print(
+    f"input {c_in} channels: a direct 3x3 to {k} maps has {direct:,} weights; "
+    f"1x1 to {4 * k} then 3x3 to {k}: {bottleneck:,} "
+    f"({last.conv1.kernel.shape[2] * 4 * k:,} + {9 * 4 * k * k:,})"
+)
+
+# %% [markdown]
+# ## DenseNet-121, counted by hand
+#
+# The paper's ImageNet network has four blocks of 6, 12, 24 and 16 layers with
+# $k = 32$, a 7x7 stem of 64 channels and compression 0.5. The same two rules,
+# $k_0 + \ell k$ inside a block and $\lfloor \theta C \rfloor$ at a transition,
+# give every layer's width and so every weight: batch normalization holds four
+# numbers per channel in Keras (scale, offset and the two moving statistics).
+# The total must equal `keras.applications.DenseNet121`'s count, which the test
+# suite checks our `densenet121` builder against; building the model itself
+# takes tens of seconds, the arithmetic none.
+
+
+# %%
+def batch_norm(channels):
+    return 4 * channels
+
+
+growth, channels, compression = 32, 64, 0.5
+total = conv_params(7, 3, channels, bias=False) + batch_norm(channels)
+path = [channels]
+for block, num_layers in enumerate((6, 12, 24, 16)):
+    for _ in range(num_layers):
+        total += batch_norm(channels) + conv_params(1, channels, 4 * growth, bias=False)
+        total += batch_norm(4 * growth) + conv_params(3, 4 * growth, growth, bias=False)
+        channels += growth
+    path.append(channels)
+    if block < 3:
+        kept = int(channels * compression)
+        total += batch_norm(channels) + conv_params(1, channels, kept, bias=False)
+        channels = kept
+        path.append(channels)
+total += batch_norm(channels) + channels * 1000 + 1000  # final BN, then the classifier
+reference = models.get_info("densenet121").reference_params
+print(f"channels at each block's start and end: {' -> '.join(map(str, path))}")
+print(f"DenseNet-121: {total:,} parameters by hand; reference {reference:,}")
+assert total == reference
+
+# %% [markdown]
+# ## How the channels grow, drawn
+#
+# The same two rules, for the whole of both networks. Each bar is the width
+# of the tensor one layer reads: it rises by $k$ from one dense layer to the
+# next, a transition reads the whole block and halves it, and the classifier
+# reads what the last block ends with. The dashed line is the width every
+# layer's 3x3 convolution reads after its 1x1 bottleneck, $4k$, whatever the
+# layer's position.
+
+
+# %%
+def channel_path(blocks, k0, growth, compression=0.5):
+    """(width read, kind) for each layer: dense layers add `growth`, transitions compress."""
+    path, channels = [], k0
+    for index, num_layers in enumerate(blocks):
+        for _ in range(num_layers):
+            path.append((channels, "dense layer"))
+            channels += growth
+        if index < len(blocks) - 1:
+            path.append((channels, "transition"))
+            channels = int(channels * compression)
+    path.append((channels, "classifier"))
+    return path
+
+
+fashion_blocks = [layer.num_layers for layer in model.layers if isinstance(layer, DenseBlock)]
+first = model.get_layer("dense_block1")
+fashion = channel_path(fashion_blocks, first.input.shape[-1], first.growth_rate)
+assert fashion[-1][0] == model.get_layer("predictions").input.shape[-1]
+networks = [
+    ("densenet_fashion (k = 12)", fashion, first.growth_rate),
+    ("DenseNet-121 (k = 32)", channel_path((6, 12, 24, 16), 64, growth), growth),
+]
+colors = {"dense layer": "C0", "transition": "C1", "classifier": "C2"}
+with book_style():
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, (title, path, k) in zip(axes, networks, strict=True):
+        for kind, color in colors.items():
+            points = [(i, width) for i, (width, what) in enumerate(path) if what == kind]
+            ax.bar(*zip(*points, strict=True), color=color, label=kind)
+        ax.axhline(4 * k, linestyle="--", color="grey", label=f"3x3 input, 4k = {4 * k}")
+        ax.set_xlabel("layer, in order")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("channels read")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+show(fig, "channel_growth")
+
+# %% [markdown]
+# ## Training
+#
+# The book's common recipe for the architecture chapters: Adam with its
+# default learning rate, batch size 128, a fixed seed.
+#
+# One addition for the short budgets. Batch normalization normalizes each
+# training batch with the batch's own statistics, but evaluates with moving
+# averages that trail the weights: each step moves them only a share
+# (`1 - momentum`, here 0.01) of the way towards the current batch's
+# statistics. Over a full run they catch up. After the few dozen steps of the
+# documentation build they still describe the network of many steps ago, and
+# the test accuracy would say more about those stale averages than about the
+# network. So for the site and quick budgets the package's callback
+# [`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm)
+# recomputes
+# the statistics from 512 training images with the current weights before
+# every evaluation ("precise BN", Wu and Johnson 2021,
+# [arXiv:2105.07576](https://arxiv.org/abs/2105.07576)); it changes no
+# weight and nothing about training. The full budget trains the model exactly
+# as the command-line run does. `StepHistory` records the training loss of
+# every step, for runs too short for per-epoch curves.
+
+
+# %%
+steps = StepHistory()
+callbacks = [steps] if budget.name == "full" else [steps, PreciseBatchNorm(data.x_train[:512])]
+result = train(
+    model,
+    data,
+    epochs=budget.epochs,
+    batch_size=128,
+    optimizer="adam",
+    seed=42,
+    verbose=2,
+    callbacks=callbacks,
+)
+print(result.describe(test_images=len(data.x_test)))
+
+# %%
+if len(result.history["loss"]) > 1:
+    show(plot_history(result.history), "learning_curves")
+else:  # one epoch gives one point per curve: plot every step's training loss instead
+    curves = {"training loss per step": steps.loss}
+    show(
+        plot_comparison(curves, xlabel="training step", ylabel="loss", smoothing=5),
+        "learning_curves",
+    )
+
+# %% [markdown]
+# ## Which features the classifier uses
+#
+# In a plain network the classifier sees only the last layer's features. In
+# DenseNet it sees the concatenation of everything the last block carries: the
+# block's input (the transition's compressed summary of the first two blocks)
+# and the $k$ maps of each of its eight layers. Does it use the early ones? The
+# paper answered by looking at the weights of a trained network (its
+# Figure 5); here we ask the network directly. We pool the final feature maps
+# of test images once, then, for each source in turn, replace that source's
+# channels by their average over the images, so that they carry no
+# information about the image, and measure how much worse the classifier
+# does on what is left: its cross-entropy loss (the training objective, a
+# finer measure than accuracy on a couple of thousand images) and its
+# accuracy.
+
+# %%
+features = keras.Model(model.input, model.get_layer("avg_pool").output)
+classifier = model.get_layer("predictions")
+count = min(2_000, len(data.x_test))
+pooled = keras.ops.convert_to_numpy(features.predict(data.x_test[:count], verbose=0))
+labels = data.y_test[:count]
+
+
+def loss_and_accuracy(values):
+    """Cross-entropy and accuracy of the classifier on pooled features."""
+    probabilities = keras.ops.convert_to_numpy(classifier(values))
+    loss = -np.mean(np.log(probabilities[np.arange(count), labels] + 1e-7))
+    return loss, np.mean(probabilities.argmax(axis=1) == labels)
+
+
+last_block = model.get_layer("dense_block3")
+c0, k = last_block.input.shape[-1], last_block.growth_rate
+bounds = [0] + [c0 + s * k for s in range(last_block.num_layers + 1)]
+names = ["block input"] + [f"layer {s}" for s in range(1, last_block.num_layers + 1)]
+base_loss, base_accuracy = loss_and_accuracy(pooled)
+print(f"all {bounds[-1]} channels: loss {base_loss:.3f}, accuracy {base_accuracy:.3f}")
+increases = []
+for name, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
+    ablated = pooled.copy()
+    ablated[:, lo:hi] = pooled[:, lo:hi].mean(axis=0)
+    loss, accuracy = loss_and_accuracy(ablated)
+    increases.append(loss - base_loss)
+    print(f"without {name:<11} ({hi - lo:>2} channels): loss {loss:.3f}, accuracy {accuracy:.3f}")
+
+with book_style():
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    ax.bar(names, increases)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel("increase of the test loss")
+    ax.set_xlabel("source whose channels are neutralized")
+    ax.set_title(
+        f"What the classifier loses without each source of dense_block3 ({count:,} images)"
+    )
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+show(fig, "feature_reuse")
+
+# %% [markdown]
+# The block input has 36 channels, each layer only $k = 12$. Read the bars
+# this way: a source whose removal raises the loss is used directly by the
+# classifier, however early it was computed, without having been copied
+# forward by the layers in between; in a plain network only the last layer's
+# features would be there to remove. That direct use of early features is the
+# feature reuse dense connectivity was designed for. After a short training a
+# bar can also dip below zero, where the classifier has not yet learned to use
+# a source well; the pattern sharpens with training, and the full budget
+# shows the trained network's.
+
+# %% [markdown]
+# ## The full run
+#
+# The short run above is what fits in a documentation build. The full
+# budget's result, recorded by the command it names on the machine it names:
+
+# %%
+from cnn_guide.results import full_run_report
+
+print(full_run_report("densenet_fashion", epochs=15, batch_size=128, optimizer="adam"))
