@@ -310,13 +310,22 @@ _LAYOUT_PROBLEMS = """() => {
     const article = document.querySelector("article");
     const right = article.getBoundingClientRect().right;
     const name = (e) => e.tagName.toLowerCase() + "." + [...e.classList].join(".");
+    const scrolls = (e) => {  // inside a box the reader can scroll sideways
+        for (let n = e.parentElement; n && n !== article; n = n.parentElement) {
+            if (["auto", "scroll"].includes(getComputedStyle(n).overflowX)) return true;
+        }
+        return false;
+    };
     for (const e of article.querySelectorAll("*")) {
         if (e.clientWidth === 0 || e.scrollWidth <= e.clientWidth + 1) continue;
-        if (e.closest("mjx-assistive-mml")) continue;  // clipped on purpose: screen readers
+        // Clipped on purpose: the screen-reader copy, and the extenders of stretchy glyphs.
+        if (e.closest("mjx-assistive-mml, mjx-ext")) continue;
         const overflow = getComputedStyle(e).overflowX;
         if (overflow === "hidden" || overflow === "clip") {
             problems.push(`${name(e)} cuts off ${e.scrollWidth - e.clientWidth}px`);
-        } else if (overflow === "visible" && e.getBoundingClientRect().right > right + 1) {
+        } else if (
+            overflow === "visible" && e.getBoundingClientRect().right > right + 1 && !scrolls(e)
+        ) {
             problems.push(`${name(e)} sticks out of the article`);
         }
     }
