@@ -72,12 +72,13 @@ for row in rows:
         f"{row.name:<22} {row.params:>10,} {row.macs / 1e6:>7.1f}M "
         f"{speed['train_images_per_second']:>12,.0f} {speed['inference_images_per_second']:>12,.0f}"
     )
-machines = {
-    f"{run['machine'].get('gpu') or run['machine']['cpu']}, {run['machine']['cores']} cores"
-    for run in speeds.values()
-}
-print(f"\nMeasured on: {'; '.join(sorted(machines))}.")
-print(f"Measured by: `{next(iter(speeds.values()))['command'].split(' --models')[0]} ...`")
+if speeds:  # none in a fresh results file
+    machines = {
+        f"{run['machine'].get('gpu') or run['machine']['cpu']}, {run['machine']['cores']} cores"
+        for run in speeds.values()
+    }
+    print(f"\nMeasured on: {'; '.join(sorted(machines))}.")
+    print(f"Measured by: `{next(iter(speeds.values()))['command'].split(' --models')[0]} ...`")
 missing = sorted(set(variants) - set(speeds))
 if missing:
     print(f"No speed recorded yet for: {', '.join(missing)}.")
