@@ -19,7 +19,10 @@ from typing import Any
 
 __all__ = [
     "RESULTS_PATH",
+    "benchmark_rows",
+    "describe_machine",
     "describe_run",
+    "format_benchmark_table",
     "full_run_report",
     "load_results",
     "machine_info",
@@ -162,6 +165,96 @@ def full_run_report(
             f"{minutes:,.0f} min of training."
         )
     return report
+
+
+def benchmark_rows(
+    recipe: str = "protocol",
+    *,
+    budget_minutes: float | None = 3,
+    model: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """Recorded benchmark runs (never the quick smoke runs), in the book's model order.
+
+    Args:
+        recipe: Recipe name (``"protocol"``, ``"fast"``, ``"seed"``, ...).
+        budget_minutes: Only runs with this time budget; ``None`` for any.
+        model: Only this model's runs.
+        path: Results file (default `results_path`).
+    """
+    from cnn_guide import models
+
+    order = {name: index for index, name in enumerate(models.list_models())}
+    rows = [
+        run
+        for key, run in load_results(path).items()
+        if key.startswith("bench:")
+        and run.get("recipe") == recipe
+        and not run.get("quick")
+        and (model is None or run.get("model") == model)
+        and (budget_minutes is None or (run.get("budget_seconds") or 0) == budget_minutes * 60)
+    ]
+    return sorted(
+        rows, key=lambda run: (order.get(run["model"], len(order)), run["budget_seconds"] or 0)
+    )
+
+
+_TABLE_COLUMNS = (
+    # heading, width, how to show a row's value
+    ("model", 22, lambda r: r["model"]),
+    ("params", 10, lambda r: f"{r['parameters']:,}"),
+    ("MACs", 12, lambda r: f"{r['macs']:,}"),
+    ("train img/s", 12, lambda r: f"{r['train_images_per_second']:,.0f}"),
+    ("infer img/s", 12, lambda r: f"{r['inference_images_per_second']:,.0f}"),
+    ("s/epoch", 8, lambda r: f"{r['seconds_per_epoch']:,.0f}"),
+    ("epochs", 7, lambda r: f"{r['epochs']:.1f}"),
+    *(
+        (f"to {target}", 7, lambda r, t=target: _seconds(r["seconds_to"].get(t)))
+        for target in ("90%", "91%", "92%", "93%")
+    ),
+    ("test acc", 9, lambda r: f"{r['test_accuracy']:.4f}"),
+    (
+        "peak MiB",
+        9,
+        lambda r: "-" if r.get("peak_memory_mb") is None else f"{r['peak_memory_mb']:,.0f}",
+    ),
+)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def format_benchmark_table(rows: list[Mapping[str, Any]], *, markdown: bool = False) -> str:
+    """Benchmark rows as an aligned text table, or a Markdown table.
+
+    "to 90%" is the training time until a checkpoint first measured at least
+    90% test accuracy ("-": not reached within the budget).
+    """
+    headings = [heading for heading, _, _ in _TABLE_COLUMNS]
+    cells = [[show(row) for _, _, show in _TABLE_COLUMNS] for row in rows]
+    if markdown:
+        lines = ["| " + " | ".join(headings) + " |", "|---" + "|---:" * (len(headings) - 1) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines)
+    widths = [width for _, width, _ in _TABLE_COLUMNS]
+    lines = [
+        "".join(
+            f"{cell:<{width}}" if index == 0 else f"{cell:>{width}}"
+            for index, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in [headings, *cells]
+    ]
+    return "\n".join(lines)
+
+
+def describe_machine(run: Mapping[str, Any]) -> str:
+    """Where a run was measured: GPU, or CPU model and cores, and TensorFlow version."""
+    machine = run.get("machine", {})
+    hardware = machine.get("gpu") or (
+        f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
+    )
+    return f"{hardware}, TensorFlow {machine.get('tensorflow', '?')}"
 
 
 def machine_info() -> dict[str, Any]:

@@ -129,7 +129,15 @@ def test_bench_measures_and_records(capsys, tmp_path, monkeypatch):
     results = tmp_path / "runs.json"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
     code, out, _ = run(
-        capsys, "bench", "--models", "lenet5_fashion", "--quick", "--batch-size", "16", "--record"
+        capsys,
+        "bench",
+        "--throughput",
+        "--models",
+        "lenet5_fashion",
+        "--quick",
+        "--batch-size",
+        "16",
+        "--record",
     )
     assert code == 0 and "lenet5_fashion" in out and "61,706" in out
     (stored,) = json.loads(results.read_text()).values()
@@ -138,5 +146,5 @@ def test_bench_measures_and_records(capsys, tmp_path, monkeypatch):
 
 
 def test_bench_rejects_paper_configurations(capsys):
-    code, _, err = run(capsys, "bench", "--models", "resnet50", "--quick")
+    code, _, err = run(capsys, "bench", "--throughput", "--models", "resnet50", "--quick")
     assert code == 2 and "benchmark a Fashion-MNIST model instead" in err

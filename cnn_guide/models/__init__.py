@@ -22,6 +22,7 @@ images (``list_models(variants=True)``); its docstring says what it changes.
 from cnn_guide.models._registry import ModelInfo, build, get_info, list_models, register
 from cnn_guide.models.alexnet import *  # noqa: F403
 from cnn_guide.models.densenet import *  # noqa: F403
+from cnn_guide.models.fast import *  # noqa: F403
 from cnn_guide.models.googlenet import *  # noqa: F403
 from cnn_guide.models.lenet import *  # noqa: F403
 from cnn_guide.models.mobilenet import *  # noqa: F403

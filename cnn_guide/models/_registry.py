@@ -75,6 +75,7 @@ BOOK_ORDER: tuple[str, ...] = (
     "densenet",
     "mobilenet_v2",
     "resnext",
+    "fast",
 )
 """Families in the order the book's chapters teach them; `list_models` follows it."""
 
