@@ -1,5 +1,7 @@
 """The book's benchmark: what each architecture reaches in the same training time.
 
+Chapter: ``docs/chapters/results.md``.
+
 ```bash
 cnn-guide bench --record                     # every variant, 3 minutes each
 cnn-guide bench --recipe fast --budget 10 --record
@@ -9,11 +11,12 @@ cnn-guide bench --throughput --models vgg_fashion
 The protocol, the same for every architecture: the ``"protocol"`` recipe
 (`cnn_guide.recipes`: Adam at 1e-3, batch 128, no augmentation, float32, seed
 42) on all 55,000 training images for a fixed budget of training time
-(`cnn_guide.timed.train_timed`), with the 10,000 test images evaluated at
-eight evenly spaced checkpoints. A fixed *time* rather than a fixed number of
-epochs asks what a reader with this machine gets for their wait: a network
-that is slow per image gets fewer epochs. `benchmark_record` turns a run into
-a row of the results file (`cnn_guide.results`), with the machine it ran on.
+(`cnn_guide.timed.train_timed`), with the 10,000 test images evaluated every
+30 s of training and at the end (the clock stops while they are). A fixed
+*time* rather than a fixed number of epochs asks what a reader with this
+machine gets for their wait: a network that is slow per image gets fewer
+epochs. `benchmark_record` turns a run into a row of the results file
+(`cnn_guide.results`), with the machine it ran on.
 
 `measure_throughput` times training steps and inference alone, after a
 warm-up that absorbs graph tracing, with one long-lived input iterator so

@@ -17,6 +17,8 @@ import numpy as np
 __all__ = [
     "book_style",
     "confusion_matrix",
+    "plot_accuracy_over_time",
+    "plot_benchmark",
     "plot_comparison",
     "plot_confusion_matrix",
     "plot_feature_maps",
@@ -188,6 +190,98 @@ def plot_comparison(
             ax.set_title(title)
         fig.tight_layout()
     return fig
+
+
+def plot_accuracy_over_time(
+    runs: Sequence[Mapping],
+    *,
+    labels: Sequence[str] | None = None,
+    floor: float = 0.8,
+    targets: Sequence[float] = (0.90, 0.93),
+    title: str | None = None,
+) -> plt.Figure:
+    """Test accuracy against minutes of training, one line per benchmark run.
+
+    Args:
+        runs: Benchmark rows (`cnn_guide.results.benchmark_rows`), each with
+            its ``checkpoints`` as ``[seconds, images, accuracy]``.
+        labels: A legend entry per run (default: the model names).
+        floor: Lowest accuracy shown; checkpoints below it sit on the axis.
+        targets: Accuracies marked with dotted horizontal lines.
+        title: Figure title.
+
+    Raises:
+        ValueError: Without runs, or with a run that has no checkpoints.
+    """
+    if not runs or any(not run.get("checkpoints") for run in runs):
+        raise ValueError("need at least one run, each with checkpoints.")
+    labels = list(labels) if labels is not None else [_short(run["model"]) for run in runs]
+    with book_style():
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for label, run in zip(labels, runs, strict=True):
+            seconds, _, accuracy = np.array(run["checkpoints"], dtype=float).T
+            ax.plot(seconds / 60, np.maximum(accuracy, floor), "o-", markersize=3, label=label)
+        for target in targets:
+            ax.axhline(target, color=INK, linestyle=":", linewidth=1)
+        ax.set_ylim(floor, None)
+        ax.set_xlabel("minutes of training")
+        ax.set_ylabel("test accuracy")
+        ax.legend(fontsize=8, ncol=2 if len(runs) > 6 else 1, loc="lower right")
+        if title:
+            ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def plot_benchmark(
+    runs: Sequence[Mapping],
+    *,
+    x: str,
+    title: str | None = None,
+) -> plt.Figure:
+    """Final test accuracy against a cost, one labelled point per run.
+
+    Args:
+        runs: Benchmark rows (`cnn_guide.results.benchmark_rows`).
+        x: The cost on the (logarithmic) x axis: ``"parameters"``,
+            ``"macs"`` (multiply-accumulates per image) or ``"seconds_per_epoch"``.
+        title: Figure title.
+
+    Raises:
+        ValueError: Without runs, or for another ``x``.
+    """
+    axis_labels = {
+        "parameters": "parameters",
+        "macs": "multiply-accumulates per image",
+        "seconds_per_epoch": "seconds per epoch (training)",
+    }
+    if x not in axis_labels:
+        raise ValueError(f"x must be one of {sorted(axis_labels)}, got {x!r}.")
+    if not runs:
+        raise ValueError("need at least one benchmark run to plot.")
+    with book_style():
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for index, run in enumerate(runs):
+            ax.scatter(run[x], run["test_accuracy"], color=f"C{index % 10}")
+            ax.annotate(
+                _short(run["model"]),
+                (run[x], run["test_accuracy"]),
+                fontsize=8,
+                xytext=(4, 3) if index % 2 == 0 else (-4, -10),
+                textcoords="offset points",
+                ha="left" if index % 2 == 0 else "right",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel(axis_labels[x] + " (log scale)")
+        ax.set_ylabel("test accuracy")
+        if title:
+            ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def _short(model: str) -> str:
+    return model.removesuffix("_fashion")
 
 
 def plot_feature_maps(

@@ -199,8 +199,20 @@ def benchmark_rows(
     )
 
 
-_TABLE_COLUMNS = (
-    # heading, width, how to show a row's value
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def _memory(run: Mapping[str, Any]) -> str:
+    return "-" if run.get("peak_memory_mb") is None else f"{run['peak_memory_mb']:,.0f}"
+
+
+def _reached(target: str) -> tuple[str, int, Any]:
+    return (f"to {target}", 7, lambda r: _seconds(r["seconds_to"].get(target)))
+
+
+_MODEL_COLUMNS = (
+    # heading, width in a text table, how to show a row's value
     ("model", 22, lambda r: r["model"]),
     ("params", 10, lambda r: f"{r['parameters']:,}"),
     ("MACs", 12, lambda r: f"{r['macs']:,}"),
@@ -208,36 +220,45 @@ _TABLE_COLUMNS = (
     ("infer img/s", 12, lambda r: f"{r['inference_images_per_second']:,.0f}"),
     ("s/epoch", 8, lambda r: f"{r['seconds_per_epoch']:,.0f}"),
     ("epochs", 7, lambda r: f"{r['epochs']:.1f}"),
-    *(
-        (f"to {target}", 7, lambda r, t=target: _seconds(r["seconds_to"].get(t)))
-        for target in ("90%", "91%", "92%", "93%")
-    ),
+    *(_reached(target) for target in ("90%", "91%", "92%", "93%")),
     ("test acc", 9, lambda r: f"{r['test_accuracy']:.4f}"),
-    (
-        "peak MiB",
-        9,
-        lambda r: "-" if r.get("peak_memory_mb") is None else f"{r['peak_memory_mb']:,.0f}",
-    ),
+    ("peak MiB", 9, _memory),
+)
+
+_RECIPE_COLUMNS = (
+    ("recipe", 18, lambda r: r["recipe"]),
+    ("model", 20, lambda r: r["model"]),
+    ("budget", 7, lambda r: f"{r['budget_seconds'] / 60:g} min"),
+    ("epochs", 7, lambda r: f"{r['epochs']:.1f}"),
+    *(_reached(target) for target in ("90%", "91%", "92%", "93%", "94%", "95%")),
+    ("valid acc", 10, lambda r: f"{r['valid_accuracy']:.4f}"),
+    ("test acc", 9, lambda r: f"{r['test_accuracy']:.4f}"),
 )
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f} s"
-
-
-def format_benchmark_table(rows: list[Mapping[str, Any]], *, markdown: bool = False) -> str:
+def format_benchmark_table(
+    rows: list[Mapping[str, Any]], *, markdown: bool = False, by: str = "model"
+) -> str:
     """Benchmark rows as an aligned text table, or a Markdown table.
 
     "to 90%" is the training time until a checkpoint first measured at least
     90% test accuracy ("-": not reached within the budget).
+
+    Args:
+        rows: Benchmark rows (`benchmark_rows`).
+        markdown: A Markdown table instead of aligned text.
+        by: ``"model"`` for the architecture columns (parameters, MACs,
+            speeds, memory), ``"recipe"`` for the recipe columns (budget,
+            times to 90-95%, validation and test accuracy).
     """
-    headings = [heading for heading, _, _ in _TABLE_COLUMNS]
-    cells = [[show(row) for _, _, show in _TABLE_COLUMNS] for row in rows]
+    columns = {"model": _MODEL_COLUMNS, "recipe": _RECIPE_COLUMNS}[by]
+    headings = [heading for heading, _, _ in columns]
+    cells = [[show(row) for _, _, show in columns] for row in rows]
     if markdown:
         lines = ["| " + " | ".join(headings) + " |", "|---" + "|---:" * (len(headings) - 1) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n".join(lines)
-    widths = [width for _, width, _ in _TABLE_COLUMNS]
+    widths = [width for _, width, _ in columns]
     lines = [
         "".join(
             f"{cell:<{width}}" if index == 0 else f"{cell:>{width}}"

@@ -334,7 +334,7 @@ def train_timed(
     *,
     budget_seconds: float | None = None,
     epochs: float | None = None,
-    eval_every: float | None = None,
+    eval_every: float = 30.0,
     seed: int = 42,
     verbose: int = 0,
 ) -> TimedRun:
@@ -351,8 +351,7 @@ def train_timed(
         budget_seconds: Training seconds; the recipe's schedule spans them.
         epochs: Passes over the training images; training stops at whichever
             of the budget and the epochs comes first.
-        eval_every: Training seconds between test evaluations (default: an
-            eighth of the budget, or 30 s without one).
+        eval_every: Training seconds between test evaluations.
         seed: Seeds the weights, the shuffling and the augmentation.
         verbose: Keras ``fit`` verbosity (the checkpoints always print a line).
 
@@ -371,8 +370,6 @@ def train_timed(
     for label, value in (("budget_seconds", budget_seconds), ("epochs", epochs)):
         if value is not None and value <= 0:
             raise ValueError(f"{label} must be positive, got {value!r}.")
-    if eval_every is None:
-        eval_every = budget_seconds / 8 if budget_seconds is not None else 30.0
     keras.utils.set_random_seed(seed)
     precision = distribute.choose_precision(recipe.precision, None)
     previous = keras.mixed_precision.global_policy()

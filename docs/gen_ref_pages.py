@@ -24,9 +24,11 @@ USED_IN = {
     ],
     "cnn_guide.distribute": ["distributed"],
     "cnn_guide.data": ["simple-cnn"],
-    "cnn_guide.plotting": ["foundations", "simple-cnn"],
-    "cnn_guide.results": ["choosing"],
-    "cnn_guide.benchmark": ["choosing"],
+    "cnn_guide.plotting": ["foundations", "simple-cnn", "results"],
+    "cnn_guide.results": ["choosing", "results", "fast"],
+    "cnn_guide.benchmark": ["choosing", "results"],
+    "cnn_guide.timed": ["results", "fast"],
+    "cnn_guide.recipes": ["results", "fast"],
 }
 
 

@@ -24,7 +24,8 @@
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python choosing.py`; it takes about a minute, most of it
 # building the twelve models. To measure the speeds on your own machine first:
-# `cnn-guide bench --record` (add `--models resnet_fashion,...` for a subset).
+# `cnn-guide bench --throughput --record` (add `--models resnet_fashion,...` for a
+# subset).
 
 # %%
 from cnn_guide import models
@@ -54,7 +55,7 @@ print(table)
 #
 # Parameters and MACs are properties of the network; speed also depends on how
 # well the hardware and TensorFlow's kernels suit its operations. These speeds
-# were measured by `cnn-guide bench` (batch 128, float32) and stored in the
+# were measured by `cnn-guide bench --throughput` (batch 128, float32) and stored in the
 # results file with the machine they ran on.
 
 # %%

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,10 +38,16 @@ def _isolated_results(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
-    """The site, built once per session: strict, examples executed quick, no cache."""
+    """The site, built once per session: strict, examples executed quick, no cache.
+
+    It reads the book's own results file (a copy), as the real build does.
+    """
     out = tmp_path_factory.mktemp("site")
+    results = tmp_path_factory.mktemp("results") / "results.json"
+    shutil.copyfile(ROOT / "cnn_guide" / "results.json", results)
     env = {
         **os.environ,
+        "CNN_GUIDE_RESULTS": str(results),
         "CNN_GUIDE_BUDGET": "quick",
         "CNN_GUIDE_NOTEBOOK_CACHE": "false",
         "NO_MKDOCS_2_WARNING": "1",

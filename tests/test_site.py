@@ -113,3 +113,40 @@ def test_every_link_resolves(built_site):
         check=False,
     )
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+
+
+def _recorded(prefix: str) -> list[dict]:
+    from cnn_guide.results import load_results
+
+    runs = load_results(ROOT / "cnn_guide" / "results.json")
+    return [run for key, run in runs.items() if key.startswith(prefix) and not run.get("quick")]
+
+
+def test_results_chapter_shows_every_recorded_benchmark_row(built_site):
+    html = (built_site / "chapters" / "results" / "index.html").read_text()
+    rows = _recorded("bench:protocol:")
+    assert rows, "the book's results file holds no benchmark run"
+    for run in rows:
+        assert f">{run['model']}</a>" in html, run["model"]  # linked to its chapter
+        assert f"{run['test_accuracy']:.4f}" in html, run["model"]
+
+
+def test_chapters_show_their_own_benchmark_row(built_site):
+    for run in _recorded("bench:protocol:"):
+        chapters = [
+            path.stem
+            for path in (ROOT / "docs" / "chapters").glob("*.md")
+            if f"<!-- benchmark: {run['model']} -->" in path.read_text()
+        ]
+        assert chapters, f"no chapter shows {run['model']}'s row"
+        html = (built_site / "chapters" / chapters[0] / "index.html").read_text()
+        assert f"{run['test_accuracy']:.4f}" in html and "In the benchmark" in html
+
+
+def test_fast_chapter_shows_the_recipe_runs(built_site):
+    html = (built_site / "chapters" / "fast" / "index.html").read_text()
+    runs = _recorded("bench:")
+    recipes = {run["recipe"] for run in runs} - {"protocol"}
+    assert {"fast", "seed"} <= recipes
+    for recipe in recipes:
+        assert f"<td>{recipe}</td>" in html, recipe

@@ -274,3 +274,71 @@ def test_bench_rejects_a_budget_that_is_not_a_positive_number(capsys):
         main(["bench", "--budget", "0"])
     assert exit_info.value.code == 2
     assert "--budget: expected a positive number, got 0" in capsys.readouterr().err
+
+
+def _hooks():
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("book_hooks", ROOT / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_chapter_markers_become_the_recorded_rows(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(path))
+    hooks = _hooks()
+    page = (
+        "# VGG\n\n<!-- benchmark: vgg_fashion -->\n\n"
+        "<!-- benchmark-table -->\n\n<!-- benchmark-recipes -->\n"
+    )
+    empty = hooks.on_page_markdown(page, None, None, None)
+    assert "<!--" not in empty and "`cnn-guide bench --models vgg_fashion --record`" in empty
+    row = {
+        "model": "vgg_fashion",
+        "recipe": "protocol",
+        "quick": False,
+        "budget_seconds": 180,
+        "parameters": 1_000,
+        "macs": 2_000,
+        "train_images_per_second": 400.0,
+        "inference_images_per_second": 1500.0,
+        "seconds_per_epoch": 137.5,
+        "epochs": 1.3,
+        "seconds_to": {
+            "90%": None,
+            "91%": None,
+            "92%": None,
+            "93%": None,
+            "94%": None,
+            "95%": None,
+        },
+        "test_accuracy": 0.8765,
+        "valid_accuracy": 0.88,
+        "peak_memory_mb": 1200.0,
+        "command": "cnn-guide bench --recipe protocol --models vgg_fashion --budget 3 --record",
+    }
+    record("bench:protocol:vgg_fashion:3min", row)
+    record("bench:protocol:vgg_fashion:3min:quick", {**row, "quick": True, "test_accuracy": 0.1})
+    record(
+        "bench:fast:fast_resnet_fashion:3min",
+        {
+            **row,
+            "recipe": "fast",
+            "model": "fast_resnet_fashion",
+            "test_accuracy": 0.9111,
+            "seconds_to": {**row["seconds_to"], "90%": 95.0},
+            "command": "cnn-guide bench --recipe fast --budget 3 --record",
+        },
+    )
+    page_out = hooks.on_page_markdown(page, None, None, None)
+    assert "<!--" not in page_out
+    cells = " | 1,000 | 2,000 | 400 | 1,500 | 138 | 1.3 |"
+    assert f"| vgg_fashion{cells}" in page_out  # the chapter's own row
+    assert f"| [vgg_fashion](vgg.md){cells}" in page_out  # the table, linked to the chapter
+    assert "0.1000" not in page_out  # the quick smoke run is never shown
+    assert "| fast | fast_resnet_fashion | 3 min | 1.3 | 95 s |" in page_out
+    assert "cnn-guide bench --recipe fast --budget 3 --record" in page_out
