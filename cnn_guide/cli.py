@@ -493,12 +493,14 @@ def _bench(args: argparse.Namespace) -> int:
         names = [recipe.model]
     for name in names:
         check_fashion_model(name)  # bad names fail before any measurement
+    if not args.throughput and len(names) > 1:
+        return _bench_each_in_own_process(args, names)
     data = load_fashion_mnist(args.data_dir)
     if args.throughput:
         return _bench_throughput(args, names, data)
     if args.quick:
         data = data.subset(train=1_000, valid=200, test=500)
-    return _bench_timed(args, names, data)
+    return _bench_timed(args, names[0], data)
 
 
 def _bench_throughput(args: argparse.Namespace, names: list[str], data) -> int:
@@ -523,7 +525,41 @@ def _bench_throughput(args: argparse.Namespace, names: list[str], data) -> int:
     return 0
 
 
-def _bench_timed(args: argparse.Namespace, names: list[str], data) -> int:
+def _bench_each_in_own_process(args: argparse.Namespace, names: list[str]) -> int:
+    """Benchmark several models one after another, each in a fresh process.
+
+    A fresh process per model makes its peak memory its own (memory an
+    earlier model held is not returned to the system) and keeps one
+    model's failure from ending the others.
+    """
+    import subprocess
+
+    from cnn_guide.benchmark import run_key
+    from cnn_guide.results import format_benchmark_table, load_results
+
+    failed = []
+    for index, name in enumerate(names, start=1):
+        print(f"[{index}/{len(names)}] {name}", flush=True)
+        argv = [sys.executable, "-m", "cnn_guide.cli", "bench", "--recipe", args.recipe]
+        argv += ["--models", name, "--budget", f"{args.budget:g}"]
+        argv += ["--eval-every", f"{args.eval_every:g}"]
+        argv += ["--epochs", f"{args.epochs:g}"] if args.epochs else []
+        argv += ["--data-dir", str(args.data_dir)] if args.data_dir else []
+        argv += ["--quick"] if args.quick else []
+        argv += ["--record"] if args.record else []
+        if subprocess.run(argv, check=False).returncode != 0:
+            failed.append(name)
+    if args.record:
+        runs = load_results()
+        keys = [run_key(args.recipe, n, args.budget, args.epochs, quick=args.quick) for n in names]
+        print(format_benchmark_table([runs[key] for key in keys if key in runs]))
+    if failed:
+        print(f"cnn-guide bench: failed for {', '.join(failed)} (see above).", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _bench_timed(args: argparse.Namespace, name: str, data) -> int:
     from cnn_guide.benchmark import benchmark_record, run_key
     from cnn_guide.recipes import get_recipe
     from cnn_guide.results import format_benchmark_table, record
@@ -531,33 +567,26 @@ def _bench_timed(args: argparse.Namespace, names: list[str], data) -> int:
 
     budget = 5.0 if args.quick else args.budget * 60
     eval_every = 2.0 if args.quick else args.eval_every
-    rows = []
-    for index, name in enumerate(names, start=1):
-        recipe = get_recipe(args.recipe, model=name)
-        limit = f"{budget / 60:g} min" + (f" or {args.epochs:g} epochs" if args.epochs else "")
-        print(
-            f"[{index}/{len(names)}] {name}, recipe {args.recipe}: {limit} of training on "
-            f"{len(data.x_train):,} images, test accuracy on {len(data.x_test):,}",
-            flush=True,
-        )
-        run = train_timed(
-            recipe, data, budget_seconds=budget, epochs=args.epochs, eval_every=eval_every
-        )
-        command = f"cnn-guide bench --recipe {args.recipe} --models {name}"
-        command += f" --budget {args.budget:g}" + (
-            f" --epochs {args.epochs:g}" if args.epochs else ""
-        )
-        command += f" --eval-every {args.eval_every:g}" if args.eval_every != 30 else ""
-        command += " --quick" if args.quick else ""
-        row = benchmark_record(run, recipe, command=command + " --record", quick=args.quick)
-        rows.append(row)
-        print(format_benchmark_table([row]), flush=True)
-        if args.record:
-            key = run_key(args.recipe, name, args.budget, args.epochs, quick=args.quick)
-            record(key, row)
-            print(f"Recorded as {key!r}.", flush=True)
-    if len(rows) > 1:
-        print(format_benchmark_table(rows))
+    recipe = get_recipe(args.recipe, model=name)
+    limit = f"{budget / 60:g} min" + (f" or {args.epochs:g} epochs" if args.epochs else "")
+    print(
+        f"{name}, recipe {args.recipe}: {limit} of training on {len(data.x_train):,} images, "
+        f"test accuracy on {len(data.x_test):,}",
+        flush=True,
+    )
+    run = train_timed(
+        recipe, data, budget_seconds=budget, epochs=args.epochs, eval_every=eval_every
+    )
+    command = f"cnn-guide bench --recipe {args.recipe} --models {name} --budget {args.budget:g}"
+    command += f" --epochs {args.epochs:g}" if args.epochs else ""
+    command += f" --eval-every {args.eval_every:g}" if args.eval_every != 30 else ""
+    command += " --quick" if args.quick else ""
+    row = benchmark_record(run, recipe, command=command + " --record", quick=args.quick)
+    print(format_benchmark_table([row]), flush=True)
+    if args.record:
+        key = run_key(args.recipe, name, args.budget, args.epochs, quick=args.quick)
+        record(key, row)
+        print(f"Recorded as {key!r}.", flush=True)
     return 0
 
 

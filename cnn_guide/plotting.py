@@ -216,17 +216,27 @@ def plot_accuracy_over_time(
     if not runs or any(not run.get("checkpoints") for run in runs):
         raise ValueError("need at least one run, each with checkpoints.")
     labels = list(labels) if labels is not None else [_short(run["model"]) for run in runs]
+    # Ten colours, then the same colours dashed: every line stays distinguishable.
+    styles = [(f"C{i % 10}", "-" if i < 10 else "--") for i in range(len(runs))]
     with book_style():
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        for label, run in zip(labels, runs, strict=True):
+        fig, ax = plt.subplots(figsize=(8.5, 4.2))
+        for label, run, (color, line) in zip(labels, runs, styles, strict=True):
             seconds, _, accuracy = np.array(run["checkpoints"], dtype=float).T
-            ax.plot(seconds / 60, np.maximum(accuracy, floor), "o-", markersize=3, label=label)
+            ax.plot(
+                seconds / 60,
+                np.maximum(accuracy, floor),
+                marker="o",
+                linestyle=line,
+                color=color,
+                markersize=3,
+                label=label,
+            )
         for target in targets:
             ax.axhline(target, color=INK, linestyle=":", linewidth=1)
         ax.set_ylim(floor, None)
         ax.set_xlabel("minutes of training")
         ax.set_ylabel("test accuracy")
-        ax.legend(fontsize=8, ncol=2 if len(runs) > 6 else 1, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
         if title:
             ax.set_title(title, fontsize=10)
         fig.tight_layout()
@@ -237,6 +247,7 @@ def plot_benchmark(
     runs: Sequence[Mapping],
     *,
     x: str,
+    floor: float | None = None,
     title: str | None = None,
 ) -> plt.Figure:
     """Final test accuracy against a cost, one labelled point per run.
@@ -245,6 +256,8 @@ def plot_benchmark(
         runs: Benchmark rows (`cnn_guide.results.benchmark_rows`).
         x: The cost on the (logarithmic) x axis: ``"parameters"``,
             ``"macs"`` (multiply-accumulates per image) or ``"seconds_per_epoch"``.
+        floor: Lowest accuracy shown; a run below it is drawn on the floor
+            as a downward triangle, labelled with its real accuracy.
         title: Figure title.
 
     Raises:
@@ -262,16 +275,21 @@ def plot_benchmark(
     with book_style():
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         for index, run in enumerate(runs):
-            ax.scatter(run[x], run["test_accuracy"], color=f"C{index % 10}")
+            accuracy, label, marker = run["test_accuracy"], _short(run["model"]), "o"
+            if floor is not None and accuracy < floor:
+                accuracy, label, marker = floor, f"{label} ({run['test_accuracy']:.2f})", "v"
+            ax.scatter(run[x], accuracy, color=f"C{index % 10}", marker=marker)
             ax.annotate(
-                _short(run["model"]),
-                (run[x], run["test_accuracy"]),
+                label,
+                (run[x], accuracy),
                 fontsize=8,
                 xytext=(4, 3) if index % 2 == 0 else (-4, -10),
                 textcoords="offset points",
                 ha="left" if index % 2 == 0 else "right",
             )
         ax.set_xscale("log")
+        if floor is not None:
+            ax.set_ylim(floor - 0.005, None)
         ax.set_xlabel(axis_labels[x] + " (log scale)")
         ax.set_ylabel("test accuracy")
         if title:

@@ -76,7 +76,8 @@ class TimedRun:
         model: The trained model.
         recipe: Name of the recipe trained.
         checkpoints: Test accuracy at each evaluation, in time order; the
-            last one is at the end of training.
+            last one is at the end of training. Checkpoints predict each
+            image once, without flip averaging.
         budget_seconds: The time budget asked for (``None`` for epochs only).
         train_seconds: Training seconds (evaluations excluded).
         images: Training images seen (``epochs * train size``).
