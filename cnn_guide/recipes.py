@@ -69,7 +69,7 @@ class Recipe:
         model: Registry name of the model (`cnn_guide.models`).
         summary: One line on what the recipe is for.
         optimizer: Keras optimizer name.
-        learning_rate: Constant learning rate, or the peak of ``one_cycle_peak``.
+        learning_rate: Constant learning rate, or the one-cycle schedule's peak.
         one_cycle: Spread a `one_cycle` schedule over the budget.
         weight_decay: Decoupled weight decay (``AdamW``); 0 for none.
         batch_size: Images per step.
@@ -80,7 +80,6 @@ class Recipe:
         precision: ``"float32"`` or ``"auto"`` (bfloat16 where the CPU has
             native support, float16 on an NVIDIA GPU; see
             `cnn_guide.distribute.choose_precision`).
-        model_kwargs: Keyword arguments for the model's builder.
     """
 
     name: str
@@ -96,7 +95,6 @@ class Recipe:
     shift: int = 0
     flip_at_test: bool = False
     precision: str = "float32"
-    model_kwargs: tuple[tuple[str, object], ...] = ()
 
     @property
     def schedule(self) -> Callable[[float], float] | None:
@@ -107,7 +105,7 @@ class Recipe:
         """Build the recipe's model (under the caller's dtype policy)."""
         from cnn_guide import models
 
-        return models.build(self.model, **dict(self.model_kwargs))
+        return models.build(self.model)
 
     def make_optimizer(self) -> keras.optimizers.Optimizer:
         """A fresh optimizer for one run."""
@@ -166,12 +164,7 @@ class Recipe:
         ]
         lines = [
             f"{self.name}: {self.summary}",
-            f"  model {self.model}"
-            + (
-                f" ({', '.join(f'{k}={v}' for k, v in self.model_kwargs)})"
-                if self.model_kwargs
-                else ""
-            ),
+            f"  model {self.model}",
             f"  {self.optimizer}, {rate}{decay}, batch {self.batch_size}, {self.precision}",
             f"  label smoothing {self.label_smoothing:g}"
             + (f"; {' and '.join(augment)}" if augment else "; no augmentation")
