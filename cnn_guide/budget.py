@@ -3,8 +3,9 @@
 Every example runs at one of three budgets, chosen by the environment variable
 ``CNN_GUIDE_BUDGET``:
 
-* ``quick``: a small subset of the data for one epoch, to check that the code
-  runs (the test suite);
+* ``quick``: a few training steps on a small subset of the data, to check that
+  the code runs (the test suite): 640 training images, 5 steps at batch 128
+  or 20 at batch 32, whatever the network's speed;
 * ``site``: the real data for a few epochs, what the documentation build
   executes (a few minutes on a 2-core CPU; all 10,000 test images, and the
   training images a slow network can afford);
@@ -21,10 +22,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cnn_guide.data import FashionMNIST
 
-__all__ = ["BUDGETS", "BUDGET_ENV_VAR", "Budget", "choose_budget"]
+__all__ = ["BUDGETS", "BUDGET_ENV_VAR", "QUICK_SIZES", "Budget", "choose_budget"]
 
 BUDGET_ENV_VAR = "CNN_GUIDE_BUDGET"
 BUDGETS = ("quick", "site", "full")
+# The quick budget's images per split: the training set holds 5 steps of the
+# book's usual batch (128), so a smoke test costs the same few steps for a
+# slow network as for a fast one.
+QUICK_SIZES = {"train": 5 * 128, "valid": 256, "test": 512}
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,13 @@ def choose_budget(
             f"use one of {', '.join(BUDGETS)}."
         )
     budgets = {
-        "quick": Budget("quick", quick_epochs, train_size=2_000, test_size=1_000, valid_size=500),
+        "quick": Budget(
+            "quick",
+            quick_epochs,
+            train_size=QUICK_SIZES["train"],
+            test_size=QUICK_SIZES["test"],
+            valid_size=QUICK_SIZES["valid"],
+        ),
         "site": Budget("site", site_epochs, train_size=site_train_size),
         "full": Budget("full", full_epochs),
     }

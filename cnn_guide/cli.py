@@ -6,6 +6,7 @@ cnn-guide summary resnet18
 cnn-guide train simple_cnn --epochs 10 --save simple_cnn.keras
 cnn-guide train simple_cnn --strategy mirrored --global-batch-size 256 --precision auto
 cnn-guide evaluate simple_cnn.keras
+cnn-guide book                       # build the book, every example executed
 ```
 
 TensorFlow is imported only by the commands that need it, so ``--help``
@@ -15,16 +16,15 @@ answers at once.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cnn_guide._quiet import import_tensorflow
+from cnn_guide.budget import BUDGETS, QUICK_SIZES
 from cnn_guide.distribute import STRATEGIES  # no TensorFlow import: --help stays fast
 
 __all__ = ["main"]
-
-QUICK_SIZES = {"train": 2_000, "valid": 500, "test": 1_000}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _import_tensorflow_quietly()
+    if args.run is _book:  # MkDocs' own processes load TensorFlow where they need it
+        return _book(args)
+    import_tensorflow()
     from cnn_guide.data import DataError
 
     try:
@@ -46,27 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, DataError) as error:
         print(f"cnn-guide {args.command}: error: {error}", file=sys.stderr)
         return 2
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up logs (CUDA probes, CPU flags) muted.
-
-    Those lines are written to file descriptor 2 before any logging setting
-    applies, so stderr is pointed at /dev/null for the import alone.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -267,7 +248,47 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files"
     )
     bench.set_defaults(run=_bench)
+
+    book = commands.add_parser(
+        "book",
+        help="build the book with every example executed (or preview it)",
+        description=(
+            "Build the book from this source checkout: 'mkdocs build --strict' with every "
+            "example executed at its short 'site' budget and the notebook cache off, "
+            "printing one line per example. The site lands in site/."
+        ),
+    )
+    book.add_argument(
+        "--budget",
+        choices=BUDGETS,
+        default="site",
+        help="how much each example trains: quick (a smoke test, about 4 min on 2 cores), "
+        "site (what the published book shows; default) or full (hours)",
+    )
+    book.add_argument(
+        "--no-execute",
+        dest="execute",
+        action="store_false",
+        help="render the examples' code without running it (checks pages and links in seconds)",
+    )
+    book.add_argument(
+        "--serve", action="store_true", help="preview at http://127.0.0.1:8000 instead"
+    )
+    book.add_argument("--site-dir", type=Path, help="where the site goes (default: site/)")
+    book.set_defaults(run=_book)
     return parser
+
+
+def _book(args: argparse.Namespace) -> int:
+    from cnn_guide.book import build_book
+
+    try:
+        return build_book(
+            budget=args.budget, execute=args.execute, serve=args.serve, site_dir=args.site_dir
+        )
+    except ValueError as error:
+        print(f"cnn-guide book: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _list(args: argparse.Namespace) -> int:

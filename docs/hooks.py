@@ -3,7 +3,10 @@
 * Examples execute in IPython kernels that inherit this process' environment.
   TensorFlow writes start-up logs straight to file descriptor 2, which
   ipykernel would capture onto the page; a kernel profile with
-  ``capture_fd_output = False`` leaves them in the build log instead.
+  ``capture_fd_output = False`` leaves them in the build log instead, and its
+  start-up script imports TensorFlow without the lines that report nothing
+  wrong (`cnn_guide._quiet`).
+* The build log gets one line per executed example, with its time, and a total.
 * Notebook pages reference MathJax, RequireJS and Mermaid on public CDNs. The
   site serves its own MathJax, so those tags are dropped: pages make no
   third-party requests and work offline.
@@ -19,13 +22,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import posixpath
 import re
 import tempfile
+import time
 from pathlib import Path
 
-_KERNEL_CONFIG = "c.IPKernelApp.capture_fd_output = False\n"
+# Kernels leave TensorFlow's C++ output in the build log instead of on the
+# page, and do not warn that they talk to the build over local TCP.
+_KERNEL_CONFIG = 'c.IPKernelApp.capture_fd_output = False\nc.IPKernelApp.log_level = "ERROR"\n'
+# Run in every kernel before the page's first cell: TensorFlow without its
+# start-up noise, the same quiet start as the cnn-guide command.
+_KERNEL_STARTUP = "from cnn_guide._quiet import import_tensorflow\n\nimport_tensorflow()\n"
 # Script tags loading from another host (or from an empty URL, which nbconvert
 # leaves when no MathJax URL is configured), and nbconvert's MathJax 2 config.
 _UNWANTED_SCRIPTS = re.compile(
@@ -54,11 +64,96 @@ def on_startup(command: str, dirty: bool) -> None:
     profile = Path(_profile_dir.name) / "profile_default"
     profile.mkdir(parents=True)
     (profile / "ipython_kernel_config.py").write_text(_KERNEL_CONFIG)
+    (profile / "startup").mkdir()
+    (profile / "startup" / "00-quiet-tensorflow.py").write_text(_KERNEL_STARTUP)
     os.environ["IPYTHONDIR"] = _profile_dir.name
+    # mkdocs-jupyter logs two lines per notebook ("Converting", "Copied"); the
+    # progress lines below say the same with times.
+    for name in ("mkdocs.plugins.mkdocs_jupyter", "mkdocs.mkdocs-jupyter"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Examples default to their full budget; a site build runs the short one.
     os.environ.setdefault("CNN_GUIDE_BUDGET", "site")
 
+
+# --- Progress: one line per executed example, and a total ------------------------------
+
+log = logging.getLogger("mkdocs.hooks.cnn_guide")
+
+
+class _Progress:
+    """Times each example page's execution (its render) and the whole build."""
+
+    def __init__(self) -> None:
+        self.build_started = 0.0
+        self.examples: list[str] = []  # source paths of the example pages, in build order
+        self.started: dict[str, float] = {}
+        self.seconds: list[float] = []
+
+    def begin(self, files) -> None:
+        self.build_started = time.perf_counter()
+        self.examples = sorted(f.src_uri for f in files if _is_example(f.src_uri))
+        self.started.clear()
+        self.seconds.clear()
+
+    def page_starts(self, page) -> None:
+        if page is not None and _is_example(page.file.src_uri):
+            self.started[page.file.src_uri] = time.perf_counter()
+
+    def page_done(self, page) -> None:
+        source = page.file.src_uri
+        if source not in self.started:
+            return
+        seconds = time.perf_counter() - self.started.pop(source)
+        self.seconds.append(seconds)
+        verb = "executed" if _executes() else "rendered"
+        log.info(
+            "Example %2d/%d  %-14s %s in %5.1f s",
+            len(self.seconds),
+            len(self.examples),
+            Path(source).stem,
+            verb,
+            seconds,
+        )
+
+    def finish(self) -> None:
+        if not self.seconds:
+            return
+        total = time.perf_counter() - self.build_started
+        log.info(
+            "%d examples %s in %.0f s (budget %r); the whole build took %.0f s",
+            len(self.seconds),
+            "executed" if _executes() else "rendered",
+            sum(self.seconds),
+            os.environ.get("CNN_GUIDE_BUDGET", "site"),
+            total,
+        )
+
+
+def _is_example(src_uri: str) -> bool:
+    return src_uri.startswith("examples/") and src_uri.endswith(".py")
+
+
+def _executes() -> bool:
+    return os.environ.get("CNN_GUIDE_EXECUTE", "true").strip().lower() not in ("false", "0", "no")
+
+
+_progress = _Progress()
+
+
+def on_files(files, config):
+    """Note the example pages, for the progress lines."""
+    _progress.begin(files)
+    return files
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """An example page has just been executed (rendered): say so, with its time."""
+    _progress.page_done(page)
+    return html
+
+
+# --- Benchmark rows ---------------------------------------------------------------------
 
 _BENCHMARK_MARKER = re.compile(r"^<!-- benchmark: (\w+) -->$", re.MULTILINE)
 _RECIPES_MARKER = re.compile(r"^<!-- benchmark-recipes -->$", re.MULTILINE)
@@ -66,7 +161,8 @@ _TABLE_MARKER = re.compile(r"^<!-- benchmark-table -->$", re.MULTILINE)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Replace each benchmark marker with the measured rows."""
+    """Replace each benchmark marker with the measured rows; start an example's clock."""
+    _progress.page_starts(page)
     markdown = _BENCHMARK_MARKER.sub(lambda match: benchmark_snippet(match.group(1)), markdown)
     markdown = _TABLE_MARKER.sub(lambda match: table_snippet(), markdown)
     return _RECIPES_MARKER.sub(lambda match: recipes_snippet(), markdown)
@@ -186,7 +282,7 @@ def on_post_page(output: str, page, config) -> str:
 
 
 def on_post_build(config) -> None:
-    """Write the shared notebook stylesheets and each example's notebook."""
+    """Write the shared notebook stylesheets and each example's notebook; report the total."""
     import jupytext
     from nbformat.v4 import new_code_cell
 
@@ -200,3 +296,4 @@ def on_post_build(config) -> None:
         setup = _INSTALL_CELL.format(repo_url=config["repo_url"])
         notebook.cells.insert(1, new_code_cell(setup))
         jupytext.write(notebook, site / page_dir / f"{Path(script).stem}.ipynb")
+    _progress.finish()

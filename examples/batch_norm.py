@@ -25,10 +25,10 @@
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python batch_norm.py`: the full budget trains both networks
 # for 10 epochs on all 55,000 training images. `CNN_GUIDE_BUDGET=site` runs
-# the short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test on
-# 2,000 images. The two networks are built in this script, not registered in
-# `cnn_guide.models`, so there is no `cnn-guide train` command for them: the
-# script is the full run.
+# the short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of
+# a few steps on 640 images. The two networks are built in this script, not
+# registered in `cnn_guide.models`, so there is no `cnn-guide train` command
+# for them: the script is the full run.
 
 # %%
 import time

@@ -28,7 +28,7 @@
 # the last section for 20 epochs on all 55,000 training images, the full run
 # of the [LeNet-5](../../chapters/lenet/) chapter.
 # `CNN_GUIDE_BUDGET=site` runs the short version shown here and
-# `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000 images. The same training
+# `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same training
 # from the command line:
 # `cnn-guide train lenet5_fashion --epochs 20 --batch-size 128 --optimizer adam`.
 
@@ -130,7 +130,9 @@ print(f"  patch x flipped kernel (true convolution)  {flipped:+.4f}")
 # across a side of $n$ pixels; `"same"` pads with zeros so that a stride-1
 # output keeps the input size; a stride $s$ takes every $s$-th position. The
 # general formula, with padding $p$ on each side and dilation $d$, is
-# $n_\text{out} = \lfloor (n + 2p - d(k - 1) - 1)/s \rfloor + 1$,
+#
+# $$n_\text{out} = \left\lfloor \frac{n + 2p - d(k - 1) - 1}{s} \right\rfloor + 1,$$
+#
 # implemented by
 # [`output_size`](../../reference/cnn_guide/analysis/#cnn_guide.analysis.output_size).
 # Every row below builds a real layer and compares its output with the formula.

@@ -24,7 +24,7 @@
 # training images, and the last cell prints the recorded result of that run
 # (or the command that records one and how long it takes).
 # `CNN_GUIDE_BUDGET=site` runs the short version shown here and
-# `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000 images. The same training
+# `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same training
 # from the command line:
 # `cnn-guide train googlenet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
 

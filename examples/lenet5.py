@@ -24,7 +24,7 @@
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python lenet5.py`: the full budget is 20 epochs on all 55,000
 # training images. `CNN_GUIDE_BUDGET=site` runs the short version shown here
-# and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000 images. The same
+# and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same
 # training from the command line:
 # `cnn-guide train lenet5_fashion --epochs 20 --batch-size 128 --optimizer adam`.
 # The last cell prints the full run's recorded result, or its expected time.

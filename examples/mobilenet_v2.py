@@ -24,7 +24,7 @@
 # page) and run `python mobilenet_v2.py`: the full budget is 15 epochs on all
 # 55,000 training images; its recorded result, or an estimate of its time, is
 # printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
-# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000
+# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
 # images. The same training from the command line:
 # `cnn-guide train mobilenet_v2_fashion --epochs 15 --batch-size 128 --optimizer adam`.
 

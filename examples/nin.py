@@ -23,7 +23,7 @@
 # page) and run `python nin.py`: the full budget is 20 epochs on all 55,000
 # training images; the last cell prints its recorded result, or the command
 # that records one and the time it takes. `CNN_GUIDE_BUDGET=site` runs the
-# short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000
+# short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
 # images. The same training from the command line:
 # `cnn-guide train nin_fashion --epochs 20 --batch-size 128 --optimizer adam`.
 

@@ -26,7 +26,7 @@
 # the residual network's full run (or the command that records one and how
 # long it takes; the script trains two networks, so it takes about twice
 # that). `CNN_GUIDE_BUDGET=site` runs the short version shown here
-# and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000 images. The same training
+# and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same training
 # from the command line:
 # `cnn-guide train resnet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
 

@@ -22,7 +22,7 @@
 # page) and run `python simple_cnn.py`: the full budget is the seed's 10
 # epochs on all 55,000 training images; its recorded accuracy and time are
 # printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
-# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test on 2,000
+# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
 # images. The same training from the command line:
 # `cnn-guide train simple_cnn --epochs 10`.
 

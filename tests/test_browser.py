@@ -45,6 +45,7 @@ MIN_SCREENSHOT_BYTES = 10_000
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("site"),  # the worker that builds the site (pytest-xdist)
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}"),
 ]
 
@@ -266,42 +267,40 @@ def test_math_is_typeset(site_url, context, path):
 # --- Images -------------------------------------------------------------------------------
 
 
-def test_every_image_on_chapter_and_example_pages_loads(built_site, site_url, context):
-    pages = _pages(built_site, "chapters/*/index.html") + _pages(
-        built_site, "examples/*/index.html"
-    )
-    assert pages
-    broken: dict[str, list[str]] = {}
+_IMAGES = """() => [...document.images].map((i) => [i.currentSrc || i.src, i.naturalWidth])"""
+
+
+def _broken_images(page) -> list[str]:
+    """Images on the page that did not load (all of them loaded eagerly first)."""
+    # Images marked loading="lazy" load only near the viewport.
+    page.evaluate("document.querySelectorAll('img').forEach((i) => i.loading = 'eager')")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete)", timeout=15_000)
+    images = page.evaluate(_IMAGES)
+    if not images:
+        return ["no images at all (not even the logo)"]
+    return [src[:100] for src, width in images if width <= 0]
+
+
+def test_executed_examples_show_their_figures(site_url, context):
     page = context.new_page()
-    for html in pages:
-        url = _url_of(site_url, built_site, html)
-        page.goto(url, wait_until="load")
-        # Images marked loading="lazy" load only near the viewport.
-        page.evaluate("document.querySelectorAll('img').forEach((i) => i.loading = 'eager')")
-        page.wait_for_function(
-            "() => [...document.images].every((i) => i.complete)", timeout=15_000
-        )
-        images = page.evaluate(
-            "() => [...document.images].map((i) => [i.currentSrc || i.src, i.naturalWidth])"
-        )
-        assert images, f"{url}: no images at all (not even the logo)"
-        bad = [src[:100] for src, width in images if width <= 0]
-        if bad:
-            broken[url] = bad
-    # Executed examples show figures (learning curves, confusion matrix, samples).
     page.goto(site_url + "examples/simple_cnn/", wait_until="load")
+    # Learning curves, confusion matrix, samples.
     assert page.locator("article .jp-RenderedImage img").count() >= 3
     page.close()
-    assert not broken, broken
 
 
 # --- Layout -------------------------------------------------------------------------------
 
 # What does not fit: the page wider than the window, content cut off by a box
-# with hidden overflow, or an element sticking out of the article; and printed
+# with hidden overflow, or content sticking out of the article; and printed
 # text whose lines wrap (a text table such as layer_table's turns into an
 # unreadable zigzag on a phone when its lines are broken).
-_LAYOUT_PROBLEMS = """() => {
+#
+# "Content" is what the reader sees: text and childless boxes (images, MathJax
+# glyphs), measured where they are drawn. Padding, margins and a box's own
+# scrollWidth are not: browsers have counted them differently from version to
+# version, so a check on them fails on one machine and passes on the next.
+_LAYOUT_PROBLEMS = r"""() => {
     const problems = [];
     const root = document.documentElement;
     if (root.scrollWidth > root.clientWidth) {
@@ -310,30 +309,67 @@ _LAYOUT_PROBLEMS = """() => {
     const article = document.querySelector("article");
     const right = article.getBoundingClientRect().right;
     const name = (e) => e.tagName.toLowerCase() + "." + [...e.classList].join(".");
-    const scrolls = (e) => {  // inside a box the reader can scroll sideways
+    const scrollsX = (n) => ["auto", "scroll"].includes(getComputedStyle(n).overflowX);
+    const clips = (n) => ["hidden", "clip"].includes(getComputedStyle(n).overflowX);
+    const ignored = (n) => n.closest("mjx-assistive-mml, mjx-ext");
+    // The right edge of what e shows: its text and its childless boxes (images,
+    // MathJax glyphs), leaving out what a box inside e scrolls or clips itself.
+    // Padding and margins are not content: a browser that counts them into
+    // scrollWidth, or a font a pixel wider, does not make a page fail.
+    const inkRight = (e) => {
+        let edge = -Infinity;
+        const shown = NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT;
+        const walker = document.createTreeWalker(e, shown, {
+            acceptNode: (n) => {
+                if (n.nodeType === Node.ELEMENT_NODE && n !== e) {
+                    if (ignored(n)) return NodeFilter.FILTER_REJECT;
+                    if (scrollsX(n) || clips(n)) {  // its own content is its own business
+                        edge = Math.max(edge, n.getBoundingClientRect().right);
+                        return NodeFilter.FILTER_REJECT;
+                    }
+                }
+                return NodeFilter.FILTER_ACCEPT;
+            },
+        });
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            if (n.nodeType === Node.TEXT_NODE) {
+                if (!n.textContent.trim()) continue;
+                const range = document.createRange();
+                range.selectNodeContents(n);
+                for (const r of range.getClientRects()) {
+                    if (r.width > 0) edge = Math.max(edge, r.right);
+                }
+            } else if (!n.firstElementChild && !n.textContent.trim()) {
+                const r = n.getBoundingClientRect();
+                if (r.width > 0 && r.height > 0) edge = Math.max(edge, r.right);
+            }
+        }
+        return edge;
+    };
+    const inside = (e) => {  // inside a box the reader can scroll sideways
+        if (e === article) return false;
         for (let n = e.parentElement; n && n !== article; n = n.parentElement) {
-            if (["auto", "scroll"].includes(getComputedStyle(n).overflowX)) return true;
+            if (scrollsX(n)) return true;
         }
         return false;
     };
-    for (const e of article.querySelectorAll("*")) {
-        if (e.clientWidth === 0 || e.scrollWidth <= e.clientWidth + 1) continue;
-        // Clipped on purpose: the screen-reader copy, and the extenders of stretchy glyphs.
-        if (e.closest("mjx-assistive-mml, mjx-ext")) continue;
-        const overflow = getComputedStyle(e).overflowX;
-        if (overflow === "hidden" || overflow === "clip") {
-            problems.push(`${name(e)} cuts off ${e.scrollWidth - e.clientWidth}px`);
-        } else if (
-            overflow === "visible" && e.getBoundingClientRect().right > right + 1 && !scrolls(e)
-        ) {
-            problems.push(`${name(e)} sticks out of the article`);
+    for (const e of [article, ...article.querySelectorAll("*")]) {
+        if (e.clientWidth === 0 || e.scrollWidth <= e.clientWidth + 1 || ignored(e)) continue;
+        const box = e.getBoundingClientRect();
+        if (clips(e)) {
+            const limit = box.left + e.clientLeft + e.clientWidth;
+            const cut = Math.round(inkRight(e) - limit);
+            if (cut > 1) problems.push(`${name(e)} cuts off ${cut}px`);
+        } else if (!scrollsX(e) && !inside(e)) {
+            const out = Math.round(inkRight(e) - right);
+            if (out > 1) problems.push(`${name(e)} sticks out of the article by ${out}px`);
         }
     }
     for (const pre of article.querySelectorAll(".jp-OutputArea-output pre")) {
         const range = document.createRange();
         range.selectNodeContents(pre);
         const shown = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
-        const lines = pre.textContent.replace(/\\n$/, "").split("\\n").length;
+        const lines = pre.textContent.replace(/\n$/, "").split("\n").length;
         if (shown > lines) {
             problems.push(`output of ${lines} lines wrapped onto ${shown}: `
                 + pre.textContent.slice(0, 40));
@@ -342,28 +378,42 @@ _LAYOUT_PROBLEMS = """() => {
     return problems;
 }"""
 
+# Pages a layout check must fail, and pages it must pass: the check itself is tested.
+_CUT_OFF_TABLE = '<div style="overflow:hidden"><table><tr><td>{}</td></tr></table></div>'
+_CUT_OFF_CODE = '<div style="overflow:hidden"><pre>{}</pre></div>'
+_STICKING_OUT = "<table><tr><td>{}</td></tr></table>"
+_SCROLLS = '<div style="overflow-x:auto"><pre>{}</pre></div>'
+_PADDED = '<div style="overflow:hidden"><p style="margin-right:80px;width:100%">fits</p></div>'
+_WRAPPED = '<div class="jp-OutputArea-output"><pre style="white-space:pre-wrap">{}</pre></div>'
+_WIDE = "W" * 80
 
-@pytest.mark.parametrize("width", [390, 1280], ids=["phone", "desktop"])
-def test_content_fits_the_window(built_site, site_url, browser, width):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    pages = [
-        built_site / "index.html",
-        *_pages(built_site, "chapters/*/index.html"),
-        *_pages(built_site, "examples/*/index.html"),
-    ]
-    problems = {}
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (_CUT_OFF_TABLE.format(_WIDE), "cuts off"),
+        (_CUT_OFF_CODE.format(_WIDE), "cuts off"),
+        (_STICKING_OUT.format(_WIDE), "sticks out of the article"),
+        (_WRAPPED.format("word " * 40), "wrapped onto"),
+        (_SCROLLS.format(_WIDE), None),
+        (_PADDED, None),
+    ],
+    ids=["cut-off-table", "cut-off-code", "sticking-out", "wrapped-output", "scrolls", "padded"],
+)
+def test_layout_check_catches_what_does_not_fit(browser, body, expected):
+    page = browser.new_page(viewport={"width": 390, "height": 600})
     try:
-        page = context.new_page()
-        for html in pages:
-            url = _url_of(site_url, built_site, html)
-            page.goto(url, wait_until="load")
-            _typeset(page)
-            found = page.evaluate(_LAYOUT_PROBLEMS)
-            if found:
-                problems[url] = found
+        page.set_content(
+            '<body style="margin:0;overflow-x:hidden"><main style="width:300px">'
+            f"<article>{body}</article></main></body>"
+        )
+        found = page.evaluate(_LAYOUT_PROBLEMS)
     finally:
-        context.close()
-    assert not problems, json.dumps(problems, indent=1)
+        page.close()
+    if expected is None:
+        assert found == [], found
+    else:
+        assert any(expected in problem for problem in found), found
 
 
 # --- Contrast -----------------------------------------------------------------------------
@@ -437,15 +487,26 @@ _LOW_CONTRAST = """(floor) => {
 MIN_CONTRAST = 3.0  # WCAG's floor for large text; below it, text is hard to read for anyone
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_text_is_readable_in_both_schemes(built_site, site_url, browser, scheme):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+# --- Every chapter and example page, in two views ---------------------------------------
+#
+# Each page is loaded once per view and checked for broken images, layout and
+# contrast together: a phone in the dark scheme and a desktop in the light one
+# cover both widths and both schemes (layout does not depend on the scheme,
+# contrast not on the width) at half the page loads.
+
+
+@pytest.mark.parametrize(
+    ("width", "scheme"), [(390, "dark"), (1280, "light")], ids=["phone-dark", "desktop-light"]
+)
+def test_pages_show_their_images_fit_and_read_well(built_site, site_url, browser, width, scheme):
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    context.set_default_timeout(30_000)
     pages = [
         built_site / "index.html",
         *_pages(built_site, "chapters/*/index.html"),
         *_pages(built_site, "examples/*/index.html"),
     ]
-    problems = {}
+    problems: dict[str, list] = {}
     try:
         page = context.new_page()
         for html in pages:
@@ -453,14 +514,15 @@ def test_text_is_readable_in_both_schemes(built_site, site_url, browser, scheme)
             page.goto(url, wait_until="load")
             assert _scheme(page) == {"light": "default", "dark": "slate"}[scheme]
             _typeset(page)
+            found = [f"broken image {src}" for src in _broken_images(page)]
+            found += page.evaluate(_LAYOUT_PROBLEMS)
             low = page.evaluate(_LOW_CONTRAST, MIN_CONTRAST)
-            if low:
-                problems[url] = low[:20] + ([f"... {len(low)} in all"] if len(low) > 20 else [])
+            found += [f"contrast below {MIN_CONTRAST}:1: {item}" for item in low[:20]]
+            if found:
+                problems[url] = found
     finally:
         context.close()
-    assert not problems, f"text below {MIN_CONTRAST}:1 contrast ({scheme}):\n" + "\n".join(
-        f"{url}\n    " + "\n    ".join(map(str, low)) for url, low in problems.items()
-    )
+    assert not problems, json.dumps(problems, indent=1)
 
 
 # --- Search -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from cnn_guide.budget import QUICK_SIZES
 from cnn_guide.cli import main
 
 
@@ -109,13 +110,13 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
     assert code == 0 and "Test accuracy:" in out and saved.is_file()
     runs = json.loads(results.read_text())
     (run_record,) = runs.values()
-    assert run_record["model"] == "simple_cnn" and run_record["train_size"] == 2_000
+    assert run_record["model"] == "simple_cnn" and run_record["train_size"] == QUICK_SIZES["train"]
     assert (
         run_record["command"].startswith("cnn-guide train simple_cnn")
         and run_record["machine"]["cores"]
     )
     code, out, _ = run(capsys, "evaluate", str(saved), "--quick")
-    assert code == 0 and "test accuracy" in out and "1,000 images" in out
+    assert code == 0 and "test accuracy" in out and f"{QUICK_SIZES['test']:,} images" in out
 
 
 def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):

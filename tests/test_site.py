@@ -11,7 +11,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+# One worker builds the site and runs everything that reads it (pytest-xdist).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]
+
+
+# Lines a reader's first build must not show: TensorFlow's start-up notices,
+# the kernels' transport warning and the MkDocs plugins' banners.
+NOISE = (
+    "cuInit",
+    "oneDNN",
+    "cuda drivers",
+    "absl::InitializeLog",
+    "without encryption",
+    "MkDocs 2.0",
+    "ProperDocs",
+    "end of life",
+    "Converting notebook",
+)
+
+
+def test_the_build_log_is_one_line_per_example_and_quiet(site_build):
+    lines = site_build.log.splitlines()
+    progress = [line for line in lines if re.search(r"Example +\d+/\d+ ", line)]
+    assert len(progress) == len(EXAMPLES), progress
+    for number, (line, stem) in enumerate(zip(progress, EXAMPLES, strict=True), start=1):
+        assert re.search(rf"Example +{number}/{len(EXAMPLES)} +{stem} +executed in +[\d.]+ s", line)
+    total = rf"{len(EXAMPLES)} examples executed in \d+ s \(budget 'quick'\)"
+    assert re.search(total, site_build.log), site_build.log[-2000:]
+    noisy = [line for line in lines if any(word in line for word in NOISE)]
+    assert not noisy, noisy
+    assert not [line for line in lines if "WARNING" in line], site_build.log[-3000:]
 
 
 def test_pages_exist(built_site):
