@@ -347,13 +347,14 @@ _LAYOUT_PROBLEMS = r"""() => {
         return edge;
     };
     const inside = (e) => {  // inside a box the reader can scroll sideways
-        if (e === article) return false;
         for (let n = e.parentElement; n && n !== article; n = n.parentElement) {
             if (scrollsX(n)) return true;
         }
         return false;
     };
-    for (const e of [article, ...article.querySelectorAll("*")]) {
+    // The article's own children only: Material lets code blocks bleed into
+    // its padding on a phone, on purpose.
+    for (const e of article.querySelectorAll("*")) {
         if (e.clientWidth === 0 || e.scrollWidth <= e.clientWidth + 1 || ignored(e)) continue;
         const box = e.getBoundingClientRect();
         if (clips(e)) {
@@ -381,7 +382,7 @@ _LAYOUT_PROBLEMS = r"""() => {
 # Pages a layout check must fail, and pages it must pass: the check itself is tested.
 _CUT_OFF_TABLE = '<div style="overflow:hidden"><table><tr><td>{}</td></tr></table></div>'
 _CUT_OFF_CODE = '<div style="overflow:hidden"><pre>{}</pre></div>'
-_STICKING_OUT = "<table><tr><td>{}</td></tr></table>"
+_STICKING_OUT = "<div><table><tr><td>{}</td></tr></table></div>"
 _SCROLLS = '<div style="overflow-x:auto"><pre>{}</pre></div>'
 _PADDED = '<div style="overflow:hidden"><p style="margin-right:80px;width:100%">fits</p></div>'
 _WRAPPED = '<div class="jp-OutputArea-output"><pre style="white-space:pre-wrap">{}</pre></div>'

@@ -43,6 +43,14 @@ def test_the_build_log_is_one_line_per_example_and_quiet(site_build):
     assert not [line for line in lines if "WARNING" in line], site_build.log[-3000:]
 
 
+def test_site_tests_share_one_worker(request):
+    # pytest-xdist's loadgroup marks each grouped test's id; without it every
+    # worker would build the site itself (as it did with pytest 9.2).
+    if not hasattr(request.config, "workerinput"):
+        pytest.skip("not run by pytest-xdist")
+    assert request.node.nodeid.endswith("@site"), request.node.nodeid
+
+
 def test_pages_exist(built_site):
     for page in (
         "index.html",
