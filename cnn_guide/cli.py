@@ -262,7 +262,7 @@ def _parser() -> argparse.ArgumentParser:
         "--budget",
         choices=BUDGETS,
         default="site",
-        help="how much each example trains: quick (a smoke test, about 4 min on 2 cores), "
+        help="how much each example trains: quick (a few steps each, a smoke test), "
         "site (what the published book shows; default) or full (hours)",
     )
     book.add_argument(

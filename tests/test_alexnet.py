@@ -11,8 +11,10 @@ from cnn_guide.layers import LocalResponseNormalization
 
 
 @pytest.fixture(scope="module")
-def alexnet_one_tower(paper_model):
-    return paper_model("alexnet")
+def alexnet_one_tower():
+    model = models.alexnet()
+    yield model
+    keras.backend.clear_session()
 
 
 def test_feature_map_sizes_at_227(alexnet_one_tower):
@@ -58,8 +60,8 @@ def test_dense_layers_hold_most_of_the_weights(alexnet_one_tower):
     assert dense / alexnet_one_tower.count_params() > 0.93
 
 
-def test_grouped_form_groups_conv2_conv4_conv5_only(paper_model):
-    model = paper_model("alexnet_grouped")
+def test_grouped_form_groups_conv2_conv4_conv5_only():
+    model = models.alexnet_grouped()
     groups = {
         layer.name: layer.groups for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
     }

@@ -136,6 +136,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     assert result["learning_rate"] == pytest.approx([0.001, 0.001])
 
 
+@pytest.mark.slow  # three processes end to end
 def test_two_workers_on_localhost_end_with_the_same_weights(tmp_path):
     ports = _free_loopback_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}

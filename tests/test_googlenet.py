@@ -11,8 +11,10 @@ from cnn_guide.layers import InceptionModule, LocalResponseNormalization
 
 
 @pytest.fixture(scope="module")
-def googlenet(paper_model):
-    return paper_model("googlenet")
+def googlenet():
+    model = models.googlenet()
+    yield model
+    keras.backend.clear_session()
 
 
 def test_modules_follow_table_1(googlenet):

@@ -14,8 +14,8 @@ def units(model: keras.Model) -> list[BottleneckResidualUnit]:
     return [layer for layer in model.layers if isinstance(layer, BottleneckResidualUnit)]
 
 
-def test_resnext50_32x4d_groups_and_widths(paper_model):
-    model = paper_model("resnext50_32x4d")
+def test_resnext50_32x4d_groups_and_widths():
+    model = models.resnext50_32x4d()
     found = units(model)
     assert len(found) == 16
     for unit in found:
@@ -29,7 +29,7 @@ def test_resnext50_32x4d_groups_and_widths(paper_model):
             (2, 2) if unit.name.endswith("block1") and stage > 2 else (1, 1)
         )
     # Same layout as ResNet-50 with ordinary 3x3 convolutions 64-512 wide.
-    resnet = paper_model("resnet50")
+    resnet = models.resnet50()
     assert [u.name for u in units(resnet)] == [u.name for u in found]
     assert all(u.groups == 1 and u.inner_width == u.filters for u in units(resnet))
     keras.backend.clear_session()

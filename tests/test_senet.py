@@ -32,9 +32,9 @@ def se_params(channels: int, ratio: int) -> int:
     return 2 * channels * hidden + hidden + channels
 
 
-def test_se_resnet50_is_resnet50_plus_one_se_block_per_unit(paper_model):
-    se = paper_model("se_resnet50")
-    plain = paper_model("resnet50")
+def test_se_resnet50_is_resnet50_plus_one_se_block_per_unit():
+    se = models.se_resnet50()
+    plain = models.resnet50()
     found = units(se)
     assert len(found) == 16
     assert all(isinstance(u.se, SqueezeExcitation) and u.se.ratio == 16 for u in found)

@@ -209,6 +209,7 @@ def _bench(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow  # three timed runs in processes of their own
 def test_bench_quick_writes_well_formed_rows_and_updates_only_its_own(capfd, tmp_path, monkeypatch):
     results = tmp_path / "runs.json"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))

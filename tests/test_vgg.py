@@ -13,8 +13,8 @@ APPLICATIONS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.V
 
 
 @pytest.mark.parametrize("name", ["vgg16", "vgg19"])
-def test_same_weights_as_keras_applications(name, paper_model):
-    ours = paper_model(name)
+def test_same_weights_as_keras_applications(name):
+    ours = models.build(name)
     theirs = APPLICATIONS[name](weights=None)
     assert ours.count_params() == theirs.count_params() == models.get_info(name).reference_params
     ours_shapes = {
