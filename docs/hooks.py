@@ -106,13 +106,12 @@ class _Progress:
             return
         seconds = time.perf_counter() - self.started.pop(source)
         self.seconds.append(seconds)
-        verb = "executed" if _executes() else "rendered"
         log.info(
             "Example %2d/%d  %-14s %s in %5.1f s",
             len(self.seconds),
             len(self.examples),
             Path(source).stem,
-            verb,
+            _what_happens(),
             seconds,
         )
 
@@ -123,7 +122,7 @@ class _Progress:
         log.info(
             "%d examples %s in %.0f s (budget %r); the whole build took %.0f s",
             len(self.seconds),
-            "executed" if _executes() else "rendered",
+            _what_happens(),
             sum(self.seconds),
             os.environ.get("CNN_GUIDE_BUDGET", "site"),
             total,
@@ -134,8 +133,10 @@ def _is_example(src_uri: str) -> bool:
     return src_uri.startswith("examples/") and src_uri.endswith(".py")
 
 
-def _executes() -> bool:
-    return os.environ.get("CNN_GUIDE_EXECUTE", "true").strip().lower() not in ("false", "0", "no")
+def _what_happens() -> str:
+    """What the build does to an example page: runs it, or only renders its code."""
+    executes = os.environ.get("CNN_GUIDE_EXECUTE", "true").strip().lower()
+    return "rendered" if executes in ("false", "0", "no") else "executed"
 
 
 _progress = _Progress()

@@ -269,6 +269,13 @@ def _report(found: dict[str, list]) -> str:
     return json.dumps({url: items for url, items in found.items() if items}, indent=1)
 
 
+def _checked(visits: dict[str, _Visit], check: str) -> dict[str, list]:
+    """One content check's findings per page, for the pages it ran on (at least 3)."""
+    found = {url: getattr(v, check) for url, v in visits.items() if getattr(v, check) is not None}
+    assert len(found) >= 3, f"{check} ran on {len(found)} pages only: {list(found)}"
+    return found
+
+
 def test_every_page_loads_cleanly_and_only_from_this_server(desktop_light):
     assert len(desktop_light) >= 5, list(desktop_light)
     # The listeners see the search worker's requests too (else "no foreign
@@ -281,16 +288,13 @@ def test_every_page_loads_cleanly_and_only_from_this_server(desktop_light):
 
 def test_every_image_on_home_chapter_and_example_pages_loads(desktop_light, phone_dark):
     for visits in (desktop_light, phone_dark):
-        broken = {url: v.broken_images for url, v in visits.items() if v.broken_images is not None}
-        assert len(broken) >= 3, list(broken)
+        broken = _checked(visits, "broken_images")
         assert not any(broken.values()), _report(broken)
 
 
 @pytest.mark.parametrize("view", ["phone_dark", "desktop_light"])
 def test_content_fits_the_window(request, view):
-    visits = request.getfixturevalue(view)
-    layout = {url: visit.layout for url, visit in visits.items() if visit.layout is not None}
-    assert len(layout) >= 3, list(layout)
+    layout = _checked(request.getfixturevalue(view), "layout")
     assert not any(layout.values()), _report(layout)
 
 
@@ -300,8 +304,7 @@ def test_text_is_readable_in_both_schemes(request, view):
     expected = {"phone_dark": "slate", "desktop_light": "default"}[view]
     schemes = {v.scheme for v in visits.values() if v.scheme is not None}
     assert schemes == {expected}, f"the palette did not follow the browser's scheme: {schemes}"
-    low = {url: v.low_contrast[:20] for url, v in visits.items() if v.low_contrast is not None}
-    assert len(low) >= 3, list(low)
+    low = {url: found[:20] for url, found in _checked(visits, "low_contrast").items()}
     assert not any(low.values()), f"text below {MIN_CONTRAST}:1 contrast ({view}):\n" + _report(low)
 
 
