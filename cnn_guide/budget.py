@@ -17,12 +17,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cnn_guide.data import FashionMNIST
+    from cnn_guide.recipes import Recipe
+    from cnn_guide.runs import RunSpec
+    from cnn_guide.training import FitResult
 
-__all__ = ["BUDGETS", "BUDGET_ENV_VAR", "QUICK_SIZES", "Budget", "choose_budget"]
+__all__ = [
+    "BUDGETS",
+    "BUDGET_ENV_VAR",
+    "QUICK_SIZES",
+    "Budget",
+    "ExamplePlan",
+    "choose_budget",
+    "plan_example",
+]
 
 BUDGET_ENV_VAR = "CNN_GUIDE_BUDGET"
 BUDGETS = ("quick", "site", "full")
@@ -105,3 +116,89 @@ def choose_budget(
         "full": Budget("full", full_epochs),
     }
     return budgets[name]
+
+
+@dataclass(frozen=True)
+class ExamplePlan:
+    """What an example trains: one recipe and stop rule, run at the chosen budget.
+
+    An example states its settings once, in `plan_example`; the recipe it
+    trains under here, the full run it stands for and the recorded result it
+    shows all come from this one object, so that they cannot drift apart.
+
+    Attributes:
+        budget: The budget chosen by ``$CNN_GUIDE_BUDGET``.
+        full_run: The full run: its key in the results file and its command.
+        recipe: The recipe at this budget (the full run's, with this
+            budget's epochs).
+    """
+
+    budget: Budget
+    full_run: RunSpec
+    recipe: Recipe
+
+    def apply(self, data: FashionMNIST) -> FashionMNIST:
+        """The part of ``data`` this budget trains and tests on."""
+        return self.budget.apply(data)
+
+    def describe(self) -> str:
+        """The budget, the recipe and the command of the full run, in a few lines."""
+        return (
+            f"{self.budget.describe()}\nRecipe {self.recipe.describe()}\n"
+            f"The full run: `{self.full_run.command}`."
+        )
+
+    def report(self, result: FitResult | None = None) -> str:
+        """The full run's recorded result, beside this run's when it was a full run too."""
+        from cnn_guide.results import full_run_report
+
+        report = full_run_report(self.full_run)
+        if result is not None and self.budget.name == "full":
+            report += (
+                f"\nThis run (the full budget, on this machine): test accuracy "
+                f"{result.test_accuracy:.4f}, {result.seconds_per_epoch:.0f} s per epoch."
+            )
+        return report
+
+
+def plan_example(
+    model: str,
+    recipe: str = "protocol",
+    *,
+    site_epochs: int,
+    site_train_size: int | None = None,
+    quick_epochs: int = 1,
+    **changes: Any,
+) -> ExamplePlan:
+    """The plan of an example: a recipe by name, its changes and its budgets.
+
+    Args:
+        model: The registered model the full run trains.
+        recipe: Recipe name (`cnn_guide.recipes.list_recipes`).
+        site_epochs: Epochs for the documentation build.
+        site_train_size: Training images for the documentation build
+            (``None`` for all 55,000).
+        quick_epochs: Epochs on the small subset of the quick budget.
+        **changes: Recipe fields the full run changes, its stop rule
+            included (e.g. ``epochs=20``).
+
+    Raises:
+        ValueError: For an unknown recipe or field, or a full run stopped
+            by something other than epochs.
+    """
+    from cnn_guide.runs import RunSpec
+
+    full_run = RunSpec.of(model, recipe, **changes)
+    full = full_run.resolve()
+    if full.epochs is None or full.minutes is not None or full.steps is not None:
+        raise ValueError(
+            f"an example's full run stops after a number of epochs, so that a reader's "
+            f"accuracy does not depend on their machine's speed; got {full.stop_rule}."
+        )
+    budget = choose_budget(
+        site_epochs=site_epochs,
+        full_epochs=int(full.epochs),
+        site_train_size=site_train_size,
+        quick_epochs=quick_epochs,
+    )
+    return ExamplePlan(budget=budget, full_run=full_run, recipe=full.replace(epochs=budget.epochs))

@@ -1,33 +1,63 @@
-"""Training recipes: a model together with how to train it.
+"""Training recipes: the one description of how a network is trained.
 
-The benchmark compares architectures under one fixed recipe (``"protocol"``)
-and compares recipes with each other (``"fast"`` against ``"seed"``, and the
-fast recipe with one technique changed at a time):
+A `Recipe` holds every training setting (optimizer and learning-rate
+schedule, loss, batch, precision, augmentation, batch-norm settling, seed) and
+a stop rule (epochs, minutes of training, or steps). Everything that trains
+takes one by name and overrides a field where it must:
 
 ```python
 from cnn_guide.recipes import get_recipe, list_recipes
 
-list_recipes()                 # ['protocol', 'seed', 'fast', 'fast-augment', ...]
-fast = get_recipe("fast")
-fast.describe()                # one line per technique
-protocol = get_recipe("protocol", model="resnet_fashion")
+list_recipes()                          # ['protocol', 'seed', 'fast', ...]
+protocol = get_recipe("protocol")       # Adam, batch 128, 10 epochs
+short = get_recipe("protocol", epochs=2)
+bench = get_recipe("protocol", minutes=3, eval_every=30)  # a time budget instead
+print(get_recipe("fast").describe())    # one line per technique
 ```
 
-Every recipe trains with `cnn_guide.timed.train_timed`, which spreads its
-learning-rate schedule over the time budget.
+`cnn_guide.training.fit` trains any model under any recipe. Each field
+carries its command-line help, so that ``cnn-guide train`` offers one option
+per field and a recorded run's command states exactly the fields it changed
+(`cnn_guide.runs.RunSpec`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
 
-__all__ = ["Recipe", "get_recipe", "list_recipes", "one_cycle"]
+
+__all__ = [
+    "PRECISIONS",
+    "SCHEDULES",
+    "STOP_FIELDS",
+    "Recipe",
+    "get_recipe",
+    "list_recipes",
+    "one_cycle",
+    "setting_fields",
+]
+
+def _positive_int(value, name, owner):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}.")
+
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+"""Precision names a recipe accepts: a Keras dtype policy, or ``"auto"``
+(`cnn_guide.distribute.choose_precision`)."""
+
+SCHEDULES = ("constant", "one-cycle")
+"""Learning-rate schedules a recipe accepts."""
+
+STOP_FIELDS = ("epochs", "minutes", "steps")
+"""The fields of the stop rule: training ends at whichever set one comes first."""
 
 
 def one_cycle(peak: float, warmup: float = 0.25, final: float = 0.0) -> Callable[[float], float]:
@@ -60,82 +90,221 @@ def one_cycle(peak: float, warmup: float = 0.25, final: float = 0.0) -> Callable
     return learning_rate
 
 
+def _setting(default: Any, help: str, metavar: str | None = None) -> Any:  # noqa: A002
+    """A recipe field that ``cnn-guide train`` offers as an option."""
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """A registered model and the way to train it.
+    """How a network is trained: every setting and the rule that ends training.
 
     Attributes:
-        name: The recipe's name.
-        model: Registry name of the model (`cnn_guide.models`).
+        name: The recipe's registered name.
         summary: One line on what the recipe is for.
-        optimizer: Keras optimizer name.
-        learning_rate: Constant learning rate, or the one-cycle schedule's peak.
-        one_cycle: Spread a `one_cycle` schedule over the budget.
-        weight_decay: Decoupled weight decay (``AdamW``); 0 for none.
-        batch_size: Images per step.
+        model: The registered model the recipe was designed for, or ``None``
+            for a recipe meant for any architecture. Only ``cnn-guide bench``
+            reads it, to choose a model when none is named.
+        optimizer: Keras optimizer name (``"adam"``, ``"adamw"``, ``"nadam"``,
+            ``"sgd"``, ...).
+        learning_rate: The constant learning rate, or the one-cycle schedule's peak.
+        schedule: ``"constant"`` or ``"one-cycle"`` (`one_cycle`, spread over
+            the stop rule: epochs, minutes or steps).
+        momentum: Momentum, for ``"sgd"`` only.
+        weight_decay: Decoupled weight decay (for ``"adamw"``); 0 for none.
+        batch_size: Images per step and replica; the global batch is this
+            times the strategy's replicas.
+        scale_learning_rate: Multiply the learning rate by the number of
+            replicas (the linear scaling rule,
+            `cnn_guide.distribute.linear_scaling`).
         label_smoothing: Share of each target spread over the other classes.
         flip: Mirror training images left to right at random.
         shift: Largest random shift of training images, in pixels.
         flip_at_test: Average each test image's prediction with its mirror's.
-        precision: ``"float32"`` or ``"auto"`` (bfloat16 where the CPU has
-            native support, float16 on an NVIDIA GPU; see
-            `cnn_guide.distribute.choose_precision`).
+        settle_batch_norm: Recompute batch normalization's moving statistics
+            from training images before every evaluation
+            (`cnn_guide.training.PreciseBatchNorm`).
+        precision: A Keras dtype policy name, or ``"auto"``.
+        seed: Seeds the weights, dropout, shuffling and augmentation.
+        epochs: Stop after this many passes over the training images.
+        minutes: Stop after this many minutes of training (evaluations excluded).
+        steps: Stop after this many optimizer steps.
+        eval_every: Training seconds between test-accuracy checkpoints, which
+            give the times to each accuracy; ``None`` evaluates the test
+            images once, at the end.
     """
 
     name: str
-    model: str
-    summary: str
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    one_cycle: bool = False
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    label_smoothing: float = 0.0
-    flip: bool = False
-    shift: int = 0
-    flip_at_test: bool = False
-    precision: str = "float32"
+    summary: str = ""
+    model: str | None = None
+    optimizer: str = _setting("adam", "Keras optimizer name", "NAME")
+    learning_rate: float = _setting(1e-3, "learning rate (the one-cycle peak)", "LR")
+    schedule: str = _setting("constant", "learning-rate schedule: constant or one-cycle", "NAME")
+    momentum: float = _setting(0.0, "momentum (sgd only)", "M")
+    weight_decay: float = _setting(0.0, "decoupled weight decay (adamw)", "WD")
+    batch_size: int = _setting(128, "images per step and replica", "N")
+    scale_learning_rate: bool = _setting(False, "multiply the learning rate by the replicas")
+    label_smoothing: float = _setting(0.0, "label smoothing", "S")
+    flip: bool = _setting(False, "random left-right flips of training images")
+    shift: int = _setting(0, "random shifts of training images, up to N pixels", "N")
+    flip_at_test: bool = _setting(False, "average test predictions with mirror images")
+    settle_batch_norm: bool = _setting(
+        False, "recompute batch-norm statistics before every evaluation"
+    )
+    precision: str = _setting("float32", "auto, float32, mixed_bfloat16 or mixed_float16", "P")
+    seed: int = _setting(42, "random seed", "N")
+    epochs: float | None = _setting(None, "stop after N epochs", "N")
+    minutes: float | None = _setting(None, "stop after N minutes of training", "N")
+    steps: int | None = _setting(None, "stop after N steps", "N")
+    eval_every: float | None = _setting(
+        None, "seconds of training between test checkpoints", "S"
+    )
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"recipe {self.name!r}: schedule must be one of {SCHEDULES}, got {self.schedule!r}."
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"recipe {self.name!r}: precision must be one of {PRECISIONS}, "
+                f"got {self.precision!r}."
+            )
+        _positive_int(self.batch_size, "batch_size", f"recipe {self.name!r}")  # TODO _validate
+        for name in ("learning_rate", "epochs", "minutes", "eval_every"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int | float) and value > 0):
+                raise ValueError(
+                    f"recipe {self.name!r}: {name} must be a positive number, got {value!r}."
+                )
+        if self.steps is not None:
+            _positive_int(self.steps, "steps", f"recipe {self.name!r}")
+        for name in ("momentum", "weight_decay", "label_smoothing", "shift"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"recipe {self.name!r}: {name} must not be negative, got {getattr(self, name)!r}."
+                )
+        if self.label_smoothing >= 1:
+            raise ValueError(
+                f"recipe {self.name!r}: label_smoothing is a share below 1, "
+                f"got {self.label_smoothing!r}."
+            )
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with some fields changed.
+
+        Giving any of the stop fields (``epochs``, ``minutes``, ``steps``)
+        replaces the whole stop rule: ``replace(minutes=3)`` trains for 3
+        minutes, whatever epochs the recipe had.
+
+        Raises:
+            ValueError: For an unknown field or a bad value.
+        """
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(
+                f"Recipe has no field {', '.join(map(repr, unknown))}; its fields are "
+                f"{', '.join(f.name for f in dataclasses.fields(self))}."
+            )
+        if any(name in changes for name in STOP_FIELDS):
+            changes = {**dict.fromkeys(STOP_FIELDS), **changes}
+        return dataclasses.replace(self, **changes)
+
+    def changes_from(self, base: Recipe) -> dict[str, Any]:
+        """The settings in which this recipe differs from ``base``, by field name."""
+        return {
+            name: getattr(self, name)
+            for name in setting_fields()
+            if getattr(self, name) != getattr(base, name)
+        }
 
     @property
-    def schedule(self) -> Callable[[float], float] | None:
-        """The learning rate by progress, or ``None`` for a constant one."""
-        return one_cycle(self.learning_rate) if self.one_cycle else None
+    def stop_rule(self) -> str:
+        """The stop rule in words, e.g. ``"10 epochs"`` or ``"3 min or 5 epochs"``."""
+        parts = [
+            *([f"{self.epochs:g} epoch(s)"] if self.epochs is not None else []),
+            *([f"{self.minutes:g} min"] if self.minutes is not None else []),
+            *([f"{self.steps} step(s)"] if self.steps is not None else []),
+        ]
+        return " or ".join(parts) or "no stop rule"
 
-    def build_model(self) -> keras.Model:
-        """Build the recipe's model (under the caller's dtype policy)."""
-        from cnn_guide import models
+    def check_stop_rule(self) -> None:
+        """Fail unless the recipe says when training ends.
 
-        return models.build(self.model)
+        Raises:
+            ValueError: Naming the fields that set a stop rule.
+        """
+        if all(getattr(self, name) is None for name in STOP_FIELDS):
+            raise ValueError(
+                f"recipe {self.name!r} has no stop rule: give epochs, minutes or steps, "
+                f"e.g. get_recipe({self.name!r}, epochs=10) or --epochs 10."
+            )
 
-    def make_optimizer(self) -> keras.optimizers.Optimizer:
-        """A fresh optimizer for one run."""
-        config: dict = {"learning_rate": self.learning_rate}
+    @property
+    def learning_rate_schedule(self) -> Callable[[float], float] | None:
+        """The learning rate by progress (0 to 1), or ``None`` for a constant one."""
+        return one_cycle(self.learning_rate) if self.schedule == "one-cycle" else None
+
+    def make_optimizer(self, replicas: int = 1) -> keras.optimizers.Optimizer:
+        """A fresh optimizer for one run on ``replicas`` replicas.
+
+        Raises:
+            ValueError: For an unknown optimizer name, or momentum with an
+                optimizer other than SGD.
+        """
+        rate = self.learning_rate * (replicas if self.scale_learning_rate else 1)
+        config: dict[str, Any] = {"learning_rate": rate}
         if self.weight_decay:
             config["weight_decay"] = self.weight_decay
-        return keras.optimizers.get({"class_name": self.optimizer, "config": config})
+        if self.momentum:
+            if self.optimizer.lower() != "sgd":
+                raise ValueError(
+                    f"recipe {self.name!r}: momentum applies to 'sgd' only, "
+                    f"not {self.optimizer!r}; set momentum to 0."
+                )
+            config["momentum"] = self.momentum
+        try:
+            return keras.optimizers.get({"class_name": self.optimizer, "config": config})
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"Unknown optimizer {self.optimizer!r} (or a setting it does not take: "
+                f"{sorted(config)}). Use a Keras optimizer name such as 'adam', 'adamw', "
+                "'nadam', 'sgd' or 'rmsprop'."
+            ) from None
 
-    def dataset(self, images: np.ndarray, labels: np.ndarray, *, seed: int):
-        """The endless, shuffled and augmented training pipeline, one-hot labels.
+    def dataset(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int | None = None):
+        """The endless, shuffled and augmented training pipeline, with one-hot labels.
 
         Augmentation runs on whole batches inside ``tf.data`` (vectorized, in
         parallel with the training step), not inside the model, so the saved
         model holds no augmentation layers.
+
+        Args:
+            images: Training images.
+            labels: Their integer labels.
+            batch_size: Images per batch (default: the recipe's; `fit`
+                passes the global batch of a multi-replica run).
         """
         import tensorflow as tf
 
         from cnn_guide.data import make_dataset
 
         dataset = make_dataset(
-            images, labels, batch_size=self.batch_size, shuffle=True, seed=seed, repeat=True
+            images,
+            labels,
+            batch_size=batch_size or self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            repeat=True,
         )
-        flip = keras.layers.RandomFlip("horizontal", seed=seed) if self.flip else None
+        flip = keras.layers.RandomFlip("horizontal", seed=self.seed) if self.flip else None
         shift = (
             keras.layers.RandomTranslation(
                 self.shift / images.shape[1],
                 self.shift / images.shape[2],
                 fill_mode="constant",
                 interpolation="nearest",
-                seed=seed,
+                seed=self.seed,
             )
             if self.shift
             else None
@@ -153,24 +322,34 @@ class Recipe:
     def describe(self) -> str:
         """What the recipe does, in one line per choice."""
         rate = (
-            f"one-cycle learning rate, peak {self.learning_rate:g}, over the time budget"
-            if self.one_cycle
+            f"one-cycle learning rate, peak {self.learning_rate:g}"
+            if self.schedule == "one-cycle"
             else f"constant learning rate {self.learning_rate:g}"
         )
-        decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        rate += f", momentum {self.momentum:g}" if self.momentum else ""
+        rate += f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        rate += ", scaled by the replicas" if self.scale_learning_rate else ""
         augment = [
             *(["random left-right flips"] if self.flip else []),
             *([f"random shifts of up to {self.shift} px"] if self.shift else []),
         ]
         lines = [
-            f"{self.name}: {self.summary}",
-            f"  model {self.model}",
-            f"  {self.optimizer}, {rate}{decay}, batch {self.batch_size}, {self.precision}",
+            f"{self.name}: {self.summary}" if self.summary else self.name,
+            *([f"  model {self.model}"] if self.model else []),
+            f"  {self.optimizer}, {rate}, batch {self.batch_size}, {self.precision}, "
+            f"seed {self.seed}",
             f"  label smoothing {self.label_smoothing:g}"
             + (f"; {' and '.join(augment)}" if augment else "; no augmentation")
-            + ("; test predictions averaged with mirror images" if self.flip_at_test else ""),
+            + ("; test predictions averaged with mirror images" if self.flip_at_test else "")
+            + ("; batch-norm statistics settled before evaluating" if self.settle_batch_norm else ""),
+            f"  stops after {self.stop_rule}",
         ]
         return "\n".join(lines)
+
+
+def setting_fields() -> tuple[str, ...]:
+    """The recipe fields that are training settings (all but name, summary and model)."""
+    return tuple(f.name for f in dataclasses.fields(Recipe) if "help" in f.metadata)
 
 
 # Chosen on the validation images of 3-minute runs on a 2-core CPU: with flips,
@@ -182,27 +361,48 @@ _FAST = Recipe(
     summary="the fastest route to high accuracy on a small CPU",
     optimizer="adamw",
     learning_rate=4e-3,
-    one_cycle=True,
+    schedule="one-cycle",
     weight_decay=5e-4,
-    batch_size=128,
     label_smoothing=0.1,
     precision="auto",
+    minutes=3,
+    eval_every=30,
+)
+
+_PROTOCOL = Recipe(
+    name="protocol",
+    summary="the book's one recipe for every architecture: Adam, batch 128",
+    epochs=10,
 )
 
 _RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
-        Recipe(
-            name="protocol",
-            model="resnet_fashion",
-            summary="the benchmark's one recipe for every architecture (as in the examples)",
-        ),
+        _PROTOCOL,
         Recipe(
             name="seed",
             model="simple_cnn",
-            summary="the seed notebook's recipe: the simple CNN, Nadam, batch 32",
+            summary="the seed notebook's recipe: the simple CNN, Nadam, batch 32, 10 epochs",
             optimizer="nadam",
             batch_size=32,
+            epochs=10,
+        ),
+        dataclasses.replace(
+            _PROTOCOL,
+            name="benchmark",
+            summary="the protocol recipe for a fixed time: what each architecture reaches "
+            "in 3 minutes, with the test accuracy checked every 30 s of training",
+            epochs=None,
+            minutes=3,
+            eval_every=30,
+        ),
+        dataclasses.replace(
+            _PROTOCOL,
+            name="throughput",
+            summary="the protocol recipe for 23 steps: training and inference speed "
+            "(the first 3 steps, which trace the graph, are not timed)",
+            epochs=None,
+            steps=23,
         ),
         _FAST,
         dataclasses.replace(
@@ -218,7 +418,7 @@ _RECIPES: dict[str, Recipe] = {
             name="fast-no-schedule",
             summary="the fast recipe at a constant learning rate (Adam's default)",
             learning_rate=1e-3,
-            one_cycle=False,
+            schedule="constant",
         ),
         dataclasses.replace(
             _FAST,
@@ -235,16 +435,16 @@ def list_recipes() -> list[str]:
     return list(_RECIPES)
 
 
-def get_recipe(name: str, *, model: str | None = None) -> Recipe:
-    """A registered recipe, optionally applied to another model.
+def get_recipe(name: str, **changes: Any) -> Recipe:
+    """A registered recipe, with some fields changed.
 
     Args:
         name: A name from `list_recipes`.
-        model: Train this registered model instead of the recipe's own (how
-            the benchmark applies ``"protocol"`` to every architecture).
+        **changes: Fields to change (see `Recipe.replace`), e.g.
+            ``epochs=20`` or ``model="vgg_fashion"``.
 
     Raises:
-        ValueError: For an unknown recipe or model name.
+        ValueError: For an unknown recipe, field or model name.
     """
     try:
         recipe = _RECIPES[name]
@@ -252,9 +452,14 @@ def get_recipe(name: str, *, model: str | None = None) -> Recipe:
         raise ValueError(
             f"unknown recipe {name!r}; choose one of: {', '.join(_RECIPES)}."
         ) from None
-    if model is None:
-        return recipe
-    from cnn_guide import models
+    if changes.get("model") is not None:
+        from cnn_guide import models
 
-    models.get_info(model)  # an unknown name fails here, with the list of names
-    return dataclasses.replace(recipe, model=model)
+        models.get_info(changes["model"])  # an unknown name fails here, with the list
+    return recipe.replace(**changes) if changes else recipe
+
+
+def field_help(name: str) -> Mapping[str, Any]:
+    """The command-line help and metavar of a recipe setting."""
+    return next(f.metadata for f in dataclasses.fields(Recipe) if f.name == name)
+

@@ -1,34 +1,39 @@
-"""Measured results: training runs recorded with the machine and command that made them.
+"""The results file: every recorded run, and how pages show them.
 
 The book never types a measured number by hand. A run started with
-``cnn-guide train NAME --record`` stores its figures in ``results.json``
-(shipped inside the package, so a copied example script can read it too), and
-pages print them from there together with the command that produced them.
+``cnn-guide train ... --record`` (or ``cnn-guide bench --record``) is stored
+as a `cnn_guide.runs.RunRecord` in ``results.json`` (shipped inside the
+package, so a copied example script can read it too), under the key its
+`cnn_guide.runs.RunSpec` derives. Pages print records from here together with
+the command that made them; the book's build calls `render_marker` for the
+``<!-- ... -->`` markers in chapters.
+
+The file holds ``{"version": 2, "runs": {key: row}}``. Version 1 (a plain
+object of rows by older keys) is migrated when read: `migrate_v1`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import platform
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cnn_guide.runs import RunRecord, RunSpec
+
 __all__ = [
     "RESULTS_PATH",
+    "VERSION",
     "benchmark_rows",
-    "describe_machine",
-    "describe_run",
-    "format_benchmark_table",
+    "find",
+    "format_table",
     "full_run_report",
     "load_results",
-    "machine_info",
+    "migrate_v1",
     "record",
+    "render_marker",
     "results_path",
-    "runs_for",
 ]
 
 RESULTS_PATH = Path(__file__).with_name("results.json")
@@ -37,215 +42,177 @@ RESULTS_PATH = Path(__file__).with_name("results.json")
 RESULTS_ENV_VAR = "CNN_GUIDE_RESULTS"
 """Environment variable naming another results file (tests, private runs)."""
 
+VERSION = 2
+"""The results file's current format."""
 
 def results_path() -> Path:
     """The results file in use: ``$CNN_GUIDE_RESULTS`` or `RESULTS_PATH`."""
     return Path(os.environ.get(RESULTS_ENV_VAR) or RESULTS_PATH)
 
 
-def load_results(path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+def load_results(path: str | os.PathLike | None = None) -> dict[str, RunRecord]:
     """All recorded runs, by key; an empty dict when the file does not exist.
 
     Raises:
-        ValueError: If the file exists but is not a JSON object of runs.
+        ValueError: If the file exists but is not a results file this
+            version of the book can read.
     """
     path = Path(path) if path is not None else results_path()
     if not path.exists():
         return {}
     try:
-        runs = json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}); restore it with git.") from error
-    if not isinstance(runs, dict):
+    if not isinstance(content, dict):
         raise ValueError(
-            f"{path} must hold a JSON object of runs by key, got {type(runs).__name__}."
+            f"{path} must hold a JSON object with 'version' and 'runs', "
+            f"got {type(content).__name__}; restore it with git."
         )
-    return runs
+    version = content.get("version", 1)
+    if version == 1:
+        rows = migrate_v1(content)
+    elif version == VERSION and isinstance(content.get("runs"), dict):
+        rows = [RunRecord.from_json(row) for row in content["runs"].values()]
+    else:
+        raise ValueError(
+            f"{path} has results format {version!r}; this version of cnn_guide reads "
+            f"formats 1 and {VERSION}. Update cnn_guide, or restore the file with git."
+        )
+    return {row.key: row for row in rows}
 
 
-def record(
-    key: str, run: Mapping[str, Any], path: str | os.PathLike | None = None
-) -> dict[str, Any]:
-    """Store one run under ``key``, replacing an earlier run with that key.
+def save_results(runs: Iterable[RunRecord], path: str | os.PathLike | None = None) -> None:
+    """Write runs in the current format, atomically (never a half-written file)."""
+    path = Path(path) if path is not None else results_path()
+    content = {
+        "version": VERSION,
+        "runs": {row.key: row.to_json() for row in sorted(runs, key=lambda row: row.key)},
+    }
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
 
-    The date, the git commit and `machine_info` are added. The file is
-    rewritten atomically, so an interrupted write never leaves it half done.
+
+def record(run: RunRecord, path: str | os.PathLike | None = None) -> RunRecord:
+    """Store one run under its key, replacing an earlier run with that key.
 
     Returns:
         The stored run.
     """
-    path = Path(path) if path is not None else results_path()
     runs = load_results(path)
-    stored = {
-        **run,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "commit": _git_commit(),
-        "machine": machine_info(),
-    }
-    runs[key] = stored
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-    return stored
+    runs[run.key] = run
+    save_results(runs.values(), path)
+    return run
 
 
-def runs_for(model: str, path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Recorded runs of one model, newest first."""
-    runs = [run for run in load_results(path).values() if run.get("model") == model]
-    return sorted(runs, key=lambda run: run.get("date", ""), reverse=True)
+def find(spec: RunSpec, path: str | os.PathLike | None = None) -> RunRecord | None:
+    """The recorded run of ``spec``, or ``None``."""
+    return load_results(path).get(spec.key)
 
 
-def describe_run(run: Mapping[str, Any]) -> str:
-    """A sentence stating a recorded run's result, machine and command."""
-    machine = run.get("machine", {})
-    hardware = (
-        machine.get("gpu")
-        or f"{machine.get('cpu', 'unknown CPU')}, {machine.get('cores', '?')} cores"
-    )
-    return (
-        f"{run['model']}: test accuracy {run['test_accuracy']:.4f} after {run['epochs']} epoch(s) "
-        f"on {run['train_size']:,} training images, "
-        f"{run['train_seconds'] / 60:.1f} min of training "
-        f"({run['seconds_per_epoch']:.0f} s per epoch) on {hardware}; "
-        f"recorded {run.get('date', '?')[:10]} by `{run['command']}`."
-    )
-
-
-def full_run_report(
-    model: str,
+def benchmark_rows(
+    recipe: str = "benchmark",
     *,
-    epochs: int,
-    batch_size: int,
-    optimizer: str,
+    minutes: float | None = None,
+    any_budget: bool = False,
+    model: str | None = None,
     path: str | os.PathLike | None = None,
-) -> str:
-    """What an example's full budget gave when it was last run, and how to run it.
-
-    Looks for a recorded run of ``model`` on all 55,000 training images with
-    the given epochs, batch size and optimizer (the example's full budget). If
-    there is none, says so, names the command that records one and estimates
-    its training time from the model's recorded training speed.
+) -> list[RunRecord]:
+    """Recorded time-budgeted runs (never quick ones), in the book's model order.
 
     Args:
-        model: Registered model name.
-        epochs: Epochs of the full budget.
-        batch_size: Images per step of the full budget.
-        optimizer: Keras optimizer name of the full budget.
+        recipe: Recipe name (``"benchmark"``, ``"fast"``, ``"seed"``, ...).
+        minutes: Only runs with this time budget (default: the recipe's own).
+        any_budget: Runs of every time budget instead.
+        model: Only this model's runs.
+        path: Results file (default `results_path`).
+    """
+    from cnn_guide import models
+    from cnn_guide.recipes import get_recipe
+
+    minutes = minutes if minutes is not None else get_recipe(recipe).minutes
+    order = {name: index for index, name in enumerate(models.list_models())}
+    rows = []
+    for run in load_results(path).values():
+        budget = run.settings.get("minutes")
+        if (
+            run.spec.recipe == recipe
+            and not run.spec.quick
+            and budget is not None
+            and run.test_accuracy is not None
+            and (model is None or run.model == model)
+            and (any_budget or budget == minutes)
+        ):
+            rows.append(run)
+    return sorted(rows, key=lambda run: (order.get(run.model, len(order)), run.settings["minutes"]))
+
+
+def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str:
+    """What a full run gave when it was recorded, or the command that records it.
+
+    Args:
+        spec: The full run an example stands for (`cnn_guide.budget.Plan.full_run`).
         path: Results file (default `results_path`).
 
     Returns:
         A paragraph for the end of an example.
     """
-    command = (
-        f"cnn-guide train {model} --epochs {epochs} --batch-size {batch_size} "
-        f"--optimizer {optimizer} --record"
-    )
-    runs = runs_for(model, path)
-    for run in runs:
-        if (
-            run.get("train_size") == 55_000
-            and run.get("epochs") == epochs
-            and run.get("batch_size") == batch_size
-            and run.get("optimizer") == optimizer
-            and not run.get("quick")
-        ):
-            return "Full run: " + describe_run(run)
-    report = f"No full run recorded yet: `{command}` records one."
-    speeds = [run for run in runs if run.get("train_images_per_second")]
-    if speeds:
-        speed = speeds[0]
-        minutes = epochs * 55_000 / speed["train_images_per_second"] / 60
-        machine = speed.get("machine", {})
-        hardware = machine.get("gpu") or (
-            f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
+    run = find(spec, path)
+    if run is not None:
+        return (
+            f"Full run: test accuracy {run.test_accuracy:.4f} after {run.epochs:g} epoch(s) on "
+            f"{run.train_size:,} training images, {run.train_seconds / 60:.1f} min of training "
+            f"({run.seconds_per_epoch:.0f} s per epoch) on {run.hardware}; recorded "
+            f"{run.date[:10]} by `{run.command}`."
         )
-        report += (
-            f" At the {speed['train_images_per_second']:,.0f} training images/s measured "
-            f"on {hardware} (`{speed['command']}`), its {epochs} epochs take about "
-            f"{minutes:,.0f} min of training."
-        )
-    return report
+    return f"No full run recorded yet: `{spec.command}` records one."
 
 
-def benchmark_rows(
-    recipe: str = "protocol",
-    *,
-    budget_minutes: float | None = 3,
-    model: str | None = None,
-    path: str | os.PathLike | None = None,
-) -> list[dict[str, Any]]:
-    """Recorded benchmark runs (never the quick smoke runs), in the book's model order.
-
-    Args:
-        recipe: Recipe name (``"protocol"``, ``"fast"``, ``"seed"``, ...).
-        budget_minutes: Only runs with this time budget; ``None`` for any.
-        model: Only this model's runs.
-        path: Results file (default `results_path`).
-    """
-    from cnn_guide import models
-
-    order = {name: index for index, name in enumerate(models.list_models())}
-    rows = [
-        run
-        for key, run in load_results(path).items()
-        if key.startswith("bench:")
-        and run.get("recipe") == recipe
-        and not run.get("quick")
-        and (model is None or run.get("model") == model)
-        and (budget_minutes is None or (run.get("budget_seconds") or 0) == budget_minutes * 60)
-    ]
-    return sorted(
-        rows, key=lambda run: (order.get(run["model"], len(order)), run["budget_seconds"] or 0)
-    )
+# --- Tables -----------------------------------------------------------------------------
 
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} s"
 
 
-def _memory(run: Mapping[str, Any]) -> str:
-    return "-" if run.get("peak_memory_mb") is None else f"{run['peak_memory_mb']:,.0f}"
-
-
 def _reached(target: str) -> tuple[str, int, Any]:
-    return (f"to {target}", 7, lambda r: _seconds(r["seconds_to"].get(target)))
+    return (f"to {target}", 7, lambda r: _seconds(r.reached.get(target)))
 
 
 _MODEL_COLUMNS = (
     # heading, width in a text table, how to show a row's value
-    ("model", 22, lambda r: r["model"]),
-    ("params", 10, lambda r: f"{r['parameters']:,}"),
-    ("MACs", 12, lambda r: f"{r['macs']:,}"),
-    ("train img/s", 12, lambda r: f"{r['train_images_per_second']:,.0f}"),
-    ("infer img/s", 12, lambda r: f"{r['inference_images_per_second']:,.0f}"),
-    ("s/epoch", 8, lambda r: f"{r['seconds_per_epoch']:,.0f}"),
-    ("epochs", 7, lambda r: f"{r['epochs']:.1f}"),
+    ("model", 22, lambda r: r.model),
+    ("params", 10, lambda r: f"{r.parameters:,}"),
+    ("MACs", 12, lambda r: f"{r.macs:,}"),
+    ("train img/s", 12, lambda r: f"{r.train_images_per_second:,.0f}"),
+    ("infer img/s", 12, lambda r: f"{r.inference_images_per_second:,.0f}"),
+    ("s/epoch", 8, lambda r: f"{r.seconds_per_epoch:,.0f}"),
+    ("epochs", 7, lambda r: f"{r.epochs:.1f}"),
     *(_reached(target) for target in ("90%", "91%", "92%", "93%")),
-    ("test acc", 9, lambda r: f"{r['test_accuracy']:.4f}"),
-    ("peak MiB", 9, _memory),
+    ("test acc", 9, lambda r: f"{r.test_accuracy:.4f}"),
+    ("peak MiB", 9, lambda r: "-" if r.peak_memory_mb is None else f"{r.peak_memory_mb:,.0f}"),
 )
 
 _RECIPE_COLUMNS = (
-    ("recipe", 18, lambda r: r["recipe"]),
-    ("model", 20, lambda r: r["model"]),
-    ("budget", 7, lambda r: f"{r['budget_seconds'] / 60:g} min"),
-    ("epochs", 7, lambda r: f"{r['epochs']:.1f}"),
+    ("recipe", 18, lambda r: r.spec.recipe),
+    ("model", 20, lambda r: r.model),
+    ("budget", 7, lambda r: f"{r.settings['minutes']:g} min"),
+    ("epochs", 7, lambda r: f"{r.epochs:.1f}"),
     *(_reached(target) for target in ("90%", "91%", "92%", "93%", "94%", "95%")),
-    ("valid acc", 10, lambda r: f"{r['valid_accuracy']:.4f}"),
-    ("test acc", 9, lambda r: f"{r['test_accuracy']:.4f}"),
+    ("valid acc", 10, lambda r: f"{r.valid_accuracy:.4f}"),
+    ("test acc", 9, lambda r: f"{r.test_accuracy:.4f}"),
 )
 
 
-def format_benchmark_table(
-    rows: list[Mapping[str, Any]], *, markdown: bool = False, by: str = "model"
-) -> str:
-    """Benchmark rows as an aligned text table, or a Markdown table.
+def format_table(rows: list[RunRecord], *, markdown: bool = False, by: str = "model") -> str:
+    """Recorded runs as an aligned text table, or a Markdown table.
 
     "to 90%" is the training time until a checkpoint first measured at least
-    90% test accuracy ("-": not reached within the budget).
+    90% test accuracy ("-": not reached).
 
     Args:
-        rows: Benchmark rows (`benchmark_rows`).
+        rows: Recorded runs (`benchmark_rows`).
         markdown: A Markdown table instead of aligned text.
         by: ``"model"`` for the architecture columns (parameters, MACs,
             speeds, memory), ``"recipe"`` for the recipe columns (budget,
@@ -259,66 +226,236 @@ def format_benchmark_table(
         lines += ["| " + " | ".join(row) + " |" for row in cells]
         return "\n".join(lines)
     widths = [width for _, width, _ in columns]
-    lines = [
+    return "\n".join(
         "".join(
             f"{cell:<{width}}" if index == 0 else f"{cell:>{width}}"
             for index, (cell, width) in enumerate(zip(line, widths, strict=True))
         )
         for line in [headings, *cells]
-    ]
-    return "\n".join(lines)
-
-
-def describe_machine(run: Mapping[str, Any]) -> str:
-    """Where a run was measured: GPU, or CPU model and cores, and TensorFlow version."""
-    machine = run.get("machine", {})
-    hardware = machine.get("gpu") or (
-        f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
     )
-    return f"{hardware}, TensorFlow {machine.get('tensorflow', '?')}"
 
 
-def machine_info() -> dict[str, Any]:
-    """The hardware and software a measurement ran on."""
-    import keras
-    import numpy
-    import tensorflow as tf
+# --- Markers in chapters ----------------------------------------------------------------
 
-    gpus = [
-        tf.config.experimental.get_device_details(device).get("device_name", device.name)
-        for device in tf.config.list_physical_devices("GPU")
+
+def render_marker(
+    marker: str,
+    *,
+    chapters: Mapping[str, str] | None = None,
+    path: str | os.PathLike | None = None,
+) -> str:
+    """The Markdown a chapter marker stands for, read from the results file.
+
+    Markers (one per line in a chapter, as HTML comments):
+
+    * ``benchmark: MODEL``: that model's benchmark row, machine, date and command;
+    * ``benchmark-table``: every model's benchmark row, best test accuracy first;
+    * ``benchmark-recipes``: every recorded run of a recipe other than the
+      benchmark's, with the commands that made them.
+
+    Args:
+        marker: The comment's text, e.g. ``"benchmark: vgg_fashion"``.
+        chapters: Each model's chapter file name, to link the table's rows.
+        path: Results file (default `results_path`).
+
+    Raises:
+        ValueError: For an unknown marker.
+    """
+    name, _, argument = (part.strip() for part in marker.partition(":"))
+    if name == "benchmark" and argument:
+        return _benchmark_row(argument, path)
+    if name == "benchmark-table":
+        return _benchmark_table(chapters or {}, path)
+    if name == "benchmark-recipes":
+        return _recipe_runs(path)
+    raise ValueError(
+        f"unknown results marker {marker!r}; use 'benchmark: MODEL', 'benchmark-table' "
+        "or 'benchmark-recipes'."
+    )
+
+
+def _benchmark_row(model: str, path: str | os.PathLike | None) -> str:
+    rows = benchmark_rows(model=model, path=path)
+    if not rows:
+        spec = RunSpec.of(model, "benchmark")
+        return f"*Not in the [benchmark](results.md) yet: `{spec.command}` measures it.*"
+    run = max(rows, key=lambda row: row.date)
+    return (
+        f"In the book's [benchmark](results.md), the same {run.settings['minutes']:g} minutes of "
+        "training for every architecture on all 55,000 training images (Adam, batch 128; "
+        '"to 90%": training time until the test accuracy first reached 90%):\n\n'
+        + format_table([run], markdown=True)
+        + f"\n\nMeasured on {run.describe_machine()}, {run.date[:10]}, by `{run.command}`."
+    )
+
+
+def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None) -> str:
+    newest: dict[str, RunRecord] = {}
+    for run in benchmark_rows(path=path):
+        if run.date >= newest.get(run.model, run).date:
+            newest[run.model] = run
+    runs = sorted(newest.values(), key=lambda run: -run.test_accuracy)
+    if not runs:
+        return "*No benchmark recorded yet: `cnn-guide bench --record` measures every variant.*"
+    machines = "; ".join(sorted({run.describe_machine() for run in runs}))
+    dates = sorted(run.date[:10] for run in runs)
+    lines = format_table(runs, markdown=True).splitlines()
+    for index, run in enumerate(runs, start=2):  # link each model to its chapter
+        if run.model in chapters:
+            link = f"[{run.model}]({chapters[run.model]})"
+            lines[index] = lines[index].replace(f"| {run.model} |", f"| {link} |", 1)
+    return (
+        "\n".join(lines) + f"\n\nMeasured on {machines}, {dates[0]} to {dates[-1]}, by "
+        "`cnn-guide bench --record` (each row's own command is in the "
+        "results file and on the example page)."
+    )
+
+
+def _recipe_runs(path: str | os.PathLike | None) -> str:
+    from cnn_guide.recipes import list_recipes
+
+    runs = [
+        run
+        for name in list_recipes()
+        if name not in ("protocol", "benchmark", "throughput")
+        for run in benchmark_rows(name, any_budget=True, path=path)
     ]
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "gpu": ", ".join(gpus) or None,
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
+    runs.sort(key=lambda run: (run.spec.recipe != "fast", run.spec.recipe, run.settings["minutes"]))
+    if not runs:
+        return "*No recipe run recorded yet: `cnn-guide bench --recipe fast --record` runs one.*"
+    machines = sorted({run.describe_machine() for run in runs})
+    commands = "\n".join(run.command for run in runs)
+    return (
+        format_table(runs, markdown=True, by="recipe")
+        + f"\n\nMeasured on {'; '.join(machines)}, by these commands:\n\n"
+        + f"```bash\n{commands}\n```\n"
+    )
+
+
+# --- Version 1 ----------------------------------------------------------------------------
+
+
+def migrate_v1(rows: Mapping[str, Mapping[str, Any]]) -> list[RunRecord]:
+    """Rows of the unversioned results file (version 1), as records.
+
+    Version 1 had three schemas, told apart by key: ``bench:RECIPE:MODEL:NMIN``
+    (a time-budgeted run), ``throughput:MODEL:bN`` (speed only: its accuracy
+    fields are ``None``) and ``train:...`` (an epoch-based run). Every
+    measured figure is kept; each row's old key is kept in ``migrated_from``.
+    """
+    return [_migrate_row(key, row) for key, row in rows.items() if key != "version"]
+
+
+def _migrate_row(key: str, row: Mapping[str, Any]) -> RunRecord:
+    kind = key.split(":", 1)[0]
+    quick = bool(row.get("quick")) or key.endswith(":quick")
+    provenance = {
+        "date": row.get("date", ""),
+        "commit": row.get("commit"),
+        "machine": dict(row.get("machine", {})),
+        "migrated_from": key,
     }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
+    if kind == "bench":
+        stop = {"minutes": row["budget_seconds"] / 60}
+        if ":e" in key.rsplit("min", 1)[-1]:
+            stop["epochs"] = float(key.rsplit(":e", 1)[1].split(":")[0])
+        if row["recipe"] == "protocol":  # the benchmark's recipe is now a recipe of its own
+            spec = RunSpec.of(row["model"], "benchmark", quick=quick, **stop)
+        else:
+            spec = RunSpec.of(row["model"], row["recipe"], quick=quick, eval_every=30, **stop)
+        figures = {
+            "precision": row["precision"],
+            "global_batch_size": row["batch_size"],
+            "train_size": row["train_size"],
+            "valid_size": 200 if quick else 5_000,
+            "test_size": row["test_size"],
+            "epochs": row["epochs"],
+            "images": round(row["epochs"] * row["train_size"]),
+            "train_seconds": row["train_seconds"],
+            "train_images_per_second": row["train_images_per_second"],
+            "inference_images_per_second": row["inference_images_per_second"],
+            "checkpoints": [list(c) for c in row["checkpoints"]],
+            "valid_accuracy": row["valid_accuracy"],
+            "test_accuracy": row["test_accuracy"],
+            "test_accuracy_single_view": row["test_accuracy_single_view"],
+            "peak_memory_mb": row.get("peak_memory_mb"),
+        }
+    elif kind == "throughput":
+        # `--steps N` timed N steps after 3 untimed ones.
+        steps = int(row["command"].split("--steps ")[1].split()[0]) + 3
+        spec = RunSpec.of(row["model"], "throughput", steps=steps, batch_size=row["batch_size"])
+        figures = {
+            "precision": row["precision"],
+            "global_batch_size": row["batch_size"],
+            "train_size": 55_000,
+            "valid_size": 5_000,
+            "test_size": 10_000,
+            "epochs": steps * row["batch_size"] / 55_000,
+            "images": steps * row["batch_size"],
+            "train_seconds": steps * row["batch_size"] / row["train_images_per_second"],
+            "train_images_per_second": row["train_images_per_second"],
+            "inference_images_per_second": row["inference_images_per_second"],
+        }
+    elif kind == "train":
+        spec = RunSpec.of(
+            row["model"],
+            "protocol",
+            strategy=row.get("strategy", "default"),
+            devices=tuple(row["devices"]) if row.get("devices") else None,
+            quick=quick,
+            optimizer=row["optimizer"],
+            batch_size=row["batch_size"],
+            epochs=row["epochs"],
+            seed=row.get("seed", 42),
+            precision=row["precision"],
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+        history = {name: list(values) for name, values in row.get("history", {}).items()}
+        history["seconds"] = _cumulative(row.get("epoch_seconds", []))
+        figures = {
+            "precision": row["precision"],
+            "replicas": row.get("replicas", 1),
+            "global_batch_size": row.get("global_batch_size", row["batch_size"]),
+            "train_size": row["train_size"],
+            "valid_size": 200 if quick else 5_000,
+            "test_size": 512 if quick else 10_000,
+            "epochs": row["epochs"],
+            "images": row["epochs"] * row["train_size"],
+            "train_seconds": row["train_seconds"],
+            "train_images_per_second": row["images_per_second"],
+            "history": history,
+            "test_accuracy": row["test_accuracy"],
+            "test_accuracy_single_view": row["test_accuracy"],
+            "test_loss": row.get("test_loss"),
+        }
+    else:
+        raise ValueError(f"cannot migrate results row {key!r}: unknown kind {kind!r}.")
+    recipe = spec.resolve()
+    from cnn_guide.recipes import setting_fields
+
+    defaults = {
+        "replicas": 1,
+        "learning_rate": row.get("learning_rate") or recipe.learning_rate,
+        "parameters": row.get("parameters", 0),
+        "macs": row.get("macs", 0),
+        "inference_images_per_second": None,
+        "history": {},
+        "checkpoints": [],
+        "valid_accuracy": None,
+        "test_accuracy": None,
+        "test_accuracy_single_view": None,
+        "test_loss": None,
+    }
+    return RunRecord(
+        spec=spec,
+        settings={name: getattr(recipe, name) for name in setting_fields()},
+        **{**defaults, **figures},
+        **provenance,
+    )
+
+
+def _cumulative(seconds: list[float]) -> list[float]:
+    total, out = 0.0, []
+    for value in seconds:
+        total += value
+        out.append(round(total, 3))
+    return out

@@ -1,13 +1,15 @@
-"""Compile, train and evaluate a model on Fashion-MNIST in one call.
+"""One way to train: `fit` any model under any `Recipe` and any strategy.
 
-`train` is what every example, the CLI and the benchmark use, so that a
-number on any page comes from the same code path:
+Every number in the book comes from this function: the examples, ``cnn-guide
+train``, the benchmark (a recipe stopped by minutes), throughput measurements
+(a recipe stopped by steps) and distributed training all call it.
 
 ```python
 from cnn_guide.data import load_fashion_mnist
-from cnn_guide.training import train
+from cnn_guide.recipes import get_recipe
+from cnn_guide.training import fit
 
-result = train("simple_cnn", load_fashion_mnist(), epochs=10)
+result = fit("simple_cnn", load_fashion_mnist(), get_recipe("protocol", epochs=10))
 print(result.test_accuracy, result.seconds_per_epoch)
 ```
 
@@ -15,104 +17,250 @@ On several GPUs or machines, name a strategy (see `cnn_guide.distribute` and
 the chapter "Training on GPUs and clusters", ``docs/chapters/distributed.md``):
 
 ```python
-result = train(
-    "simple_cnn", load_fashion_mnist(), strategy="mirrored", global_batch_size=256,
-    scale_learning_rate=True, precision="auto",
-)
+recipe = get_recipe("protocol", epochs=10, scale_learning_rate=True, precision="auto")
+result = fit("simple_cnn", load_fashion_mnist(), recipe, strategy="mirrored")
 ```
+
+How the book evaluates: a model's class probabilities are computed for every
+image (`predict`, in inference mode), and accuracy and cross-entropy are read
+from them. The same function scores the validation images after each epoch,
+the test images at checkpoints and at the end, with or without mirror-image
+averaging. It never touches the model's compiled metrics, so it can run in the
+middle of training.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 
 from cnn_guide import distribute
-from cnn_guide.data import FashionMNIST, make_dataset
+from cnn_guide._compat import flatten_layers
+from cnn_guide.data import FashionMNIST
+from cnn_guide.recipes import Recipe
 
 if TYPE_CHECKING:
-    import numpy as np
     import tensorflow as tf
 
 __all__ = [
-    "PRECISIONS",
-    "EpochTimer",
+    "ACCURACY_TARGETS",
+    "Evaluation",
+    "FitResult",
+    "MemoryPeak",
     "PreciseBatchNorm",
+    "RunFigures",
     "StepHistory",
-    "TrainResult",
     "evaluate",
-    "train",
+    "fit",
 ]
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-"""Precision policies `train` accepts (Keras mixed-precision policy names), besides
-``"auto"`` (see `cnn_guide.distribute.choose_precision`)."""
+ACCURACY_TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
+"""Test accuracies whose first crossing a run reports (`RunFigures.seconds_to`)."""
 
-DEFAULT_BATCH_SIZE = 32
-"""Images per step and replica when neither ``batch_size`` nor ``global_batch_size`` is given."""
+WARMUP_STEPS = 3
+"""Steps left out of the training speed: the first traces the graph."""
 
 
-@dataclass
-class TrainResult:
-    """What `train` returns.
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy and cross-entropy of a model on some images.
 
     Attributes:
-        model: The trained model (the best epoch's weights when early stopping
-            restored them).
-        history: Per-epoch metrics, as in ``keras.callbacks.History.history``.
-        test_loss: Loss on the test images.
-        test_accuracy: Accuracy on the test images.
-        epoch_seconds: Wall-clock seconds of each epoch, validation included.
-        train_seconds: Wall-clock seconds of the whole ``fit``.
-        global_batch_size: Images per optimizer step across all replicas.
-        replicas: Replicas that shared each step (``num_replicas_in_sync``).
-        learning_rate: The learning rate the optimizer started with, after
-            any scaling; ``None`` when it is a schedule.
-        precision: The Keras dtype policy the model was built under.
+        accuracy: Share of images whose most probable class is the label.
+        loss: Mean cross-entropy of the labels under the predicted
+            probabilities (no label smoothing).
+        seconds: Wall-clock seconds the predictions took.
     """
 
-    model: keras.Model
+    accuracy: float
+    loss: float
+    seconds: float
+
+
+def evaluate(
+    model: keras.Model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    flip: bool = False,
+    batch_size: int = 500,
+) -> Evaluation:
+    """Score a classifier the way the book does everywhere.
+
+    Runs the model in inference mode over ``images`` in batches, outside any
+    distribution strategy's replicas (every process scores every image), and
+    reads accuracy and cross-entropy from the class probabilities.
+
+    Args:
+        model: A classifier with one probability per class (softmax output).
+        images: Shape ``(n, height, width, channels)``.
+        labels: Integer labels, shape ``(n,)``.
+        flip: Also score each image mirrored left to right and average the
+            two outputs (test-time augmentation for a network trained with flips).
+        batch_size: Images per batch.
+
+    Raises:
+        ValueError: For no images, or images and labels of different lengths.
+    """
+    if len(images) == 0 or len(images) != len(labels):
+        raise ValueError(
+            f"evaluate needs as many labels as images, at least one: got {len(images)} "
+            f"images and {len(labels)} labels."
+        )
+    forward = _inference_function(model)
+    start = time.perf_counter()
+    probabilities = np.concatenate(
+        [
+            _predict_batch(forward, images[first : first + batch_size], flip)
+            for first in range(0, len(images), batch_size)
+        ]
+    )
+    seconds = time.perf_counter() - start
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return Evaluation(
+        accuracy=float(np.mean(np.argmax(probabilities, axis=-1) == labels)),
+        loss=float(-np.mean(np.log(picked))),
+        seconds=seconds,
+    )
+
+
+def _inference_function(model: keras.Model) -> Callable:
+    # One compiled forward pass per model, kept on the model, traced once per batch shape.
+    forward = getattr(model, "_cnn_guide_inference", None)
+    if forward is None:
+        import tensorflow as tf
+
+        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        model._cnn_guide_inference = forward
+    return forward
+
+
+def _predict_batch(forward: Callable, batch: np.ndarray, flip: bool) -> np.ndarray:
+    scores = np.asarray(forward(batch), dtype=np.float64)
+    if flip:
+        scores = (scores + np.asarray(forward(batch[:, :, ::-1]), dtype=np.float64)) / 2
+    return scores
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFigures:
+    """What one training run measured: the results file's schema of a run.
+
+    The accuracy and inference fields are ``None`` only in rows migrated
+    from the results file's first format, which did not measure them for
+    throughput runs (`cnn_guide.results.migrate_v1`).
+
+    Attributes:
+        precision: The Keras dtype policy the model was built under.
+        replicas: Replicas that shared each step.
+        global_batch_size: Images per optimizer step across all replicas.
+        learning_rate: The learning rate the optimizer started with (after
+            any scaling); for a one-cycle schedule, its peak.
+        parameters: The model's parameter count.
+        macs: Multiply-accumulates per image (forward pass).
+        train_size: Training images per epoch.
+        valid_size: Validation images.
+        test_size: Test images.
+        epochs: Passes over the training images (fractional for a run
+            stopped by minutes or steps).
+        images: Training images seen.
+        train_seconds: Training seconds (evaluations excluded).
+        train_images_per_second: Training speed once running, the first
+            `WARMUP_STEPS` steps (graph tracing) excluded.
+        inference_images_per_second: Test images scored per second at the end.
+        history: Per epoch: ``"loss"``, ``"accuracy"`` (training, under the
+            recipe's loss), ``"val_loss"``, ``"val_accuracy"`` and
+            ``"seconds"`` (training seconds at the epoch's end).
+        checkpoints: ``[seconds, images, test accuracy]`` at each test
+            checkpoint (`Recipe.eval_every`) and at the end.
+        valid_accuracy: Validation accuracy at the end.
+        test_accuracy: Test accuracy at the end, averaged with mirror images
+            when the recipe says so.
+        test_accuracy_single_view: Test accuracy at the end, each image once.
+        test_loss: Test cross-entropy at the end.
+        peak_memory_mb: Highest resident memory of the process during
+            training, in MiB; on a GPU, the device's peak allocation;
+            ``None`` where neither can be read.
+    """
+
+    precision: str
+    replicas: int
+    global_batch_size: int
+    learning_rate: float
+    parameters: int
+    macs: int
+    train_size: int
+    valid_size: int
+    test_size: int
+    epochs: float
+    images: int
+    train_seconds: float
+    train_images_per_second: float
+    inference_images_per_second: float | None
     history: dict[str, list[float]]
-    test_loss: float
-    test_accuracy: float
-    epoch_seconds: list[float] = field(default_factory=list)
-    train_seconds: float = 0.0
-    global_batch_size: int = 0
-    replicas: int = 1
-    learning_rate: float | None = None
-    precision: str = "float32"
+    checkpoints: list[list[float]]
+    valid_accuracy: float | None
+    test_accuracy: float | None
+    test_accuracy_single_view: float | None
+    test_loss: float | None
+    peak_memory_mb: float | None = None
 
     @property
     def seconds_per_epoch(self) -> float:
-        """Mean seconds per epoch, the first (which includes tracing) excluded."""
-        times = self.epoch_seconds[1:] or self.epoch_seconds
-        return sum(times) / len(times) if times else float("nan")
+        """Seconds per pass over the training images, at the steady training speed."""
+        return self.train_size / self.train_images_per_second
+
+    def seconds_to(self, accuracy: float) -> float | None:
+        """Training seconds until the first checkpoint at or above ``accuracy``.
+
+        The answer is only as fine as the checkpoints: the accuracy was
+        crossed at some moment between the previous checkpoint and this one.
+
+        Returns:
+            Seconds, or ``None`` if no checkpoint reached ``accuracy``.
+        """
+        return next((s for s, _, a in self.checkpoints if a >= accuracy), None)
 
     @property
-    def test_metrics(self) -> dict[str, float]:
-        """Test metrics as a dictionary."""
-        return {"loss": self.test_loss, "accuracy": self.test_accuracy}
+    def reached(self) -> dict[str, float | None]:
+        """`seconds_to` each of `ACCURACY_TARGETS`, keyed ``"90%"``, ``"91%"``, ..."""
+        return {f"{target:.0%}": self.seconds_to(target) for target in ACCURACY_TARGETS}
 
-    def describe(self, test_images: int | None = None) -> str:
-        """One sentence with the test accuracy and the training time.
+    def figures(self) -> dict[str, Any]:
+        """The measured figures alone, as plain JSON values."""
+        return {f.name: getattr(self, f.name) for f in fields(RunFigures)}
 
-        Args:
-            test_images: How many test images the accuracy was measured on,
-                said in the sentence when given.
-        """
-        on = f" on {test_images:,} test images" if test_images is not None else ""
-        epochs = len(self.epoch_seconds)
+    def describe(self) -> str:
+        """One sentence with the test accuracy and the training time."""
         return (
-            f"Test accuracy {self.test_accuracy:.4f}{on} after {epochs} epoch(s): "
+            f"Test accuracy {self.test_accuracy:.4f} on {self.test_size:,} test images after "
+            f"{self.epochs:g} epoch(s) on {self.train_size:,} training images: "
             f"{self.train_seconds:.0f} s of training, {self.seconds_per_epoch:.0f} s per epoch."
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitResult(RunFigures):
+    """What `fit` returns: the trained model, its recipe and the figures measured.
+
+    Attributes:
+        model: The trained model (the best epoch's weights when early
+            stopping restored them).
+        recipe: The recipe it was trained under.
+    """
+
+    model: keras.Model = field(repr=False)
+    recipe: Recipe
 
 
 class StepHistory(keras.callbacks.Callback):
@@ -120,9 +268,9 @@ class StepHistory(keras.callbacks.Callback):
 
     Keras reports running means since the start of the epoch; this callback
     recovers each step's own value from them (exactly when all batches have
-    the same size; the smaller last batch is approximate), so short runs (one or two
-    epochs) still give a curve to compare. Pass it in ``callbacks`` and read
-    ``loss`` and ``accuracy`` afterwards.
+    the same size), so short runs (one or two epochs) still give a curve to
+    compare. Pass it to `fit` in ``callbacks`` and read ``loss`` and
+    ``accuracy`` afterwards.
 
     Attributes:
         loss: Training loss of each step, in order.
@@ -134,6 +282,7 @@ class StepHistory(keras.callbacks.Callback):
         self.loss: list[float] = []
         self.accuracy: list[float] = []
         self._means: dict[str, float] = {}
+        self._step = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
         self._means = {}
@@ -149,22 +298,23 @@ class StepHistory(keras.callbacks.Callback):
                 self._means[name] = mean
 
 
-class PreciseBatchNorm(keras.callbacks.Callback):
-    """Recomputes batch normalization's moving statistics before every evaluation.
+class PreciseBatchNorm:
+    """Recomputes batch normalization's moving statistics from training images.
 
     At inference, batch normalization uses moving averages of the batch
     statistics seen in training. After only a few dozen steps (a short
     documentation run) those averages still describe the network of many
-    steps ago, and a well-trained network can evaluate near chance. Before
-    each evaluation (and once when training ends) this callback runs
-    ``images`` through the model in training mode with every
-    ``BatchNormalization`` layer's momentum set to 0, which replaces the moving
-    means and variances by the statistics of those images under the current
-    weights: "precise BN" (Wu and Johnson, "Rethinking 'Batch' in BatchNorm",
-    2021, https://arxiv.org/abs/2105.07576). No weight changes and training
-    is unaffected.
+    steps ago, and a well-trained network can evaluate near chance. `fit`
+    calls `recompute` before every evaluation when the recipe sets
+    ``settle_batch_norm``: it runs ``images`` through the model in training
+    mode with every ``BatchNormalization`` layer's momentum set to 0, which
+    replaces the moving means and variances by the statistics of those
+    images under the current weights: "precise BN" (Wu and Johnson,
+    "Rethinking 'Batch' in BatchNorm", 2021, https://arxiv.org/abs/2105.07576).
+    No weight changes and training is unaffected.
 
     Args:
+        model: The model whose statistics to settle.
         images: Training images to compute the statistics from; a few hundred
             suffice. They pass through the model as one batch.
 
@@ -172,290 +322,385 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         ValueError: If ``images`` is empty.
     """
 
-    def __init__(self, images: np.ndarray) -> None:
-        super().__init__()
+    def __init__(self, model: keras.Model, images: np.ndarray) -> None:
         if len(images) == 0:
             raise ValueError("PreciseBatchNorm needs at least one image, got an empty array.")
+        self.model = model
         self.images = images
-
-    def on_test_begin(self, logs: dict | None = None) -> None:  # noqa: D102
-        self.recompute()
-
-    def on_train_end(self, logs: dict | None = None) -> None:  # noqa: D102
-        self.recompute()
+        self.layers = [
+            layer
+            for layer in flatten_layers(model)
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
 
     def recompute(self) -> None:
         """Set every batch normalization's moving statistics from ``images``."""
-        # _flatten_layers() is Keras' own walk through nested layers, inside blocks too.
-        layers = [
-            layer
-            for layer in self.model._flatten_layers()
-            if isinstance(layer, keras.layers.BatchNormalization)
-        ]
-        momenta = [layer.momentum for layer in layers]
+        if not self.layers:
+            return
+        momenta = [layer.momentum for layer in self.layers]
         try:
-            for layer in layers:
+            for layer in self.layers:
                 layer.momentum = 0.0
             self.model(self.images, training=True)
         finally:
-            for layer, momentum in zip(layers, momenta, strict=True):
+            for layer, momentum in zip(self.layers, momenta, strict=True):
                 layer.momentum = momentum
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall-clock seconds in ``self.seconds``."""
+class MemoryPeak:
+    """Samples the process' resident memory in a thread and keeps the highest.
 
-    def __init__(self) -> None:
+    On a GPU it reads TensorFlow's peak device allocation instead. Use as a
+    context manager; ``peak_mb`` holds the result (``None`` where neither can
+    be read, e.g. off Linux without a GPU).
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak_mb: float | None = None
+        self._stop = threading.Event()
+        self._gpu = False
+
+    def __enter__(self) -> MemoryPeak:
+        import tensorflow as tf
+
+        self._gpu = bool(tf.config.list_physical_devices("GPU"))
+        if self._gpu:
+            tf.config.experimental.reset_memory_stats("GPU:0")
+        else:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._gpu:
+            import tensorflow as tf
+
+            self.peak_mb = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        while not self._stop.is_set():
+            try:
+                with open("/proc/self/statm") as statm:
+                    resident = int(statm.read().split()[1]) * page / 2**20
+            except (OSError, ValueError, IndexError):
+                return
+            self.peak_mb = max(self.peak_mb or 0.0, resident)
+            self._stop.wait(self.interval)
+
+
+class _RunClock(keras.callbacks.Callback):
+    """Ends training by the recipe's stop rule, drives its schedule, and evaluates.
+
+    The clock counts training time only: it pauses while the validation
+    images are scored after each epoch and the test images at checkpoints.
+    Validation figures go into the epoch's logs (``val_loss``,
+    ``val_accuracy``), where early stopping, checkpointing and Keras'
+    progress bar read them.
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        data: FashionMNIST,
+        *,
+        global_batch: int,
+        settle: Callable[[], None],
+    ) -> None:
         super().__init__()
-        self.seconds: list[float] = []
+        self.recipe = recipe
+        self.data = data
+        self.global_batch = global_batch
+        self.settle = settle
+        self.max_images = None if recipe.epochs is None else round(recipe.epochs * len(data.x_train))
+        if recipe.steps is not None:
+            steps_images = recipe.steps * global_batch
+            self.max_images = min(self.max_images or steps_images, steps_images)
+        self.budget = None if recipe.minutes is None else recipe.minutes * 60
+        self.schedule = recipe.learning_rate_schedule
+        self.history: dict[str, list[float]] = {
+            k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+        }
+        self.checkpoints: list[list[float]] = []
+        self.images = 0
+        self.steps = 0
+        self._paused = 0.0
         self._start = 0.0
+        self._warm: tuple[float, int] | None = None  # (seconds, images) after the warm-up
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+    @property
+    def seconds(self) -> float:
+        """Training seconds so far."""
+        return time.perf_counter() - self._start - self._paused
+
+    def progress(self) -> float:
+        """Fraction of the run done, by time or by images, whichever is further."""
+        done = 0.0
+        if self.budget is not None:
+            done = self.seconds / self.budget
+        if self.max_images is not None:
+            done = max(done, self.images / self.max_images)
+        return min(done, 1.0)
+
+    @property
+    def images_per_second(self) -> float:
+        """Training speed after the warm-up steps (all steps when there were too few)."""
+        if self._warm is not None and self.seconds > self._warm[0]:
+            return (self.images - self._warm[1]) / (self.seconds - self._warm[0])
+        return self.images / self.seconds if self.seconds > 0 else float("nan")
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the clock while evaluating."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._paused += time.perf_counter() - started
+
+    def on_train_begin(self, logs: dict | None = None) -> None:  # noqa: D102
         self._start = time.perf_counter()
+        self._next_checkpoint = self.recipe.eval_every
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+        if self.schedule is not None:
+            self.model.optimizer.learning_rate = self.schedule(self.progress())
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self.images += self.global_batch
+        self.steps += 1
+        if self.steps == WARMUP_STEPS:
+            self._warm = (self.seconds, self.images)
+        if self.progress() >= 1.0:
+            self.model.stop_training = True
+        elif self._next_checkpoint is not None and self.seconds >= self._next_checkpoint:
+            self.checkpoint()
+            self._next_checkpoint = self.seconds + self.recipe.eval_every
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
-        self.seconds.append(time.perf_counter() - self._start)
+        with self.paused():
+            self.settle()
+            valid = evaluate(self.model, self.data.x_valid, self.data.y_valid)
+        if logs is not None:
+            logs["val_loss"], logs["val_accuracy"] = valid.loss, valid.accuracy
+        for name in ("loss", "accuracy"):
+            self.history[name].append(float((logs or {}).get(name, float("nan"))))
+        self.history["val_loss"].append(valid.loss)
+        self.history["val_accuracy"].append(valid.accuracy)
+        self.history["seconds"].append(round(self.seconds, 3))
+
+    def checkpoint(self) -> Evaluation:
+        """Score the test images now, with the clock paused, and keep the accuracy."""
+        seconds = self.seconds
+        with self.paused():
+            self.settle()
+            test = evaluate(self.model, self.data.x_test, self.data.y_test)
+        self.checkpoints.append([round(seconds, 2), self.images, test.accuracy])
+        minutes, rest = divmod(seconds, 60)
+        print(
+            f"  {int(minutes):3d}:{rest:04.1f} of training, {self.images:>9,} images: "
+            f"test accuracy {test.accuracy:.4f}",
+            flush=True,
+        )
+        return test
 
 
-def train(
+def fit(
     model: keras.Model | str | Callable[[], keras.Model],
     data: FashionMNIST,
+    recipe: Recipe,
     *,
-    epochs: int = 10,
-    batch_size: int | None = None,
-    global_batch_size: int | None = None,
-    optimizer: str | keras.optimizers.Optimizer = "nadam",
-    learning_rate: float | None = None,
-    scale_learning_rate: bool = False,
-    seed: int | None = 42,
+    strategy: tf.distribute.Strategy | str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     early_stopping: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     backup_dir: str | os.PathLike | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-    precision: str = "float32",
-    strategy: tf.distribute.Strategy | str | None = None,
     verbose: int | str = "auto",
-) -> TrainResult:
-    """Compile, fit and evaluate a classifier on Fashion-MNIST.
+) -> FitResult:
+    """Train a classifier on Fashion-MNIST under a recipe, and measure it.
 
-    The model is trained with sparse categorical cross-entropy on
-    ``data.x_train``, validated on ``data.x_valid`` after each epoch, and
-    evaluated once on ``data.x_test``.
+    The model is trained on ``data.x_train`` with the recipe's optimizer,
+    schedule, loss (cross-entropy with its label smoothing), batch,
+    precision and augmentation until its stop rule ends the run; the
+    validation images are scored after each epoch and the test images at the
+    recipe's checkpoints and at the end, all with `evaluate`. Nothing is
+    chosen by test accuracy.
 
     Pass the model as a registry name or a zero-argument function when using
     mixed precision or a distribution strategy: it must then be *built* under
-    the precision policy and inside the strategy's scope, which `train` does.
+    the precision policy and inside the strategy's scope, which `fit` does.
 
     Under a strategy with several replicas, each optimizer step splits one
-    global batch across the replicas; each computes the gradient of its share
-    and the gradients are summed across replicas (all-reduce) before every
-    replica applies the same update. The input pipelines are sharded by data
-    (`cnn_guide.distribute.sharding_options`), so that in a multi-worker run no
-    image is read by two workers in the same epoch. See the chapter "Training
-    on GPUs and clusters" (``docs/chapters/distributed.md``).
+    global batch (``recipe.batch_size`` per replica) across the replicas;
+    each computes the gradient of its share and the gradients are summed
+    across replicas (all-reduce) before every replica applies the same
+    update. The input pipeline is sharded by data
+    (`cnn_guide.distribute.sharding_options`), so that in a multi-worker run
+    no image is read by two workers in the same step. Every worker must use
+    the same seed, so that they shuffle identically before sharding.
 
     Args:
         model: A built Keras model, a registry name (see
             `cnn_guide.models.list_models`) or a function returning a model.
+            A built model keeps the weights it was initialized with: seed
+            before building it (``keras.utils.set_random_seed``).
         data: The data, from `cnn_guide.data.load_fashion_mnist`.
-        epochs: Passes over the training images.
-        batch_size: Images per step *per replica* (default 32); the global
-            batch is ``batch_size * strategy.num_replicas_in_sync``.
-        global_batch_size: Images per step over *all* replicas, instead of
-            ``batch_size``; it must divide evenly by the number of replicas.
-        optimizer: A Keras optimizer or its name (``"nadam"``, ``"sgd"``, ...).
-        learning_rate: Overrides the optimizer's default learning rate (only
-            with an optimizer given by name).
-        scale_learning_rate: Multiply the learning rate (given or default) by
-            the number of replicas: the linear scaling rule of Goyal et al.
-            2017, "Accurate, Large Minibatch SGD", see
-            `cnn_guide.distribute.linear_scaling`. Use it when the per-replica
-            batch stays fixed and the global batch grows with the replicas;
-            for large global batches add a warm-up. Off by default: the
-            learning rate is used as given. Only with an optimizer given by
-            name.
-        seed: Seeds Python, NumPy and TensorFlow (weights, dropout, shuffling)
-            so that a CPU run is reproducible. ``None`` leaves them unseeded.
-            A model passed already built keeps the weights it was initialized
-            with: seed before building it (``keras.utils.set_random_seed``),
-            or pass a registry name or a builder function.
-            Every worker of a multi-worker run must use the same seed, so that
-            they shuffle the data identically before it is sharded.
+        recipe: How to train, and when to stop (`cnn_guide.recipes`).
+        strategy: A ``tf.distribute.Strategy``, or a name for
+            `cnn_guide.distribute.make_strategy`; ``None`` for one device. A
+            multi-worker strategy given by name is created before any other
+            TensorFlow operation, as it must be.
+        callbacks: More Keras callbacks.
         early_stopping: Patience in epochs on validation accuracy; the best
-            weights are restored. ``None`` trains all epochs.
+            weights are restored. ``None`` trains to the stop rule.
         checkpoint: A ``.keras`` path where the best model (by validation
             accuracy) is saved after each improving epoch. In a multi-worker
             run only the chief writes it (`cnn_guide.distribute.is_chief`).
-        backup_dir: A directory for ``keras.callbacks.BackupAndRestore``: the
-            weights, optimizer state and epoch are backed up at every epoch's
-            end, and a run restarted with the same ``backup_dir`` (after a
-            worker crashed or was pre-empted) resumes from the last completed
-            epoch instead of from scratch. The backup is deleted when training
-            completes. In a multi-worker run each task keeps its own
+        backup_dir: A directory for ``keras.callbacks.BackupAndRestore``: a
+            run restarted with the same ``backup_dir`` resumes from the last
+            completed epoch. In a multi-worker run each task keeps its own
             subdirectory (`cnn_guide.distribute.task_backup_dir`).
-        callbacks: More Keras callbacks.
-        precision: ``"float32"``, ``"mixed_bfloat16"`` (CPUs with AVX512-BF16,
-            TPUs), ``"mixed_float16"`` (NVIDIA GPUs) or ``"auto"``, which
-            picks one of them for the hardware
-            (`cnn_guide.distribute.choose_precision`). The output layer of
-            every builder stays in float32.
-        strategy: A ``tf.distribute.Strategy``, or a name for
-            `cnn_guide.distribute.make_strategy` (``"default"``,
-            ``"mirrored"``, ``"multiworker"``, ``"tpu"``); ``None`` uses the
-            default (one device). A multi-worker strategy given by name is
-            created before any other TensorFlow operation, as it must be.
         verbose: Keras ``fit`` verbosity: ``1`` a progress bar, ``2`` one line
             per epoch, ``0`` silent.
 
     Returns:
-        The trained model, its history, test metrics and timings.
+        The trained model, the recipe and every figure measured.
 
     Raises:
-        ValueError: For a bad argument, a global batch that does not divide
-            across the replicas, a strategy that cannot be created, or a built
-            model combined with mixed precision or a strategy.
+        ValueError: For a recipe without a stop rule, a bad path, a strategy
+            that cannot be created, or a built model combined with mixed
+            precision or a strategy.
     """
-    _check_positive_int("epochs", epochs)
-    if batch_size is not None and global_batch_size is not None:
-        raise ValueError(
-            f"Give batch_size (per replica) or global_batch_size (all replicas), not both "
-            f"(got batch_size={batch_size!r}, global_batch_size={global_batch_size!r})."
-        )
-    if batch_size is not None:
-        _check_positive_int("batch_size", batch_size)
-    if global_batch_size is not None:
-        _check_positive_int("global_batch_size", global_batch_size)
-    if precision != "auto" and precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {('auto', *PRECISIONS)}, got {precision!r}.")
-    if isinstance(model, keras.Model) and (
-        precision not in ("float32", "auto") or strategy is not None
-    ):
-        raise ValueError(
-            "A built model cannot be moved under a precision policy or into a "
-            "strategy's scope. Pass the model's registry name or a function that "
-            "builds it, e.g. train('simple_cnn', ...) or train(lambda: my_model(), ...)."
-        )
-    if learning_rate is not None and not isinstance(optimizer, str):
-        raise ValueError(
-            "learning_rate applies only to an optimizer given by name; set it on "
-            f"the optimizer object instead (got {type(optimizer).__name__})."
-        )
-    if scale_learning_rate and not isinstance(optimizer, str):
-        raise ValueError(
-            "scale_learning_rate applies only to an optimizer given by name; scale the "
-            f"optimizer's learning rate yourself (got {type(optimizer).__name__})."
-        )
+    recipe.check_stop_rule()
     if checkpoint is not None and not str(checkpoint).endswith(".keras"):
         raise ValueError(f"checkpoint must be a path ending in .keras, got {checkpoint!r}.")
-
+    if isinstance(model, keras.Model) and strategy is not None:
+        raise ValueError(
+            "A built model cannot be moved into a strategy's scope. Pass the model's "
+            "registry name or a function that builds it, e.g. fit('simple_cnn', ...) "
+            "or fit(lambda: my_model(), ...)."
+        )
     # First, before any TensorFlow operation: a multi-worker strategy must
     # configure the runtime's collective operations before it starts.
     if isinstance(strategy, str):
         strategy = distribute.make_strategy(strategy)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
-    if global_batch_size is not None:
-        per_replica = distribute.per_replica_batch_size(global_batch_size, replicas)
-    else:
-        per_replica = batch_size or DEFAULT_BATCH_SIZE
-    global_batch = per_replica * replicas
-    policy = distribute.choose_precision(precision, strategy)
-    if isinstance(model, keras.Model) and policy != "float32":
+    global_batch = recipe.batch_size * replicas
+    precision = distribute.choose_precision(recipe.precision, strategy)
+    if isinstance(model, keras.Model) and precision != "float32":
         raise ValueError(
-            f"precision={precision!r} chose {policy!r} on this machine, but a built model "
-            "cannot be moved under a precision policy. Pass the model's registry name or a "
-            "function that builds it."
+            f"precision {recipe.precision!r} chose {precision!r} on this machine, but a built "
+            "model cannot be moved under a precision policy. Pass the model's registry name "
+            "or a function that builds it."
         )
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-
+    keras.utils.set_random_seed(recipe.seed)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        with _precision_policy(policy):
+        with _precision_policy(precision):
             net = _materialize(model)
-        opt = _make_optimizer(optimizer, learning_rate)
-        if scale_learning_rate:
-            base = float(opt.get_config()["learning_rate"])
-            opt = _make_optimizer(optimizer, distribute.linear_scaling(base, replicas))
+        optimizer = recipe.make_optimizer(replicas)
         net.compile(
-            optimizer=opt,
-            loss="sparse_categorical_crossentropy",
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
             metrics=["accuracy"],
         )
     distribute.apply_keras_workarounds(net, strategy)
-    initial_learning_rate = _initial_learning_rate(opt)
+    learning_rate = float(optimizer.get_config()["learning_rate"])
 
-    timer = EpochTimer()
-    all_callbacks: list[keras.callbacks.Callback] = [timer, *callbacks]
+    settler = (
+        PreciseBatchNorm(net, data.x_train[:512]).recompute
+        if recipe.settle_batch_norm
+        else lambda: None
+    )
+    clock = _RunClock(recipe, data, global_batch=global_batch, settle=settler)
+    all_callbacks: list[keras.callbacks.Callback] = [clock, *callbacks]
+    all_callbacks += _run_callbacks(strategy, early_stopping, checkpoint, backup_dir)
+
+    steps_per_epoch = math.ceil(len(data.x_train) / global_batch)
+    epochs = math.ceil(clock.max_images / (steps_per_epoch * global_batch)) if (
+        clock.max_images is not None
+    ) else 1_000_000  # a time budget ends the run
+    train_set = recipe.dataset(data.x_train, data.y_train, batch_size=global_batch)
+    with MemoryPeak() as memory:
+        net.fit(
+            train_set.with_options(distribute.sharding_options()),
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=all_callbacks,
+            verbose=verbose,
+        )
+    settler()
+    test = evaluate(net, data.x_test, data.y_test)
+    test_view = (
+        evaluate(net, data.x_test, data.y_test, flip=True).accuracy
+        if recipe.flip_at_test
+        else test.accuracy
+    )
+    if not clock.checkpoints or clock.checkpoints[-1][1] != clock.images:
+        clock.checkpoints.append([round(clock.seconds, 2), clock.images, test_view])
+    return FitResult(
+        model=net,
+        recipe=recipe,
+        precision=precision,
+        replicas=replicas,
+        global_batch_size=global_batch,
+        learning_rate=learning_rate,
+        parameters=net.count_params(),
+        macs=_macs(net),
+        train_size=len(data.x_train),
+        valid_size=len(data.x_valid),
+        test_size=len(data.x_test),
+        epochs=round(clock.images / len(data.x_train), 4),
+        images=clock.images,
+        train_seconds=clock.seconds,
+        train_images_per_second=clock.images_per_second,
+        inference_images_per_second=len(data.x_test) / test.seconds,
+        history=clock.history,
+        checkpoints=clock.checkpoints,
+        valid_accuracy=evaluate(
+            net, data.x_valid, data.y_valid, flip=recipe.flip_at_test
+        ).accuracy,
+        test_accuracy=test_view,
+        test_accuracy_single_view=test.accuracy,
+        test_loss=test.loss,
+        peak_memory_mb=memory.peak_mb,
+    )
+
+
+def _run_callbacks(
+    strategy: tf.distribute.Strategy | None,
+    early_stopping: int | None,
+    checkpoint: str | os.PathLike | None,
+    backup_dir: str | os.PathLike | None,
+) -> list[keras.callbacks.Callback]:
+    """Keras' own callbacks for early stopping, checkpoints and backups."""
+    chosen: list[keras.callbacks.Callback] = []
     if backup_dir is not None:
-        all_callbacks.append(
+        chosen.append(
             keras.callbacks.BackupAndRestore(str(distribute.task_backup_dir(backup_dir, strategy)))
         )
     if early_stopping is not None:
-        all_callbacks.append(
+        chosen.append(
             keras.callbacks.EarlyStopping(
                 monitor="val_accuracy", patience=early_stopping, restore_best_weights=True
             )
         )
     if checkpoint is not None and distribute.is_chief(strategy):
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        all_callbacks.append(
+        chosen.append(
             keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_accuracy", save_best_only=True)
         )
-
-    shard = distribute.sharding_options()
-    train_set = make_dataset(
-        data.x_train, data.y_train, batch_size=global_batch, shuffle=True, seed=seed
-    ).with_options(shard)
-    valid_set = make_dataset(data.x_valid, data.y_valid, batch_size=global_batch).with_options(
-        shard
-    )
-    start = time.perf_counter()
-    history = net.fit(
-        train_set,
-        validation_data=valid_set,
-        epochs=epochs,
-        callbacks=all_callbacks,
-        shuffle=False,  # the pipeline reshuffles every epoch itself
-        verbose=verbose,
-    )
-    train_seconds = time.perf_counter() - start
-    test_loss, test_accuracy = evaluate(net, data, batch_size=global_batch)
-    return TrainResult(
-        model=net,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        test_loss=test_loss,
-        test_accuracy=test_accuracy,
-        epoch_seconds=timer.seconds,
-        train_seconds=train_seconds,
-        global_batch_size=global_batch,
-        replicas=replicas,
-        learning_rate=initial_learning_rate,
-        precision=policy,
-    )
+    return chosen
 
 
-def evaluate(
-    model: keras.Model, data: FashionMNIST, *, batch_size: int = 256
-) -> tuple[float, float]:
-    """Test loss and accuracy of a model compiled with an accuracy metric.
+def _macs(model: keras.Model) -> int:
+    from cnn_guide import analysis
 
-    Under a distribution strategy, ``batch_size`` is the global batch and the
-    test images are sharded across workers by data, like in `train`.
-
-    Returns:
-        ``(loss, accuracy)`` on ``data.x_test``.
-    """
-    test_set = make_dataset(data.x_test, data.y_test, batch_size=batch_size).with_options(
-        distribute.sharding_options()
-    )
-    scores = model.evaluate(test_set, verbose=0, return_dict=True)
-    accuracy_key = next((k for k in scores if "acc" in k), None)
-    if accuracy_key is None:
-        raise ValueError(
-            f"model {model.name!r} reports no accuracy metric (got {sorted(scores)}); "
-            "compile it with metrics=['accuracy']."
-        )
-    return float(scores["loss"]), float(scores[accuracy_key])
+    return analysis.layer_table(model).macs or 0
 
 
 @contextlib.contextmanager
@@ -487,33 +732,3 @@ def _materialize(model: keras.Model | str | Callable[[], keras.Model]) -> keras.
         f"model must be a keras.Model, a registry name or a function, got {type(model).__name__}."
     )
 
-
-def _make_optimizer(
-    optimizer: str | keras.optimizers.Optimizer, learning_rate: float | None
-) -> keras.optimizers.Optimizer:
-    if not isinstance(optimizer, str):
-        return optimizer
-    config: dict = {"class_name": optimizer, "config": {}}
-    if learning_rate is not None:
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate!r}.")
-        config["config"]["learning_rate"] = learning_rate
-    try:
-        return keras.optimizers.get(config)
-    except ValueError:
-        raise ValueError(
-            f"Unknown optimizer {optimizer!r}. Use a Keras optimizer name such as "
-            "'adam', 'nadam', 'sgd' or 'rmsprop', or pass an optimizer object."
-        ) from None
-
-
-def _initial_learning_rate(optimizer: keras.optimizers.Optimizer) -> float | None:
-    try:
-        return float(optimizer.get_config()["learning_rate"])
-    except (KeyError, TypeError, ValueError):  # a schedule: no single number
-        return None
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

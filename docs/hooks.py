@@ -15,8 +15,9 @@
   where it is missing (Colab).
 * nbconvert inlines about 600 kB of notebook CSS into every example page. The
   large blocks move to one shared, cacheable stylesheet under ``assets/``.
-* A chapter line ``<!-- benchmark: MODEL -->`` becomes that model's row of the
-  book's benchmark, read from the results file at build time.
+* A chapter line ``<!-- benchmark: MODEL -->`` (or ``benchmark-table``,
+  ``benchmark-recipes``) becomes what `cnn_guide.results.render_marker` reads
+  from the results file at build time.
 """
 
 from __future__ import annotations
@@ -154,114 +155,32 @@ def on_page_content(html: str, page, config, files) -> str:
     return html
 
 
-# --- Benchmark rows ---------------------------------------------------------------------
+# --- Results markers --------------------------------------------------------------------
 
-_BENCHMARK_MARKER = re.compile(r"^<!-- benchmark: (\w+) -->$", re.MULTILINE)
-_RECIPES_MARKER = re.compile(r"^<!-- benchmark-recipes -->$", re.MULTILINE)
-_TABLE_MARKER = re.compile(r"^<!-- benchmark-table -->$", re.MULTILINE)
+# A chapter line such as <!-- benchmark: vgg_fashion --> or <!-- benchmark-table -->.
+_RESULTS_MARKER = re.compile(r"^<!-- (benchmark(?:: \w+|-table|-recipes)) -->$", re.MULTILINE)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Replace each benchmark marker with the measured rows; start an example's clock."""
+    """Replace each results marker with what it stands for; start an example's clock."""
+    from cnn_guide.results import render_marker
+
     _progress.page_starts(page)
-    markdown = _BENCHMARK_MARKER.sub(lambda match: benchmark_snippet(match.group(1)), markdown)
-    markdown = _TABLE_MARKER.sub(lambda match: table_snippet(), markdown)
-    return _RECIPES_MARKER.sub(lambda match: recipes_snippet(), markdown)
-
-
-def _protocol_runs() -> list[dict]:
-    """The recorded 3-minute protocol runs, newest per model."""
-    from cnn_guide.results import load_results
-
-    newest: dict[str, dict] = {}
-    for key, run in load_results().items():
-        if (
-            key.startswith("bench:protocol:")
-            and not run.get("quick")
-            and run.get("budget_seconds") == 180
-            and run.get("date", "") >= newest.get(run["model"], {}).get("date", "")
-        ):
-            newest[run["model"]] = run
-    return list(newest.values())
+    chapters = _chapters_by_model()
+    return _RESULTS_MARKER.sub(
+        lambda match: render_marker(match.group(1), chapters=chapters), markdown
+    )
 
 
 def _chapters_by_model() -> dict[str, str]:
     """Each model's chapter, found from the benchmark markers the chapters hold."""
     chapters = Path(__file__).parent / "chapters"
     return {
-        match.group(1): path.name
+        match.group(1).partition(":")[2].strip(): path.name
         for path in sorted(chapters.glob("*.md"))
-        for match in _BENCHMARK_MARKER.finditer(path.read_text(encoding="utf-8"))
+        for match in _RESULTS_MARKER.finditer(path.read_text(encoding="utf-8"))
+        if ":" in match.group(1)
     }
-
-
-def table_snippet() -> str:
-    """Markdown for every model's protocol run, best test accuracy first."""
-    from cnn_guide.results import describe_machine, format_benchmark_table
-
-    runs = sorted(_protocol_runs(), key=lambda run: -run["test_accuracy"])
-    if not runs:
-        return "*No benchmark recorded yet: `cnn-guide bench --record` measures every variant.*"
-    machines = "; ".join(sorted({describe_machine(run) for run in runs}))
-    dates = sorted(run["date"][:10] for run in runs)
-    table = format_benchmark_table(runs, markdown=True)
-    # Link each model's name to its chapter (the table's rows follow `runs`).
-    chapters = _chapters_by_model()
-    lines = table.splitlines()
-    for index, run in enumerate(runs, start=2):
-        if run["model"] in chapters:
-            name = f"[{run['model']}]({chapters[run['model']]})"
-            lines[index] = lines[index].replace(f"| {run['model']} |", f"| {name} |", 1)
-    return (
-        "\n".join(lines) + f"\n\nMeasured on {machines}, {dates[0]} to {dates[-1]}, by "
-        "`cnn-guide bench --record` (each row's own command is in the "
-        "results file and on the example page)."
-    )
-
-
-def recipes_snippet() -> str:
-    """Markdown for every recorded recipe run but the protocol's: the fast recipe,
-    its ablations and the seed recipe."""
-    from cnn_guide.results import describe_machine, format_benchmark_table, load_results
-
-    runs = sorted(
-        (
-            run
-            for key, run in load_results().items()
-            if key.startswith("bench:") and run.get("recipe") != "protocol" and not run.get("quick")
-        ),
-        key=lambda run: (run["recipe"] != "fast", run["recipe"], run["budget_seconds"]),
-    )
-    if not runs:
-        return "*No recipe run recorded yet: `cnn-guide bench --recipe fast --record` runs one.*"
-    machines = sorted({describe_machine(run) for run in runs})
-    commands = "\n".join(run["command"] for run in runs)
-    return (
-        format_benchmark_table(runs, markdown=True, by="recipe")
-        + f"\n\nMeasured on {'; '.join(machines)}, by these commands:\n\n"
-        + f"```bash\n{commands}\n```\n"
-    )
-
-
-def benchmark_snippet(model: str) -> str:
-    """Markdown for one model's protocol run: its row, machine, date and command."""
-    from cnn_guide.results import describe_machine, format_benchmark_table
-
-    runs = [run for run in _protocol_runs() if run["model"] == model]
-    if not runs:
-        return (
-            f"*Not in the [benchmark](results.md) yet: "
-            f"`cnn-guide bench --models {model} --record` measures it.*"
-        )
-    (run,) = runs
-    return (
-        "In the book's [benchmark](results.md), the same 3 minutes of training for "
-        "every architecture on all 55,000 training images (Adam, batch 128; "
-        '"to 90%": training time until the test accuracy first reached 90%):\n\n'
-        + format_benchmark_table([run], markdown=True)
-        + f"\n\nMeasured on {describe_machine(run)}, {run.get('date', '?')[:10]}, "
-        f"by `{run['command']}`."
-    )
 
 
 def on_post_page(output: str, page, config) -> str:

@@ -1,0 +1,189 @@
+"""What the subcommands share: argument types, and the recipe's options.
+
+Every training setting of `cnn_guide.recipes.Recipe` becomes one option
+(``--learning-rate``, ``--flip``/``--no-flip``, ``--epochs``, ...), with the
+help text the field carries; `spec_from_args` turns the options given into a
+`cnn_guide.runs.RunSpec`, whose key and command name the same fields. Adding
+a recipe field adds its option here without another line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from cnn_guide.budget import QUICK_SIZES
+from cnn_guide.distribute import STRATEGIES  # no TensorFlow import: --help stays fast
+from cnn_guide.recipes import PRECISIONS, SCHEDULES, STOP_FIELDS, Recipe, list_recipes
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text}")
+    return value
+
+
+def _or_none(kind: Any) -> Any:
+    def parse(text: str) -> Any:
+        return None if text.strip().lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def names(text: str) -> list[str]:
+    """Comma-separated names."""
+    found = [name.strip() for name in text.split(",") if name.strip()]
+    if not found:
+        raise argparse.ArgumentTypeError(f"expected comma-separated model names, got {text!r}")
+    return found
+
+
+def devices(text: str) -> tuple[str, ...]:
+    """Comma-separated device names such as /cpu:0,/cpu:1."""
+    found = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not found or any(not d.startswith("/") for d in found):
+        raise argparse.ArgumentTypeError(
+            f"expected device names separated by commas, such as /cpu:0,/cpu:1, got {text!r}"
+        )
+    return found
+
+
+def shape(text: str) -> tuple[int, ...]:
+    """H,W,C."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected H,W,C such as 28,28,1, got {text!r}") from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers H,W,C, got {text!r}")
+    return values
+
+
+# How each recipe field's type is read from the command line.
+_PARSERS = {
+    "str": str,
+    "int": int,
+    "float": non_negative_float,
+    "float | None": _or_none(positive_float),
+    "int | None": _or_none(positive_int),
+}
+_CHOICES = {"schedule": SCHEDULES, "precision": PRECISIONS}
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """``--quick`` and ``--data-dir``."""
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=(
+            f"smoke run: {QUICK_SIZES['train']:,} training, {QUICK_SIZES['valid']} validation "
+            f"and {QUICK_SIZES['test']} test images, 1 epoch unless a stop option is given"
+        ),
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="directory holding the four Fashion-MNIST .gz files"
+    )
+
+
+def add_recipe_options(parser: argparse.ArgumentParser, default_recipe: str) -> None:
+    """``--recipe`` and one option per recipe setting, each defaulting to the recipe's."""
+    parser.add_argument(
+        "--recipe",
+        default=default_recipe,
+        choices=list_recipes(),
+        metavar="NAME",
+        help=f"training recipe, one of: {', '.join(list_recipes())} (default {default_recipe}); "
+        "'cnn-guide train --recipes' describes them",
+    )
+    settings = parser.add_argument_group(
+        "recipe settings", "change one setting of the recipe (default: the recipe's own)"
+    )
+    stop = parser.add_argument_group(
+        "stop rule",
+        "when training ends (default: the recipe's rule); giving any of these replaces "
+        "the whole rule, and training ends at whichever comes first",
+    )
+    for field in dataclasses.fields(Recipe):
+        if "help" not in field.metadata:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        group = stop if field.name in STOP_FIELDS else settings
+        if field.type == "bool":
+            group.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=field.metadata["help"],
+            )
+            continue
+        group.add_argument(
+            flag,
+            type=_PARSERS[field.type],
+            choices=_CHOICES.get(field.name),
+            default=argparse.SUPPRESS,
+            metavar=field.metadata["metavar"],
+            help=field.metadata["help"],
+        )
+
+
+def add_strategy_options(parser: argparse.ArgumentParser) -> None:
+    """``--strategy``, ``--devices`` and ``--tpu``."""
+    group = parser.add_argument_group("devices")
+    group.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help=(
+            "tf.distribute strategy: one device, all local GPUs (or --devices), "
+            "several machines (TF_CONFIG), or a TPU (default: default)"
+        ),
+    )
+    group.add_argument(
+        "--devices",
+        type=devices,
+        metavar="DEV,DEV",
+        help="devices for --strategy mirrored, e.g. /gpu:0,/gpu:1 or /cpu:0,/cpu:1",
+    )
+    group.add_argument("--tpu", metavar="NAME", help="TPU name or address for --strategy tpu")
+
+
+def recipe_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The recipe settings given on the command line, by field name."""
+    changes = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Recipe)
+        if "help" in field.metadata and hasattr(args, field.name)
+    }
+    if getattr(args, "quick", False) and not any(name in changes for name in STOP_FIELDS):
+        changes["epochs"] = 1  # a smoke run: one pass over the small subset
+    return changes

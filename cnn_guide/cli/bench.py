@@ -1,0 +1,86 @@
+"""``cnn-guide bench``: the book's benchmark, each model trained in a process of its own."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from cnn_guide.cli._args import add_data_options, add_recipe_options, names, recipe_changes
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``bench`` command."""
+    parser = commands.add_parser(
+        "bench",
+        help="train models for a fixed time and record accuracy, speed and memory",
+        description=(
+            "The book's benchmark. Trains each model under one recipe (default 'benchmark':\n"
+            "Adam at 1e-3, batch 128, no augmentation, seed 42, 3 minutes of training on all\n"
+            "55,000 training images, the 10,000 test images scored every 30 s of training).\n"
+            "Each model runs in a fresh process ('cnn-guide train'), so its peak memory is its\n"
+            "own. Reports parameters, multiply-accumulates, training and inference images per\n"
+            "second, seconds per epoch, the training time to 90-95% test accuracy, the final\n"
+            "accuracy and peak memory. With --record each model's row is stored as soon as it\n"
+            "finishes, replacing only that row, so a stopped benchmark can be resumed."
+        ),
+        epilog=(
+            "examples:\n"
+            "  cnn-guide bench --record                      every variant, 3 minutes each\n"
+            "  cnn-guide bench --models resnet_fashion --minutes 10\n"
+            "  cnn-guide bench --recipe fast --minutes 10 --record\n"
+            "  cnn-guide bench --throughput --models vgg_fashion"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--models",
+        type=names,
+        metavar="A,B",
+        help="comma-separated names (default: the recipe's own model, else every "
+        "Fashion-MNIST variant)",
+    )
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="speed only: the same as --recipe throughput (23 steps, the last 20 timed)",
+    )
+    add_recipe_options(parser, default_recipe="benchmark")
+    add_data_options(parser)
+    parser.add_argument(
+        "--record", action="store_true", help="store each model's row in cnn_guide/results.json"
+    )
+    parser.set_defaults(run=run, needs_tensorflow=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train each model in turn, each in its own process; print the table."""
+    from cnn_guide import models
+    from cnn_guide.recipes import get_recipe
+    from cnn_guide.runs import RunSpec
+
+    if args.throughput:
+        args.recipe = "throughput"
+    recipe = get_recipe(args.recipe)
+    chosen = args.models or ([recipe.model] if recipe.model else models.list_models(fashion=True))
+    for name in chosen:
+        models.check_fashion_mnist(name)  # bad names fail before any measurement
+    changes = recipe_changes(args)
+    specs = [RunSpec.of(name, args.recipe, quick=args.quick, **changes) for name in chosen]
+    failed = []
+    for index, spec in enumerate(specs, start=1):
+        print(f"[{index}/{len(specs)}] {spec.command.removesuffix(' --record')}", flush=True)
+        argv = [sys.executable, "-m", "cnn_guide.cli", "train", *spec.arguments()]
+        argv += ["--data-dir", str(args.data_dir)] if args.data_dir else []
+        argv += ["--record"] if args.record else []
+        if subprocess.run(argv, check=False).returncode != 0:
+            failed.append(spec.model)
+    if args.record:
+        from cnn_guide.results import format_table, load_results
+
+        runs = load_results()
+        print(format_table([runs[spec.key] for spec in specs if spec.key in runs]))
+    if failed:
+        print(f"cnn-guide bench: failed for {', '.join(failed)} (see above).", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,153 @@
+"""``cnn-guide train``: train a model under a recipe, report and record it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cnn_guide.cli._args import (
+    add_data_options,
+    add_recipe_options,
+    add_strategy_options,
+    positive_int,
+    recipe_changes,
+)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``train`` command."""
+    parser = commands.add_parser(
+        "train",
+        help="train a model on Fashion-MNIST and report test accuracy",
+        description=(
+            "Train a model on the real Fashion-MNIST under a recipe (default 'protocol': "
+            "Adam, batch 128, 10 epochs), then score the test images. Any setting of the "
+            "recipe can be changed with its option. With --record the result is stored in "
+            "the results file, under a key made of these same arguments."
+        ),
+        epilog=(
+            "examples:\n"
+            "  cnn-guide train simple_cnn --epochs 10 --save simple_cnn.keras\n"
+            "  cnn-guide train simple_cnn --recipe seed --record\n"
+            "  cnn-guide train vgg_fashion --recipe benchmark        3 minutes of training\n"
+            "  cnn-guide train resnet_fashion --strategy mirrored --devices /cpu:0,/cpu:1\n"
+            "  cnn-guide train --recipes                            describe every recipe"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("name", nargs="?", help="model name, from 'cnn-guide list --variants'")
+    parser.add_argument("--recipes", action="store_true", help="describe every recipe and exit")
+    add_recipe_options(parser, default_recipe="protocol")
+    batch = parser.add_argument_group("distributed batch")
+    batch.add_argument(
+        "--global-batch-size",
+        type=positive_int,
+        metavar="N",
+        help="images per step over all replicas, instead of --batch-size per replica",
+    )
+    add_strategy_options(parser)
+    add_data_options(parser)
+    parser.add_argument(
+        "--backup-dir",
+        type=Path,
+        metavar="DIR",
+        help="back up every epoch here; a restarted run resumes from the last one",
+    )
+    parser.add_argument(
+        "--early-stopping",
+        type=positive_int,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without progress in validation accuracy",
+    )
+    parser.add_argument("--save", type=Path, metavar="PATH", help="save the trained model (.keras)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="store the result, machine and command in cnn_guide/results.json (read by the book)",
+    )
+    parser.set_defaults(run=run, needs_tensorflow=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, report, and record or save when asked."""
+    from cnn_guide import models
+    from cnn_guide.data import load_fashion_mnist
+    from cnn_guide.distribute import choose_precision, is_chief, make_strategy
+    from cnn_guide.distribute import per_replica_batch_size
+    from cnn_guide.runs import RunRecord, RunSpec
+    from cnn_guide.training import fit
+
+    if args.recipes:
+        from cnn_guide.recipes import get_recipe, list_recipes
+
+        print("\n\n".join(get_recipe(name).describe() for name in list_recipes()))
+        return 0
+    if args.name is None:
+        raise ValueError("name a model to train, e.g. 'cnn-guide train simple_cnn'.")
+    models.check_fashion_mnist(args.name)
+    if args.save is not None and args.save.suffix != ".keras":
+        raise ValueError(f"--save needs a path ending in .keras, got {args.save}.")
+    if args.tpu is not None and args.strategy != "tpu":
+        raise ValueError(f"--tpu applies only to --strategy tpu, not {args.strategy}.")
+    changes = recipe_changes(args)
+    if args.global_batch_size is not None and "batch_size" in changes:
+        raise ValueError("give --batch-size (per replica) or --global-batch-size, not both.")
+    # The strategy comes first: a multi-worker strategy must be created before
+    # any other TensorFlow operation, and logical CPU devices before the runtime starts.
+    strategy = None
+    if args.strategy != "default" or args.devices:
+        strategy = make_strategy(args.strategy, args.devices, tpu=args.tpu)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    if args.global_batch_size is not None:
+        changes["batch_size"] = per_replica_batch_size(args.global_batch_size, replicas)
+    spec = RunSpec.of(
+        args.name,
+        args.recipe,
+        strategy=args.strategy,
+        devices=args.devices,
+        quick=args.quick,
+        **changes,
+    )
+    recipe = spec.resolve()
+    data = load_fashion_mnist(args.data_dir)
+    if args.quick:
+        from cnn_guide.budget import QUICK_SIZES
+
+        data = data.subset(**QUICK_SIZES)
+    batch = f"batch {recipe.batch_size}"
+    if replicas > 1:
+        batch = f"global batch {recipe.batch_size * replicas} ({recipe.batch_size} x {replicas})"
+    print(
+        f"Training {args.name} on {len(data.x_train):,} images, recipe {args.recipe}: "
+        f"{recipe.optimizer}, {batch}, {choose_precision(recipe.precision, strategy)}, "
+        f"until {recipe.stop_rule}."
+    )
+    result = fit(
+        args.name,
+        data,
+        recipe,
+        strategy=strategy,
+        early_stopping=args.early_stopping,
+        backup_dir=args.backup_dir,
+        verbose=1,
+    )
+    print(result.describe())
+    if recipe.scale_learning_rate:
+        print(
+            f"Learning rate {result.learning_rate:.6g}: the recipe's x {replicas} "
+            "replica(s), by the linear scaling rule."
+        )
+    if not is_chief(strategy):
+        if args.record or args.save:
+            print("Not recording or saving: this worker is not the chief, which does both.")
+        return 0
+    if args.record:
+        from cnn_guide.results import record, results_path
+
+        record(RunRecord.from_fit(spec, result))
+        print(f"Recorded the run as {spec.key!r} in {results_path().name}.")
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        result.model.save(args.save)
+        print(f"Saved the model to {args.save}.")
+    return 0

@@ -1,0 +1,282 @@
+"""What a recorded run is: `RunSpec` (what was asked for) and `RunRecord` (what it measured).
+
+A run is asked for by a model, a recipe name and the recipe fields it
+changes, plus where it ran (strategy, devices) and on how much data (the
+quick subset or all of it). Its key in the results file and the command that
+re-makes it are both derived from those arguments, by `RunSpec.arguments`:
+a new recipe field appears in both without another line of code.
+
+```python
+from cnn_guide.runs import RunSpec
+
+spec = RunSpec.of("lenet5_fashion", "protocol", epochs=20)
+spec.key        # 'lenet5_fashion --recipe protocol --epochs 20'
+spec.command    # 'cnn-guide train lenet5_fashion --recipe protocol --epochs 20 --record'
+spec.resolve()  # the Recipe it trains under
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from cnn_guide.recipes import STOP_FIELDS, Recipe, get_recipe, setting_fields
+from cnn_guide.training import FitResult, RunFigures
+
+__all__ = ["RunRecord", "RunSpec", "machine_info"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run, as asked for: its key and command derive from these fields.
+
+    Build it with `RunSpec.of`, which keeps only the recipe fields that
+    really differ from the named recipe, so that one run has one key.
+
+    Attributes:
+        model: Registered model name.
+        recipe: Registered recipe name (`cnn_guide.recipes.list_recipes`).
+        changes: The recipe fields changed, as sorted ``(name, value)`` pairs.
+        strategy: ``tf.distribute`` strategy name (`cnn_guide.distribute.STRATEGIES`).
+        devices: Devices for the strategy, or ``None``.
+        quick: A smoke run on the small quick subset, never shown as a result.
+    """
+
+    model: str
+    recipe: str = "protocol"
+    changes: tuple[tuple[str, Any], ...] = ()
+    strategy: str = "default"
+    devices: tuple[str, ...] | None = None
+    quick: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        model: str,
+        recipe: str = "protocol",
+        *,
+        strategy: str = "default",
+        devices: tuple[str, ...] | None = None,
+        quick: bool = False,
+        **changes: Any,
+    ) -> RunSpec:
+        """The run of ``model`` under ``recipe`` with some fields changed.
+
+        Raises:
+            ValueError: For an unknown recipe or field, or a bad value.
+        """
+        base = get_recipe(recipe)
+        resolved = base.replace(**changes) if changes else base
+        return cls(
+            model=model,
+            recipe=recipe,
+            changes=tuple(sorted(resolved.changes_from(base).items())),
+            strategy=strategy,
+            devices=tuple(devices) if devices else None,
+            quick=quick,
+        )
+
+    def resolve(self) -> Recipe:
+        """The recipe this run trains under."""
+        return get_recipe(self.recipe, **dict(self.changes))
+
+    def arguments(self) -> list[str]:
+        """The ``cnn-guide train`` arguments that ask for this run.
+
+        The one place where a run becomes command-line text: the key, the
+        recorded command and the benchmark's per-model processes all use it.
+        """
+        arguments = [self.model, "--recipe", self.recipe]
+        for name, value in self.changes:
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                arguments.append(flag if value else "--no-" + flag[2:])
+            elif value is None:
+                if name not in STOP_FIELDS:  # any stop field given replaces the whole rule
+                    arguments += [flag, "none"]
+            else:
+                arguments += [flag, _text(value)]
+        if self.strategy != "default":
+            arguments += ["--strategy", self.strategy]
+        if self.devices:
+            arguments += ["--devices", ",".join(self.devices)]
+        if self.quick:
+            arguments.append("--quick")
+        return arguments
+
+    @property
+    def key(self) -> str:
+        """The run's key in the results file: its arguments, as one line."""
+        return " ".join(self.arguments())
+
+    @property
+    def command(self) -> str:
+        """The command that re-makes and records this run."""
+        return f"cnn-guide train {self.key} --record"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON values."""
+        return {
+            "model": self.model,
+            "recipe": self.recipe,
+            "changes": dict(self.changes),
+            "strategy": self.strategy,
+            "devices": list(self.devices) if self.devices else None,
+            "quick": self.quick,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunSpec:
+        """The inverse of `as_dict`."""
+        return cls.of(
+            values["model"],
+            values["recipe"],
+            strategy=values.get("strategy", "default"),
+            devices=tuple(values["devices"]) if values.get("devices") else None,
+            quick=bool(values.get("quick")),
+            **values.get("changes", {}),
+        )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord(RunFigures):
+    """One row of the results file: a run's spec, its figures and where it ran.
+
+    Attributes:
+        spec: What was asked for; gives the key and the command.
+        settings: Every setting of the recipe it trained under, by field.
+        date: When it was recorded (UTC, ISO 8601).
+        commit: The git commit of the code that ran it, when known.
+        machine: The hardware and software (`machine_info`).
+        migrated_from: The key of the row it was migrated from, for rows
+            recorded before the results file had versions.
+    """
+
+    spec: RunSpec
+    settings: dict[str, Any] = field(default_factory=dict)
+    date: str = ""
+    commit: str | None = None
+    machine: dict[str, Any] = field(default_factory=dict)
+    migrated_from: str | None = None
+
+    @classmethod
+    def from_fit(cls, spec: RunSpec, result: FitResult) -> RunRecord:
+        """A record of a finished run, stamped with today's date, commit and machine."""
+        return cls(
+            spec=spec,
+            settings={name: getattr(result.recipe, name) for name in setting_fields()},
+            date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            commit=_git_commit(),
+            machine=machine_info(),
+            **result.figures(),
+        )
+
+    @property
+    def key(self) -> str:
+        """The row's key (`RunSpec.key`)."""
+        return self.spec.key
+
+    @property
+    def command(self) -> str:
+        """The command that re-makes it (`RunSpec.command`)."""
+        return self.spec.command
+
+    @property
+    def model(self) -> str:
+        """The registered model it trained."""
+        return self.spec.model
+
+    @property
+    def hardware(self) -> str:
+        """The GPU, or the CPU model and its cores."""
+        gpu = self.machine.get("gpu")
+        return gpu or f"{self.machine.get('cpu', 'an unknown CPU')}, {self.machine.get('cores', '?')} cores"
+
+    def describe_machine(self) -> str:
+        """Where it was measured: the hardware and the TensorFlow version."""
+        return f"{self.hardware}, TensorFlow {self.machine.get('tensorflow', '?')}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as plain JSON values."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["spec"] = self.spec.as_dict()
+        return values
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> RunRecord:
+        """Read a row written by `to_json`.
+
+        Raises:
+            ValueError: Naming the fields that are missing.
+        """
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if _required(f)}
+        missing = sorted(required - set(values))
+        if missing:
+            raise ValueError(f"a results row lacks {', '.join(missing)}: {dict(values)!r:.200}")
+        known = {k: v for k, v in values.items() if k in names}
+        return cls(**{**known, "spec": RunSpec.from_dict(values["spec"])})
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def machine_info() -> dict[str, Any]:
+    """The hardware and software a measurement ran on."""
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    gpus = [
+        tf.config.experimental.get_device_details(device).get("device_name", device.name)
+        for device in tf.config.list_physical_devices("GPU")
+    ]
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "gpu": ", ".join(gpus) or None,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
