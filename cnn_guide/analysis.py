@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cnn_guide import _compat
+
 if TYPE_CHECKING:
     import keras
     import pandas
@@ -621,10 +623,8 @@ class ComparisonTable(_Table):
 
 
 # --------------------------------------------------------------------------------------
-# The layer graph. Keras 3 has no public API for the nodes of a functional model; the
-# private attributes used here (``_nodes_by_depth``, ``Node.operation``,
-# ``Node.arguments``, ``Node.outputs``, ``Sequential._functional``) are the ones Keras'
-# own ``Functional.call`` runs on, and this is the only place that touches them.
+# The layer graph. Keras 3 has no public API for the nodes of a functional model: the
+# private attributes that reach them are read through cnn_guide._compat.
 # --------------------------------------------------------------------------------------
 
 
@@ -634,13 +634,13 @@ def _functional_of(model: Any) -> Any:
 
     graph = model
     if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
+        graph = _compat.sequential_graph(model)
         if graph is None:
             raise ValueError(
                 f"Sequential model {model.name!r} is not built; start it with "
                 "keras.Input(shape=...) or call model.build(input_shape) first."
             )
-    if not isinstance(model, keras.Model) or not hasattr(graph, "_nodes_by_depth"):
+    if not isinstance(model, keras.Model) or not isinstance(graph, keras.Function):
         raise ValueError(
             f"layer_table needs a functional or Sequential Keras model, got "
             f"{type(model).__name__}: a subclassed model has no layer graph to analyse. "
@@ -651,10 +651,8 @@ def _functional_of(model: Any) -> Any:
 
 def _ordered_nodes(graph: Any) -> list[Any]:
     """Call nodes of a functional graph in execution order, inputs first."""
-    nodes = []
-    for depth in sorted(graph._nodes_by_depth, reverse=True):
-        nodes.extend(graph._nodes_by_depth[depth])
-    return nodes
+    by_depth = _compat.nodes_by_depth(graph)
+    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
 
 
 def _flat(structure: Any) -> list[Any]:
@@ -731,7 +729,7 @@ def _trace(graph: Any, shapes: list[tuple]) -> tuple[list[_Call], int]:
         tf_graph = tf.compat.v1.get_default_graph()
         values = {id(x): y for x, y in zip(graph.inputs, xs, strict=True)}
         for node in nodes:
-            args, kwargs = node.arguments.fill_in(values)
+            args, kwargs = _compat.call_arguments(node, values)
             if _takes_training(node.operation) and kwargs.get("training") is None:
                 kwargs["training"] = False
             start = len(tf_graph.get_operations())
@@ -792,7 +790,7 @@ def _function_graphs(op: Any) -> list[Any] | None:
         names = [f.name for f in op.get_attr("branches")]
     graphs = []
     for name in names:
-        function = op.graph._get_function(name)  # no public lookup exists
+        function = _compat.graph_function(op.graph, name)
         graph = getattr(function, "graph", None)
         if graph is None:
             return None
@@ -1044,9 +1042,8 @@ def _spatial(shape: tuple, data_format: str) -> tuple:
 
 def _sublayer_evidence(layer: Any, classes: dict[str, tuple[type, ...]]) -> str | None:
     """A sublayer or weight that shows a layer mixes neighbouring positions."""
-    flatten = getattr(layer, "_flatten_layers", None)
     spatial = classes["conv"] + classes["transposed"] + classes["pool"] + classes["global"]
-    for sub in flatten(include_self=False) if flatten else []:
+    for sub in _compat.flatten_layers(layer, include_self=False):
         if isinstance(sub, spatial):
             return f"its sublayer {sub.name!r} ({type(sub).__name__})"
     for weight in layer.weights:
@@ -1134,7 +1131,7 @@ class _FieldWalker:
                     _per_axis(stride, n, "stride", layer.name),
                 )
             return _Field("local", r, j)
-        if hasattr(layer, "_nodes_by_depth") or getattr(layer, "_functional", None):
+        if _compat.has_layer_graph(layer):
             _, outs = self.walk(_functional_of(layer), inputs)
             return self.merge(layer, outs)
         if isinstance(layer, classes["transposed"]):

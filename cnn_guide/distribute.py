@@ -429,46 +429,27 @@ def apply_keras_workarounds(model: keras.Model, strategy: tf.distribute.Strategy
     variables, the data sharding) is TensorFlow's and Keras' own. This changes
     nothing under any other strategy, and nothing that worked before: both
     paths raise without it. `cnn_guide.training.train` calls it; a custom
-    ``fit`` under a multi-worker strategy can call it after ``compile``.
+    ``fit`` under a multi-worker strategy can call it after ``compile``. The
+    first repair wraps a private Keras method (see
+    ``cnn_guide._compat.patch_multiworker_build``), the second the strategy's
+    public ``reduce`` (``cnn_guide._compat.patch_scalar_reduce``).
 
     Args:
         model: The model, created and compiled in ``strategy.scope()``.
         strategy: The strategy it trains under.
+
+    Raises:
+        cnn_guide._compat.PrivateAPIError: If the installed Keras lacks the
+            private method the first repair wraps.
     """
     import tensorflow as tf
 
+    from cnn_guide import _compat
+
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
-
-    def local_part(value: Any) -> Any:
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    fixed = getattr(model, "_cnn_guide_multiworker", None) is strategy
-    if not fixed and hasattr(model, "_maybe_symbolic_build"):
-        build_with_batch = model._maybe_symbolic_build
-
-        def build_from_local_batch(iterator: Any = None, data_batch: Any = None) -> Any:
-            if iterator is not None:
-                for _, _, batches in iterator:  # Keras' epoch iterator: (first, last, it)
-                    data_batch = tf.nest.map_structure(local_part, next(batches))
-                    break
-            return build_with_batch(data_batch=data_batch)
-
-        model._maybe_symbolic_build = build_from_local_batch
-        model._cnn_guide_multiworker = strategy
-    if not getattr(strategy, "_cnn_guide_scalar_reduce", False):
-        reduce_with_axis = strategy.reduce
-
-        def reduce(reduce_op: Any, value: Any, axis: int | None = None) -> Any:
-            shape = getattr(local_part(value), "shape", None)
-            if axis is not None and shape is not None and shape.rank == 0:
-                axis = None  # a scalar per replica: average across replicas only
-            return reduce_with_axis(reduce_op, value, axis)
-
-        strategy.reduce = reduce
-        strategy._cnn_guide_scalar_reduce = True
+    _compat.patch_multiworker_build(model, strategy)
+    _compat.patch_scalar_reduce(strategy)
 
 
 def _bad_tf_config(problem: str, text: str | None) -> NoReturn:

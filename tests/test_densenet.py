@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
+from cnn_guide._compat import flatten_layers
 from cnn_guide.layers import DenseBlock, TransitionLayer
 
 
@@ -54,7 +55,7 @@ def test_blocks_transitions_and_121_layers():
     assert [t.output.shape[-1] for t in transitions] == [128, 256, 512]
     convs = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in flatten_layers(model, include_self=False)
         if isinstance(layer, keras.layers.Conv2D)
     ]
     assert len(convs) + 1 == 121  # + the classifier

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
+from cnn_guide._compat import flatten_layers
 from cnn_guide.layers import (
     DenseBlock,
     DenseLayer,
@@ -340,7 +341,7 @@ def macs(model: keras.Model) -> tuple[int, int]:
     records = []
     layers = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in flatten_layers(model, include_self=False)
         if isinstance(layer, CONV_LAYERS)
     ]
     for layer in layers:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
+from cnn_guide._compat import flatten_layers
 from cnn_guide.layers import SeparableConvBlock, XceptionBlock
 
 # One middle-flow module: three separable 3x3 convolutions at 728 channels
@@ -53,7 +54,7 @@ def test_flows_and_final_map():
     assert blocks[-1].filters == [728, 1024]
     separable = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in flatten_layers(model, include_self=False)
         if isinstance(layer, keras.layers.SeparableConv2D)
     ]
     assert len(separable) == 34  # with the two regular stem convolutions: 36
@@ -71,7 +72,7 @@ def test_without_residual_connections():
     model = models.xception(input_shape=(71, 71, 3), residual=False, include_top=False)
     shortcuts = [
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in flatten_layers(model, include_self=False)
         if layer.name == "shortcut_conv"
     ]
     assert shortcuts == []
