@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLASS_NAMES",
     "DATA_ENV_VAR",
+    "FASHION_MNIST_SHAPE",
     "DataError",
     "FashionMNIST",
     "candidate_dirs",
@@ -59,6 +60,9 @@ CLASS_NAMES: tuple[str, ...] = (
     "Ankle boot",
 )
 """The ten Fashion-MNIST classes, indexed by label."""
+
+FASHION_MNIST_SHAPE: tuple[int, int, int] = (28, 28, 1)
+"""The shape of one image as the models take it: height, width, channels."""
 
 DATA_ENV_VAR = "CNN_GUIDE_DATA"
 """Environment variable naming a directory that holds the four ``.gz`` files."""

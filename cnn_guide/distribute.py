@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from cnn_guide._validate import positive_int
+
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
@@ -316,9 +318,8 @@ def per_replica_batch_size(global_batch_size: int, replicas: int) -> int:
         ValueError: If the global batch does not divide evenly, naming the
             nearest global batch sizes that do.
     """
-    for label, value in (("global_batch_size", global_batch_size), ("replicas", replicas)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}.")
+    global_batch_size = positive_int(global_batch_size, "global_batch_size")
+    replicas = positive_int(replicas, "replicas")
     if global_batch_size % replicas:
         lower = global_batch_size // replicas * replicas
         upper = lower + replicas

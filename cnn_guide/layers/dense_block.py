@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import keras
 
+from cnn_guide._validate import positive_int
+
 __all__ = ["DenseBlock", "DenseLayer", "TransitionLayer"]
-
-
-def _check_positive_int(value: object, what: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}.")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="cnn_guide")
@@ -58,8 +54,8 @@ class DenseLayer(keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.growth_rate = _check_positive_int(growth_rate, "growth_rate", self.name)
-        self.bn_size = _check_positive_int(bn_size, "bn_size", self.name)
+        self.growth_rate = positive_int(growth_rate, "growth_rate", self.name)
+        self.bn_size = positive_int(bn_size, "bn_size", self.name)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
 
@@ -158,9 +154,9 @@ class DenseBlock(keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.num_layers = _check_positive_int(num_layers, "num_layers", self.name)
-        self.growth_rate = _check_positive_int(growth_rate, "growth_rate", self.name)
-        self.bn_size = _check_positive_int(bn_size, "bn_size", self.name)
+        self.num_layers = positive_int(num_layers, "num_layers", self.name)
+        self.growth_rate = positive_int(growth_rate, "growth_rate", self.name)
+        self.bn_size = positive_int(bn_size, "bn_size", self.name)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import keras
 
+from cnn_guide._validate import positive_int
+
 __all__ = ["GroupedConv2D"]
 
 
@@ -62,16 +64,16 @@ class GroupedConv2D(keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        owner = "GroupedConv2D"
+        filters = positive_int(filters, "filters", owner)
+        kernel_size = positive_int(kernel_size, "kernel_size", owner)
         strides = tuple(strides) if isinstance(strides, (tuple, list)) else (strides, strides)
-        for arg, value in (
-            ("filters", filters),
-            ("kernel_size", kernel_size),
-            ("strides", strides[0]),
-            ("strides", strides[1]),
-            ("groups", groups),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GroupedConv2D: {arg} must be a positive integer, got {value!r}.")
+        if len(strides) != 2:
+            raise ValueError(
+                f"{owner}: strides must be an int or a pair, such as 2 or (2, 1); got {strides!r}."
+            )
+        strides = tuple(positive_int(s, "strides", owner) for s in strides)
+        groups = positive_int(groups, "groups", owner)
         if filters % groups:
             raise ValueError(
                 f"GroupedConv2D: filters ({filters}) must be a multiple of groups ({groups})."

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import keras
 
+from cnn_guide._validate import positive_int
+
 __all__ = ["InceptionModule"]
 
 
@@ -76,10 +78,7 @@ class InceptionModule(keras.layers.Layer):
             "filters_pool_proj": filters_pool_proj,
         }
         for arg, value in filters.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"InceptionModule: {arg} must be a positive integer, got {value!r}."
-                )
+            positive_int(value, arg, "InceptionModule")
         self.filters_1x1 = filters_1x1
         self.filters_3x3_reduce = filters_3x3_reduce
         self.filters_3x3 = filters_3x3

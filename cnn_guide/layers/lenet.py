@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from cnn_guide._validate import positive_int
+
 __all__ = ["LENET5_C3_TABLE", "PartialConv2D", "TrainableSubsampling"]
 
 # Table I of the paper: the S2 maps (0-5) each C3 map (0-15) reads. Six maps
@@ -103,12 +105,8 @@ class PartialConv2D(keras.layers.Layer):
                     f"PartialConv2D: output map {out} must read one or more distinct, "
                     f"non-negative input channels, got {inputs}."
                 )
-        if not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(
-                f"PartialConv2D: kernel_size must be a positive integer, got {kernel_size!r}."
-            )
         self.connections = table
-        self.kernel_size = kernel_size
+        self.kernel_size = positive_int(kernel_size, "kernel_size", "PartialConv2D")
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -242,11 +240,7 @@ class TrainableSubsampling(keras.layers.Layer):
 
     def __init__(self, pool_size: int = 2, activation: str | None = "tanh", **kwargs) -> None:
         super().__init__(**kwargs)
-        if not isinstance(pool_size, int) or pool_size < 1:
-            raise ValueError(
-                f"TrainableSubsampling: pool_size must be a positive integer, got {pool_size!r}."
-            )
-        self.pool_size = pool_size
+        self.pool_size = positive_int(pool_size, "pool_size", "TrainableSubsampling")
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape) -> None:

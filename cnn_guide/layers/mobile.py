@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import keras
 
+from cnn_guide._validate import positive_int
+
 __all__ = ["InvertedResidual"]
-
-
-def _check_positive_int(value: object, what: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}.")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="cnn_guide")
@@ -79,12 +75,12 @@ class InvertedResidual(keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.filters = _check_positive_int(filters, "filters", self.name)
-        self.expansion = _check_positive_int(expansion, "expansion", self.name)
+        self.filters = positive_int(filters, "filters", self.name)
+        self.expansion = positive_int(expansion, "expansion", self.name)
         if strides not in (1, 2):
             raise ValueError(f"{self.name}: strides must be 1 or 2, got {strides!r}.")
         self.strides = strides
-        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", self.name)
+        self.kernel_size = positive_int(kernel_size, "kernel_size", self.name)
         self.linear_bottleneck = bool(linear_bottleneck)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)

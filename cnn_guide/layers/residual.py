@@ -31,15 +31,11 @@ from __future__ import annotations
 
 import keras
 
+from cnn_guide._validate import positive_int
 from cnn_guide.layers.grouped import GroupedConv2D
 from cnn_guide.layers.squeeze_excitation import SqueezeExcitation
 
 __all__ = ["BasicResidualUnit", "BottleneckResidualUnit"]
-
-
-def _check_positive_int(owner: str, arg: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{owner}: {arg} must be a positive integer, got {value!r}.")
 
 
 def _strided_side(side: int | None, stride: int) -> int | None:
@@ -72,11 +68,11 @@ class _ResidualUnit(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         owner = type(self).__name__
-        _check_positive_int(owner, "filters", filters)
-        _check_positive_int(owner, "stride", stride)
-        _check_positive_int(owner, "groups", groups)
+        filters = positive_int(filters, "filters", owner)
+        stride = positive_int(stride, "stride", owner)
+        groups = positive_int(groups, "groups", owner)
         if se_ratio is not None:
-            _check_positive_int(owner, "se_ratio", se_ratio)
+            se_ratio = positive_int(se_ratio, "se_ratio", owner)
         if not bn_epsilon > 0:
             raise ValueError(f"{owner}: bn_epsilon must be positive, got {bn_epsilon!r}.")
         if not 0.0 <= bn_momentum < 1.0:
@@ -440,10 +436,11 @@ class BottleneckResidualUnit(_ResidualUnit):
             **kwargs,
         )
         owner = type(self).__name__
-        for arg, value in (("width", width), ("reduce_width", reduce_width)):
-            if value is not None:
-                _check_positive_int(owner, arg, value)
-        _check_positive_int(owner, "expansion", expansion)
+        if width is not None:
+            width = positive_int(width, "width", owner)
+        if reduce_width is not None:
+            reduce_width = positive_int(reduce_width, "reduce_width", owner)
+        expansion = positive_int(expansion, "expansion", owner)
         if shortcut_kernel_size not in (1, 3):
             raise ValueError(
                 f"{owner}: shortcut_kernel_size must be 1 or 3, got {shortcut_kernel_size!r}."

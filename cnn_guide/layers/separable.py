@@ -22,13 +22,9 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int
+
 __all__ = ["SeparableConvBlock", "XceptionBlock"]
-
-
-def _check_positive_int(value: object, what: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}.")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="cnn_guide")
@@ -75,9 +71,9 @@ class SeparableConvBlock(keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.filters = _check_positive_int(filters, "filters", self.name)
-        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", self.name)
-        self.strides = _check_positive_int(strides, "strides", self.name)
+        self.filters = positive_int(filters, "filters", self.name)
+        self.kernel_size = positive_int(kernel_size, "kernel_size", self.name)
+        self.strides = positive_int(strides, "strides", self.name)
         self.activation = activation
         self.activation_first = bool(activation_first)
         self.bn_epsilon = float(bn_epsilon)
@@ -197,7 +193,7 @@ class XceptionBlock(keras.layers.Layer):
         widths = [filters, filters] if isinstance(filters, int) else list(filters)
         if not widths:
             raise ValueError(f"{self.name}: filters must be a non-empty list of widths, got [].")
-        self.filters = [_check_positive_int(f, "each of filters", self.name) for f in widths]
+        self.filters = [positive_int(f, "each of filters", self.name) for f in widths]
         if strides not in (1, 2):
             raise ValueError(f"{self.name}: strides must be 1 or 2, got {strides!r}.")
         self.strides = strides

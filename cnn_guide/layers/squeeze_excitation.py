@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from cnn_guide._validate import positive_int
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["SqueezeExcitation", "se_channel_weights"]
-
-
-def _check_positive_int(owner: str, arg: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{owner}: {arg} must be a positive integer, got {value!r}.")
 
 
 @keras.saving.register_keras_serializable(package="cnn_guide")
@@ -66,8 +63,7 @@ class SqueezeExcitation(keras.layers.Layer):
 
     def __init__(self, ratio: int = 16, return_weights: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        _check_positive_int("SqueezeExcitation", "ratio", ratio)
-        self.ratio = ratio
+        self.ratio = positive_int(ratio, "ratio", "SqueezeExcitation")
         self.return_weights = bool(return_weights)
 
     def build(self, input_shape) -> None:

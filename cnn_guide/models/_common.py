@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int
+
 POOLING_CHOICES = (None, "avg", "max")
 
 
@@ -69,11 +71,13 @@ def check_head(*, model: str, include_top: bool, num_classes: int, pooling: str 
         ValueError: For a non-positive ``num_classes`` with a head, or an
             unknown ``pooling``.
     """
-    if include_top and (not isinstance(num_classes, int) or num_classes < 1):
-        raise ValueError(
-            f"{model}: num_classes must be a positive integer, got {num_classes!r}. "
-            "Pass include_top=False for a feature extractor without classes."
-        )
+    if include_top:
+        try:
+            positive_int(num_classes, "num_classes", model)
+        except ValueError as error:
+            raise ValueError(
+                f"{error} Or pass include_top=False for a feature extractor without classes."
+            ) from None
     if pooling not in POOLING_CHOICES:
         raise ValueError(f"{model}: pooling must be one of {POOLING_CHOICES}, got {pooling!r}.")
 

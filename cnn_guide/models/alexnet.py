@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.normalization import LocalResponseNormalization
 from cnn_guide.models._common import (
     check_dropout,
@@ -288,7 +289,7 @@ FASHION_CONVS = (
     paper=ALEXNET_PAPER,
     year=2012,
     url=ALEXNET_URL,
-    input_shape=(28, 28, 1),
+    input_shape=FASHION_MNIST_SHAPE,
     min_input_size=15,
     summary="AlexNet for 28x28: 5x5 stride-1 stem, 32-64-96-96-64, LRN, dense 512-512",
     reference_params=None,
@@ -297,7 +298,7 @@ FASHION_CONVS = (
 )
 def alexnet_fashion(
     *,
-    input_shape: Sequence[int] = (28, 28, 1),
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
     include_top: bool = True,
     pooling: str | None = None,

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int, positive_ints
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.dense_block import DenseBlock, TransitionLayer
 from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
@@ -27,7 +29,6 @@ __all__ = ["densenet121", "densenet_fashion"]
 PAPER = "Huang, Liu, van der Maaten, Weinberger 2017, Densely Connected Convolutional Networks"
 URL = "https://arxiv.org/abs/1608.06993"
 CHAPTER = "chapters/densenet.md"
-FASHION_MNIST_SHAPE = (28, 28, 1)
 BN_EPSILON = 1.001e-5  # as in keras.applications.DenseNet
 
 
@@ -40,30 +41,20 @@ def _check_options(
     bn_size: object,
     compression: object,
 ) -> tuple[int, ...]:
-    def positive_int(value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-    for what, value in (
-        ("growth_rate", growth_rate),
-        ("num_init_features", num_init_features),
-        ("bn_size", bn_size),
-    ):
-        if not positive_int(value):
-            raise ValueError(f"{model}: {what} must be a positive integer, got {value!r}.")
-    try:
-        blocks = tuple(block_config)  # type: ignore[arg-type]
-    except TypeError:
-        blocks = ()
-    if not blocks or not all(positive_int(b) for b in blocks):
-        raise ValueError(
-            f"{model}: block_config must be a non-empty sequence of positive layer "
-            f"counts, one per dense block, e.g. (6, 12, 24, 16); got {block_config!r}."
-        )
+    positive_int(growth_rate, "growth_rate", model)
+    positive_int(num_init_features, "num_init_features", model)
+    positive_int(bn_size, "bn_size", model)
     if not isinstance(compression, (int, float)) or not 0.0 < compression <= 1.0:
         raise ValueError(
             f"{model}: compression must be in (0, 1], got {compression!r} (DenseNet-BC uses 0.5)."
         )
-    return blocks
+    try:
+        return positive_ints(tuple(block_config), "block_config", model)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{model}: block_config must be a non-empty sequence of positive layer "
+            f"counts, one per dense block, e.g. (6, 12, 24, 16); got {block_config!r}."
+        ) from None
 
 
 def _min_side(num_transitions: int, *, imagenet_stem: bool) -> int:

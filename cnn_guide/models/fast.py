@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.models._common import (
     check_head,
     check_input_shape,
@@ -22,8 +24,6 @@ from cnn_guide.models._common import (
 from cnn_guide.models._registry import register
 
 __all__ = ["fast_resnet_fashion"]
-
-FASHION_MNIST_SHAPE = (28, 28, 1)
 
 
 @register(
@@ -89,8 +89,7 @@ def fast_resnet_fashion(
     """
     shape = check_input_shape(input_shape, model=name, min_size=8)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"{name}: width must be a positive integer, got {width!r}.")
+    width = positive_int(width, "width", name)
 
     def conv_bn(x: keras.KerasTensor, filters: int, layer_name: str) -> keras.KerasTensor:
         x = keras.layers.Conv2D(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.inception import InceptionModule
 from cnn_guide.layers.normalization import LocalResponseNormalization
 from cnn_guide.models._common import (
@@ -229,7 +230,7 @@ FASHION_MODULES = (
     paper=GOOGLENET_PAPER,
     year=2014,
     url=GOOGLENET_URL,
-    input_shape=(28, 28, 1),
+    input_shape=FASHION_MNIST_SHAPE,
     min_input_size=4,
     summary="GoogLeNet for 28x28: 3x3 stem, 3 half-width inception modules, GAP head",
     reference_params=None,
@@ -238,7 +239,7 @@ FASHION_MODULES = (
 )
 def googlenet_fashion(
     *,
-    input_shape: Sequence[int] = (28, 28, 1),
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
     include_top: bool = True,
     pooling: str | None = None,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.lenet import LENET5_C3_TABLE, PartialConv2D, TrainableSubsampling
 from cnn_guide.models._common import check_head, check_input_shape, classifier, feature_pooling
 from cnn_guide.models._registry import register
@@ -189,7 +190,7 @@ def lenet5(
     paper=LENET_PAPER,
     year=1998,
     url=LENET_URL,
-    input_shape=(28, 28, 1),
+    input_shape=FASHION_MNIST_SHAPE,
     min_input_size=28,
     summary="LeNet-5 for 28x28: 'same' padding in C1, otherwise the paper's layers",
     reference_params=None,
@@ -198,7 +199,7 @@ def lenet5(
 )
 def lenet5_fashion(
     *,
-    input_shape: Sequence[int] = (28, 28, 1),
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
     include_top: bool = True,
     pooling: str | None = None,

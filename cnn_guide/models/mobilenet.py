@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.mobile import InvertedResidual
 from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
@@ -32,7 +34,6 @@ PAPER = (
 )
 URL = "https://arxiv.org/abs/1801.04381"
 CHAPTER = "chapters/mobilenet.md"
-FASHION_MNIST_SHAPE = (28, 28, 1)
 
 # Table 2 of the paper: expansion t, output channels c, repeats n, stride s.
 PAPER_STAGES = (
@@ -300,10 +301,7 @@ def mobilenet_v2_fashion(
     alpha = _check_alpha(alpha, name)
     shape = check_input_shape(input_shape, model=name, min_size=_min_side(3))
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    if isinstance(last_channels, bool) or not isinstance(last_channels, int) or last_channels < 1:
-        raise ValueError(
-            f"{name}: last_channels must be a positive integer, got {last_channels!r}."
-        )
+    last_channels = positive_int(last_channels, "last_channels", name)
     check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.models._common import check_dropout, check_head, check_input_shape, feature_pooling
 from cnn_guide.models._registry import register
 
@@ -182,7 +183,7 @@ def nin(
     paper=NIN_PAPER,
     year=2013,
     url=NIN_URL,
-    input_shape=(28, 28, 1),
+    input_shape=FASHION_MNIST_SHAPE,
     min_input_size=7,
     summary="NiN for 28x28: mlpconv 32-64-128, class maps, global average pooling",
     reference_params=None,
@@ -191,7 +192,7 @@ def nin(
 )
 def nin_fashion(
     *,
-    input_shape: Sequence[int] = (28, 28, 1),
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
     include_top: bool = True,
     pooling: str | None = None,

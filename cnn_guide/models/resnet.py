@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int, positive_ints
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
 from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
@@ -31,7 +33,6 @@ __all__ = [
 ]
 
 IMAGENET_SHAPE = (224, 224, 3)
-FASHION_MNIST_SHAPE = (28, 28, 1)
 # Five stride-2 steps (stem conv, max pooling, stages 3-5): 32 is the smallest
 # side whose last feature map still has one position per 32x32 input patch,
 # and the minimum keras.applications uses for ResNet.
@@ -48,24 +49,6 @@ _CHAPTER = "chapters/resnet.md"
 def _check_bool(model: str, arg: str, value) -> None:
     if not isinstance(value, bool):
         raise ValueError(f"{model}: {arg} must be True or False, got {value!r}.")
-
-
-def _check_positive_ints(model: str, arg: str, values) -> tuple:
-    """Validate a non-empty sequence of positive integers and return it as a tuple."""
-    if isinstance(values, int) or not isinstance(values, Sequence) or not values:
-        raise ValueError(
-            f"{model}: {arg} must be a non-empty sequence of positive integers, got {values!r}."
-        )
-    if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
-        raise ValueError(
-            f"{model}: every entry of {arg} must be a positive integer, got {values!r}."
-        )
-    return tuple(values)
-
-
-def _check_positive_int(model: str, arg: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{model}: {arg} must be a positive integer, got {value!r}.")
 
 
 def _conv_bn_relu(
@@ -683,8 +666,8 @@ def resnet_fashion(
             non-positive classes, an unknown pooling, or invalid ``widths``,
             ``blocks_per_stage`` or ``skip_connections``.
     """
-    widths = _check_positive_ints(name, "widths", widths)
-    _check_positive_int(name, "blocks_per_stage", blocks_per_stage)
+    widths = positive_ints(widths, "widths", name)
+    blocks_per_stage = positive_int(blocks_per_stage, "blocks_per_stage", name)
     _check_bool(name, "skip_connections", skip_connections)
     return _fashion_resnet(
         name=name,

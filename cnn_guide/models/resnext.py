@@ -17,14 +17,13 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int, positive_ints
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.residual import BottleneckResidualUnit
 from cnn_guide.models._registry import register
 from cnn_guide.models.resnet import (
-    FASHION_MNIST_SHAPE,
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
-    _check_positive_int,
-    _check_positive_ints,
     _fashion_resnet,
     _imagenet_resnet,
 )
@@ -186,9 +185,9 @@ def resnext_fashion(
             non-positive classes, an unknown pooling, or invalid ``filters``,
             ``cardinality`` or ``blocks_per_stage``.
     """
-    filters = _check_positive_ints(name, "filters", filters)
-    _check_positive_int(name, "cardinality", cardinality)
-    _check_positive_int(name, "blocks_per_stage", blocks_per_stage)
+    filters = positive_ints(filters, "filters", name)
+    cardinality = positive_int(cardinality, "cardinality", name)
+    blocks_per_stage = positive_int(blocks_per_stage, "blocks_per_stage", name)
     widths = [2 * f for f in filters]
     if any(w % cardinality for w in widths):
         raise ValueError(

@@ -19,15 +19,14 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import positive_int, positive_ints
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
 from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
 from cnn_guide.models.resnet import (
-    FASHION_MNIST_SHAPE,
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
-    _check_positive_int,
-    _check_positive_ints,
     _conv_bn_relu,
     _fashion_resnet,
     _imagenet_resnet,
@@ -98,7 +97,7 @@ def se_resnet50(
         ValueError: For an input smaller than 32x32, a wrong rank, non-positive
             classes, an unknown pooling or a non-positive ``se_ratio``.
     """
-    _check_positive_int(name, "se_ratio", se_ratio)
+    se_ratio = positive_int(se_ratio, "se_ratio", name)
     return _imagenet_resnet(
         name=name,
         unit=BottleneckResidualUnit,
@@ -287,9 +286,9 @@ def se_resnet_fashion(
             non-positive classes, an unknown pooling, or invalid ``widths``,
             ``blocks_per_stage`` or ``se_ratio``.
     """
-    widths = _check_positive_ints(name, "widths", widths)
-    _check_positive_int(name, "blocks_per_stage", blocks_per_stage)
-    _check_positive_int(name, "se_ratio", se_ratio)
+    widths = positive_ints(widths, "widths", name)
+    blocks_per_stage = positive_int(blocks_per_stage, "blocks_per_stage", name)
+    se_ratio = positive_int(se_ratio, "se_ratio", name)
     return _fashion_resnet(
         name=name,
         unit=BasicResidualUnit,

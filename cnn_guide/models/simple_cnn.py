@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.models._common import (
     check_dropout,
     check_head,
@@ -22,8 +23,6 @@ from cnn_guide.models._common import (
 from cnn_guide.models._registry import register
 
 __all__ = ["simple_cnn"]
-
-FASHION_MNIST_SHAPE = (28, 28, 1)
 
 
 @register(

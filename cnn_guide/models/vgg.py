@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.models._common import (
     check_dropout,
     check_head,
@@ -379,7 +380,7 @@ FASHION_BLOCKS = ((32,), (64, 64), (128, 128))
     paper=VGG_PAPER,
     year=2014,
     url=VGG_URL,
-    input_shape=(28, 28, 1),
+    input_shape=FASHION_MNIST_SHAPE,
     min_input_size=8,
     summary="VGG for 28x28: 3x3 blocks 32 | 64 64 | 128 128, dense 256-256",
     reference_params=None,
@@ -388,7 +389,7 @@ FASHION_BLOCKS = ((32,), (64, 64), (128, 128))
 )
 def vgg_fashion(
     *,
-    input_shape: Sequence[int] = (28, 28, 1),
+    input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
     include_top: bool = True,
     pooling: str | None = None,

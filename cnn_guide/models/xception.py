@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import int_at_least
+from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.separable import SeparableConvBlock, XceptionBlock
 from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
 from cnn_guide.models._registry import register
@@ -28,13 +30,6 @@ __all__ = ["xception", "xception_fashion"]
 PAPER = "Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions"
 URL = "https://arxiv.org/abs/1610.02357"
 CHAPTER = "chapters/xception.md"
-FASHION_MNIST_SHAPE = (28, 28, 1)
-
-
-def _check_int(value: object, what: str, model: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{model}: {what} must be an integer >= {minimum}, got {value!r}.")
-    return value
 
 
 def _conv_bn_relu(
@@ -127,7 +122,7 @@ def xception(
     """
     shape = check_input_shape(input_shape, model=name, min_size=23)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_int(middle_blocks, "middle_blocks", name, 0)
+    middle_blocks = int_at_least(middle_blocks, "middle_blocks", name, minimum=0)
 
     inputs = keras.Input(shape=shape, name="image")
     x = _conv_bn_relu(inputs, 32, strides=2, padding="valid", name="block1_conv1")
@@ -247,7 +242,7 @@ def xception_fashion(
     """
     shape = check_input_shape(input_shape, model=name, min_size=5)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_int(middle_blocks, "middle_blocks", name, 0)
+    middle_blocks = int_at_least(middle_blocks, "middle_blocks", name, minimum=0)
     check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")
