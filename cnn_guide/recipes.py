@@ -32,7 +32,6 @@ from typing import Any
 import keras
 import numpy as np
 
-
 __all__ = [
     "PRECISIONS",
     "SCHEDULES",
@@ -43,6 +42,7 @@ __all__ = [
     "one_cycle",
     "setting_fields",
 ]
+
 
 def _positive_int(value, name, owner):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -90,7 +90,7 @@ def one_cycle(peak: float, warmup: float = 0.25, final: float = 0.0) -> Callable
     return learning_rate
 
 
-def _setting(default: Any, help: str, metavar: str | None = None) -> Any:  # noqa: A002
+def _setting(default: Any, help: str, metavar: str | None = None) -> Any:
     """A recipe field that ``cnn-guide train`` offers as an option."""
     return field(default=default, metadata={"help": help, "metavar": metavar})
 
@@ -156,9 +156,7 @@ class Recipe:
     epochs: float | None = _setting(None, "stop after N epochs", "N")
     minutes: float | None = _setting(None, "stop after N minutes of training", "N")
     steps: int | None = _setting(None, "stop after N steps", "N")
-    eval_every: float | None = _setting(
-        None, "seconds of training between test checkpoints", "S"
-    )
+    eval_every: float | None = _setting(None, "seconds of training between test checkpoints", "S")
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -180,9 +178,10 @@ class Recipe:
         if self.steps is not None:
             _positive_int(self.steps, "steps", f"recipe {self.name!r}")
         for name in ("momentum", "weight_decay", "label_smoothing", "shift"):
-            if getattr(self, name) < 0:
+            value = getattr(self, name)
+            if value < 0:
                 raise ValueError(
-                    f"recipe {self.name!r}: {name} must not be negative, got {getattr(self, name)!r}."
+                    f"recipe {self.name!r}: {name} must not be negative, got {value!r}."
                 )
         if self.label_smoothing >= 1:
             raise ValueError(
@@ -341,7 +340,11 @@ class Recipe:
             f"  label smoothing {self.label_smoothing:g}"
             + (f"; {' and '.join(augment)}" if augment else "; no augmentation")
             + ("; test predictions averaged with mirror images" if self.flip_at_test else "")
-            + ("; batch-norm statistics settled before evaluating" if self.settle_batch_norm else ""),
+            + (
+                "; batch-norm statistics settled before evaluating"
+                if self.settle_batch_norm
+                else ""
+            ),
             f"  stops after {self.stop_rule}",
         ]
         return "\n".join(lines)
@@ -462,4 +465,3 @@ def get_recipe(name: str, **changes: Any) -> Recipe:
 def field_help(name: str) -> Mapping[str, Any]:
     """The command-line help and metavar of a recipe setting."""
     return next(f.metadata for f in dataclasses.fields(Recipe) if f.name == name)
-

@@ -45,6 +45,7 @@ RESULTS_ENV_VAR = "CNN_GUIDE_RESULTS"
 VERSION = 2
 """The results file's current format."""
 
+
 def results_path() -> Path:
     """The results file in use: ``$CNN_GUIDE_RESULTS`` or `RESULTS_PATH`."""
     return Path(os.environ.get(RESULTS_ENV_VAR) or RESULTS_PATH)
@@ -435,8 +436,6 @@ def _migrate_row(key: str, row: Mapping[str, Any]) -> RunRecord:
     defaults = {
         "replicas": 1,
         "learning_rate": row.get("learning_rate") or recipe.learning_rate,
-        "parameters": row.get("parameters", 0),
-        "macs": row.get("macs", 0),
         "inference_images_per_second": None,
         "history": {},
         "checkpoints": [],
@@ -445,12 +444,23 @@ def _migrate_row(key: str, row: Mapping[str, Any]) -> RunRecord:
         "test_accuracy_single_view": None,
         "test_loss": None,
     }
+    if "parameters" not in row:  # epoch-based rows did not record the model's size
+        row = {**row, **_model_size(row["model"])}
     return RunRecord(
         spec=spec,
         settings={name: getattr(recipe, name) for name in setting_fields()},
+        parameters=row["parameters"],
+        macs=row["macs"],
         **{**defaults, **figures},
         **provenance,
     )
+
+
+def _model_size(model: str) -> dict[str, int]:
+    from cnn_guide import analysis, models
+
+    built = models.build(model)
+    return {"parameters": built.count_params(), "macs": analysis.layer_table(built).macs or 0}
 
 
 def _cumulative(seconds: list[float]) -> list[float]:

@@ -70,10 +70,15 @@ class RunSpec:
     ) -> RunSpec:
         """The run of ``model`` under ``recipe`` with some fields changed.
 
+        A quick run trains for one epoch (of the small quick subset) unless a
+        stop field is changed.
+
         Raises:
             ValueError: For an unknown recipe or field, or a bad value.
         """
         base = get_recipe(recipe)
+        if quick and not any(name in changes for name in STOP_FIELDS):
+            changes["epochs"] = 1  # a smoke run: one pass over the small subset
         resolved = base.replace(**changes) if changes else base
         return cls(
             model=model,
@@ -175,7 +180,16 @@ class RunRecord(RunFigures):
 
     @classmethod
     def from_fit(cls, spec: RunSpec, result: FitResult) -> RunRecord:
-        """A record of a finished run, stamped with today's date, commit and machine."""
+        """A record of a finished run, stamped with today's date, commit and machine.
+
+        Raises:
+            ValueError: If the run did not train under the recipe ``spec`` asks for.
+        """
+        if result.recipe != spec.resolve():
+            raise ValueError(
+                f"the run trained under {result.recipe!r}, but {spec.key!r} asks for "
+                f"{spec.resolve()!r}; record it under the spec it was trained from."
+            )
         return cls(
             spec=spec,
             settings={name: getattr(result.recipe, name) for name in setting_fields()},
@@ -204,7 +218,8 @@ class RunRecord(RunFigures):
     def hardware(self) -> str:
         """The GPU, or the CPU model and its cores."""
         gpu = self.machine.get("gpu")
-        return gpu or f"{self.machine.get('cpu', 'an unknown CPU')}, {self.machine.get('cores', '?')} cores"
+        cpu = self.machine.get("cpu", "an unknown CPU")
+        return gpu or f"{cpu}, {self.machine.get('cores', '?')} cores"
 
     def describe_machine(self) -> str:
         """Where it was measured: the hardware and the TensorFlow version."""

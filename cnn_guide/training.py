@@ -416,7 +416,9 @@ class _RunClock(keras.callbacks.Callback):
         self.data = data
         self.global_batch = global_batch
         self.settle = settle
-        self.max_images = None if recipe.epochs is None else round(recipe.epochs * len(data.x_train))
+        self.max_images = (
+            None if recipe.epochs is None else round(recipe.epochs * len(data.x_train))
+        )
         if recipe.steps is not None:
             steps_images = recipe.steps * global_batch
             self.max_images = min(self.max_images or steps_images, steps_images)
@@ -430,12 +432,14 @@ class _RunClock(keras.callbacks.Callback):
         self.steps = 0
         self._paused = 0.0
         self._start = 0.0
+        self._end: float | None = None  # set when training ends: the clock stops
         self._warm: tuple[float, int] | None = None  # (seconds, images) after the warm-up
 
     @property
     def seconds(self) -> float:
         """Training seconds so far."""
-        return time.perf_counter() - self._start - self._paused
+        now = self._end if self._end is not None else time.perf_counter()
+        return now - self._start - self._paused
 
     def progress(self) -> float:
         """Fraction of the run done, by time or by images, whichever is further."""
@@ -462,15 +466,18 @@ class _RunClock(keras.callbacks.Callback):
         finally:
             self._paused += time.perf_counter() - started
 
-    def on_train_begin(self, logs: dict | None = None) -> None:  # noqa: D102
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
         self._next_checkpoint = self.recipe.eval_every
 
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._end = time.perf_counter()
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if self.schedule is not None:
             self.model.optimizer.learning_rate = self.schedule(self.progress())
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.images += self.global_batch
         self.steps += 1
         if self.steps == WARMUP_STEPS:
@@ -481,7 +488,7 @@ class _RunClock(keras.callbacks.Callback):
             self.checkpoint()
             self._next_checkpoint = self.seconds + self.recipe.eval_every
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         with self.paused():
             self.settle()
             valid = evaluate(self.model, self.data.x_valid, self.data.y_valid)
@@ -621,9 +628,11 @@ def fit(
     all_callbacks += _run_callbacks(strategy, early_stopping, checkpoint, backup_dir)
 
     steps_per_epoch = math.ceil(len(data.x_train) / global_batch)
-    epochs = math.ceil(clock.max_images / (steps_per_epoch * global_batch)) if (
-        clock.max_images is not None
-    ) else 1_000_000  # a time budget ends the run
+    epochs = (
+        math.ceil(clock.max_images / (steps_per_epoch * global_batch))
+        if (clock.max_images is not None)
+        else 1_000_000
+    )  # a time budget ends the run
     train_set = recipe.dataset(data.x_train, data.y_train, batch_size=global_batch)
     with MemoryPeak() as memory:
         net.fit(
@@ -631,6 +640,7 @@ def fit(
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             callbacks=all_callbacks,
+            shuffle=False,  # the pipeline reshuffles every epoch itself
             verbose=verbose,
         )
     settler()
@@ -661,9 +671,7 @@ def fit(
         inference_images_per_second=len(data.x_test) / test.seconds,
         history=clock.history,
         checkpoints=clock.checkpoints,
-        valid_accuracy=evaluate(
-            net, data.x_valid, data.y_valid, flip=recipe.flip_at_test
-        ).accuracy,
+        valid_accuracy=evaluate(net, data.x_valid, data.y_valid, flip=recipe.flip_at_test).accuracy,
         test_accuracy=test_view,
         test_accuracy_single_view=test.accuracy,
         test_loss=test.loss,
@@ -731,4 +739,3 @@ def _materialize(model: keras.Model | str | Callable[[], keras.Model]) -> keras.
     raise ValueError(
         f"model must be a keras.Model, a registry name or a function, got {type(model).__name__}."
     )
-

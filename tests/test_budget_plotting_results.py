@@ -1,14 +1,13 @@
-"""Budgets, figures and the results file."""
+"""Budgets and figures."""
 
 from __future__ import annotations
 
-import json
 
 import matplotlib
 import numpy as np
 import pytest
 
-from cnn_guide import budget, plotting, results
+from cnn_guide import budget, plotting
 
 
 @pytest.mark.parametrize(
@@ -65,61 +64,6 @@ def test_show_saves_png_outside_notebooks(tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_GUIDE_OUTPUT", str(tmp_path))
     plotting.show(plotting.plot_history({"loss": [1.0, 0.5]}, metrics=("loss",)), "curves")
     assert (tmp_path / "curves.png").stat().st_size > 1000
-
-
-def test_record_replaces_by_key_and_describes(tmp_path):
-    path = tmp_path / "r.json"
-    run = {
-        "model": "m",
-        "command": "cnn-guide train m",
-        "epochs": 1,
-        "train_size": 10,
-        "test_accuracy": 0.5,
-        "train_seconds": 60.0,
-        "seconds_per_epoch": 60.0,
-    }
-    results.record("k", run, path)
-    results.record("k", {**run, "test_accuracy": 0.75}, path)
-    stored = json.loads(path.read_text())
-    assert list(stored) == ["k"] and stored["k"]["test_accuracy"] == 0.75
-    assert stored["k"]["machine"]["cores"] >= 1 and stored["k"]["date"]
-    text = results.describe_run(results.runs_for("m", path)[0])
-    assert "0.7500" in text and "`cnn-guide train m`" in text
-
-
-def test_corrupt_results_file_is_an_error(tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        results.load_results(path)
-
-
-def test_full_run_report_finds_the_matching_run_or_estimates_one(tmp_path):
-    path = tmp_path / "r.json"
-    speed = {"model": "m", "command": "cnn-guide bench --models m", "train_images_per_second": 55.0}
-    results.record("throughput:m", speed, path)
-    report = results.full_run_report("m", epochs=6, batch_size=128, optimizer="adam", path=path)
-    assert report.startswith("No full run recorded yet")
-    assert "`cnn-guide train m --epochs 6 --batch-size 128 --optimizer adam --record`" in report
-    assert "about 100 min of training" in report  # 6 x 55,000 images at 55 images/s
-    full = {
-        "model": "m",
-        "command": "cnn-guide train m --epochs 6 --record",
-        "epochs": 6,
-        "batch_size": 128,
-        "optimizer": "adam",
-        "train_size": 55_000,
-        "test_accuracy": 0.9123,
-        "train_seconds": 600.0,
-        "seconds_per_epoch": 100.0,
-    }
-    results.record("train:m:wrong-epochs", {**full, "epochs": 5, "test_accuracy": 0.1}, path)
-    assert "0.1000" not in results.full_run_report(
-        "m", epochs=6, batch_size=128, optimizer="adam", path=path
-    )
-    results.record("train:m", full, path)
-    report = results.full_run_report("m", epochs=6, batch_size=128, optimizer="adam", path=path)
-    assert report.startswith("Full run: m: test accuracy 0.9123 after 6 epoch(s)")
 
 
 def test_comparison_and_feature_map_figures():

@@ -81,6 +81,7 @@ def test_errors_are_one_clear_line(capsys, argv, message):
     "argv",
     [
         ["train", "simple_cnn", "--epochs", "0"],
+        ["train", "simple_cnn", "--steps", "1.5"],
         ["train", "simple_cnn", "--batch-size", "x"],
         ["summary", "simple_cnn", "--input-shape", "28,28"],
     ],
@@ -107,16 +108,28 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
         str(saved),
         "--record",
     )
-    assert code == 0 and "Test accuracy:" in out and saved.is_file()
-    runs = json.loads(results.read_text())
-    (run_record,) = runs.values()
-    assert run_record["model"] == "simple_cnn" and run_record["train_size"] == QUICK_SIZES["train"]
-    assert (
-        run_record["command"].startswith("cnn-guide train simple_cnn")
-        and run_record["machine"]["cores"]
-    )
+    assert code == 0 and "Test accuracy" in out and saved.is_file()
+    assert "recipe protocol: adam, batch 64, float32, until 1 epoch(s)" in out
+    key = "simple_cnn --recipe protocol --batch-size 64 --epochs 1 --quick"
+    assert f"Recorded the run as {key!r}" in out
+    stored = json.loads(results.read_text())["runs"][key]
+    assert stored["spec"]["model"] == "simple_cnn" and stored["train_size"] == QUICK_SIZES["train"]
+    assert stored["settings"]["batch_size"] == 64 and stored["machine"]["cores"]
+    assert stored["spec"]["changes"] == {"batch_size": 64, "epochs": 1}
     code, out, _ = run(capsys, "evaluate", str(saved), "--quick")
     assert code == 0 and "test accuracy" in out and f"{QUICK_SIZES['test']:,} images" in out
+
+
+def test_every_recipe_setting_is_an_option_of_train(capsys):
+    from cnn_guide.recipes import setting_fields
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for name in setting_fields():
+        assert "--" + name.replace("_", "-") in out, name
+    code, out, _ = run(capsys, "train", "--recipes")
+    assert code == 0 and "protocol:" in out and "fast-augment:" in out and "stops after" in out
 
 
 def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):
@@ -126,26 +139,84 @@ def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):
     assert code == 2 and "could not load" in err
 
 
-def test_bench_measures_and_records(capsys, tmp_path, monkeypatch):
+def test_bench_trains_each_model_in_its_own_process_and_records(capfd, tmp_path, monkeypatch):
     results = tmp_path / "runs.json"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
-    code, out, _ = run(
-        capsys,
-        "bench",
-        "--throughput",
-        "--models",
-        "lenet5_fashion",
-        "--quick",
-        "--batch-size",
-        "16",
-        "--record",
+    code = main(
+        [
+            "bench",
+            "--throughput",
+            "--models",
+            "lenet5_fashion",
+            "--quick",
+            "--steps",
+            "4",
+            "--record",
+        ]
     )
-    assert code == 0 and "lenet5_fashion" in out and "61,706" in out
-    (stored,) = json.loads(results.read_text()).values()
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert "[1/1] cnn-guide train lenet5_fashion --recipe throughput --steps 4 --quick" in out
+    (stored,) = json.loads(results.read_text())["runs"].values()
+    assert stored["parameters"] == 61_706 and stored["macs"] > 0 and stored["images"] == 4 * 128
     assert stored["train_images_per_second"] > 0 and stored["inference_images_per_second"] > 0
-    assert stored["macs"] > 0 and stored["command"].startswith("cnn-guide bench")
+    assert "lenet5_fashion" in out and "61,706" in out  # the table
 
 
-def test_bench_rejects_paper_configurations(capsys):
-    code, _, err = run(capsys, "bench", "--throughput", "--models", "resnet50", "--quick")
-    assert code == 2 and "benchmark a Fashion-MNIST model instead" in err
+@pytest.mark.slow  # two timed runs in processes of their own
+def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
+    results = tmp_path / "runs.json"
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
+    argv = ["bench", "--models", "lenet5_fashion,fast_resnet_fashion", "--quick", "--record"]
+    assert main([*argv, "--minutes", "0.1"]) == 0, capfd.readouterr().err
+    out = capfd.readouterr().out
+    assert (
+        "[1/2] cnn-guide train lenet5_fashion" in out and "[2/2] cnn-guide train fast_resnet" in out
+    )
+    assert "test accuracy" in out and "to 90%" in out
+    runs = json.loads(results.read_text())["runs"]
+    keys = {
+        f"{m} --recipe benchmark --minutes 0.1 --quick"
+        for m in ("lenet5_fashion", "fast_resnet_fashion")
+    }
+    assert set(runs) == keys
+    row = runs["lenet5_fashion --recipe benchmark --minutes 0.1 --quick"]
+    assert row["checkpoints"] and row["train_size"] == QUICK_SIZES["train"] and row["spec"]["quick"]
+    before = runs["fast_resnet_fashion --recipe benchmark --minutes 0.1 --quick"]
+    assert (
+        main(["bench", "--models", "lenet5_fashion", "--quick", "--record", "--minutes", "0.1"])
+        == 0
+    )
+    after = json.loads(results.read_text())["runs"]
+    assert after["fast_resnet_fashion --recipe benchmark --minutes 0.1 --quick"] == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["bench", "--models", "resnet50", "--quick"],
+            "Fashion-MNIST variant instead: resnet_fashion",
+        ),
+        (["train", "resnet50", "--quick"], "Fashion-MNIST variant instead: resnet_fashion"),
+        (["train"], "name a model to train"),
+        (["train", "simple_cnn", "--save", "model.h5"], "ending in .keras"),
+    ],
+)
+def test_bad_runs_are_refused_before_training(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--minutes", "0"], "--minutes: expected a positive number, got 0"),
+        (["bench", "--recipe", "fastest"], "invalid choice: 'fastest'"),
+        (["train", "simple_cnn", "--schedule", "cosine"], "invalid choice: 'cosine'"),
+    ],
+)
+def test_bad_option_values_are_refused_by_the_parser(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnn_guide.budget import QUICK_SIZES
 from cnn_guide.distribute import STRATEGIES  # no TensorFlow import: --help stays fast
 from cnn_guide.recipes import PRECISIONS, SCHEDULES, STOP_FIELDS, Recipe, list_recipes
+
+if TYPE_CHECKING:
+    from cnn_guide.runs import RunSpec
 
 
 def positive_int(text: str) -> int:
@@ -184,6 +187,18 @@ def recipe_changes(args: argparse.Namespace) -> dict[str, Any]:
         for field in dataclasses.fields(Recipe)
         if "help" in field.metadata and hasattr(args, field.name)
     }
-    if getattr(args, "quick", False) and not any(name in changes for name in STOP_FIELDS):
-        changes["epochs"] = 1  # a smoke run: one pass over the small subset
     return changes
+
+
+def spec_from_args(args: argparse.Namespace, **changes: Any) -> RunSpec:
+    """The run the ``train`` options ask for (with more recipe ``changes``, if any)."""
+    from cnn_guide.runs import RunSpec
+
+    return RunSpec.of(
+        args.name,
+        args.recipe,
+        strategy=args.strategy,
+        devices=args.devices,
+        quick=args.quick,
+        **{**recipe_changes(args), **changes},
+    )

@@ -11,6 +11,7 @@ from cnn_guide.cli._args import (
     add_strategy_options,
     positive_int,
     recipe_changes,
+    spec_from_args,
 )
 
 
@@ -72,9 +73,13 @@ def run(args: argparse.Namespace) -> int:
     """Train, report, and record or save when asked."""
     from cnn_guide import models
     from cnn_guide.data import load_fashion_mnist
-    from cnn_guide.distribute import choose_precision, is_chief, make_strategy
-    from cnn_guide.distribute import per_replica_batch_size
-    from cnn_guide.runs import RunRecord, RunSpec
+    from cnn_guide.distribute import (
+        choose_precision,
+        is_chief,
+        make_strategy,
+        per_replica_batch_size,
+    )
+    from cnn_guide.runs import RunRecord
     from cnn_guide.training import fit
 
     if args.recipes:
@@ -89,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--save needs a path ending in .keras, got {args.save}.")
     if args.tpu is not None and args.strategy != "tpu":
         raise ValueError(f"--tpu applies only to --strategy tpu, not {args.strategy}.")
-    changes = recipe_changes(args)
-    if args.global_batch_size is not None and "batch_size" in changes:
+    if args.global_batch_size is not None and "batch_size" in recipe_changes(args):
         raise ValueError("give --batch-size (per replica) or --global-batch-size, not both.")
     # The strategy comes first: a multi-worker strategy must be created before
     # any other TensorFlow operation, and logical CPU devices before the runtime starts.
@@ -98,16 +102,10 @@ def run(args: argparse.Namespace) -> int:
     if args.strategy != "default" or args.devices:
         strategy = make_strategy(args.strategy, args.devices, tpu=args.tpu)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    per_replica = {}
     if args.global_batch_size is not None:
-        changes["batch_size"] = per_replica_batch_size(args.global_batch_size, replicas)
-    spec = RunSpec.of(
-        args.name,
-        args.recipe,
-        strategy=args.strategy,
-        devices=args.devices,
-        quick=args.quick,
-        **changes,
-    )
+        per_replica["batch_size"] = per_replica_batch_size(args.global_batch_size, replicas)
+    spec = spec_from_args(args, **per_replica)
     recipe = spec.resolve()
     data = load_fashion_mnist(args.data_dir)
     if args.quick:
