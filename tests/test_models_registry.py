@@ -16,10 +16,11 @@ import pytest
 import tensorflow as tf
 
 from cnn_guide import models
+from cnn_guide.data import FASHION_MNIST_SHAPE
 
 ALL = models.list_models()
 WITH_REFERENCE = [n for n in ALL if models.get_info(n).reference_params]
-FASHION = [n for n in ALL if tuple(models.get_info(n).input_shape) == (28, 28, 1)]
+FASHION = models.list_models(fashion=True)
 
 
 def count(model: keras.Model, kind: str) -> int:
@@ -82,6 +83,17 @@ def test_info_is_complete(name):
     assert info.builder.__doc__ and "Args:" in info.builder.__doc__
     if info.variant_of is not None:
         assert info.variant_of in ALL
+
+
+def test_the_fashion_mnist_models_are_the_variants_and_the_simple_cnn():
+    assert FASHION == [n for n in ALL if models.get_info(n).takes_fashion_mnist]
+    assert set(FASHION) == {*models.list_models(variants=True), "simple_cnn"}
+    assert models.list_models(fashion=False) == [n for n in ALL if n not in FASHION]
+    assert models.list_models(family="resnet", fashion=True) == ["resnet_fashion"]
+    simple, paper = models.get_info("simple_cnn"), models.get_info("resnet18")
+    assert simple.takes_fashion_mnist and not simple.is_variant
+    assert not paper.takes_fashion_mnist
+    assert all(models.get_info(n).input_shape == FASHION_MNIST_SHAPE for n in FASHION)
 
 
 def test_every_public_builder_is_registered():

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from cnn_guide.data import FASHION_MNIST_SHAPE
+
 if TYPE_CHECKING:
     import keras
 
@@ -59,6 +61,16 @@ class ModelInfo:
         """Whether this is a Fashion-MNIST variant rather than a paper configuration."""
         return self.variant_of is not None
 
+    @property
+    def takes_fashion_mnist(self) -> bool:
+        """Whether the model takes Fashion-MNIST images (28x28x1) by default.
+
+        True for every variant and for ``simple_cnn``, the one paper
+        configuration built for Fashion-MNIST; these are the models the book
+        trains and benchmarks.
+        """
+        return tuple(self.input_shape) == FASHION_MNIST_SHAPE
+
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
@@ -107,7 +119,12 @@ def register(name: str, **facts) -> Callable[[Builder], Builder]:
     return decorator
 
 
-def list_models(*, variants: bool | None = None, family: str | None = None) -> list[str]:
+def list_models(
+    *,
+    variants: bool | None = None,
+    family: str | None = None,
+    fashion: bool | None = None,
+) -> list[str]:
     """Names of the registered models, in the book's order of families.
 
     Within a family, models keep their registration order (paper
@@ -117,12 +134,16 @@ def list_models(*, variants: bool | None = None, family: str | None = None) -> l
         variants: ``True`` for the Fashion-MNIST variants only, ``False`` for
             the paper configurations only, ``None`` for both.
         family: Only this architecture family.
+        fashion: ``True`` for the models that take Fashion-MNIST images
+            (`ModelInfo.takes_fashion_mnist`: the variants and ``simple_cnn``),
+            ``False`` for the others, ``None`` for both.
     """
     return [
         info.name
         for info in sorted(_REGISTRY.values(), key=_book_position)
         if (variants is None or info.is_variant == variants)
         and (family is None or info.family == family)
+        and (fashion is None or info.takes_fashion_mnist == fashion)
     ]
 
 
@@ -142,6 +163,28 @@ def get_info(name: str) -> ModelInfo:
         raise ValueError(
             f"Unknown model name {name!r}.{hint} Valid names: {', '.join(_REGISTRY)}."
         ) from None
+
+
+def check_fashion_mnist(name: str) -> ModelInfo:
+    """The `ModelInfo` of a model that takes Fashion-MNIST images, or a clear error.
+
+    Raises:
+        ValueError: For an unknown name, or a paper configuration (such as
+            224x224x3 inputs), naming its Fashion-MNIST variants.
+    """
+    info = get_info(name)
+    if info.takes_fashion_mnist:
+        return info
+    variants = [other.name for other in _REGISTRY.values() if other.variant_of == name]
+    hint = (
+        f" Train its Fashion-MNIST variant instead: {', '.join(variants)}."
+        if variants
+        else f" Choose a Fashion-MNIST model: {', '.join(list_models(fashion=True))}."
+    )
+    raise ValueError(
+        f"{name} is a paper configuration for {'x'.join(map(str, info.input_shape))} inputs, "
+        f"not 28x28x1 Fashion-MNIST images.{hint}"
+    )
 
 
 def build(name: str, /, **kwargs) -> keras.Model:
