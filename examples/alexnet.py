@@ -24,10 +24,11 @@
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python alexnet.py`: the full budget is 15 epochs on all
 # 55,000 training images. `CNN_GUIDE_BUDGET=site` runs the short version shown
-# here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same
-# training from the command line:
-# `cnn-guide train alexnet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
-# The last cell prints the full run's recorded result, or its expected time.
+# here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images.
+# The first cell prints the plan: this budget, the recipe, and the command
+# that makes the same full run from the command line (and records it). The
+# last cell prints the full run's recorded result, or that command if none is
+# recorded yet.
 
 # %%
 import time
@@ -39,21 +40,21 @@ from matplotlib.ticker import PercentFormatter
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_params, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_feature_maps, plot_history, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
 # About 40 times LeNet-5's compute per image: the site build trains on a
 # subset of the training images.
-budget = choose_budget(site_epochs=2, site_train_size=12_000, full_epochs=15)
-print(budget.describe())
+plan = plan_example("alexnet_fashion", "protocol", epochs=15, site_epochs=2, site_train_size=12_000)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -69,7 +70,7 @@ for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test",
 # dense layers instead of 96-256-384-384-256 and 4096.
 
 # %%
-keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("alexnet_fashion")
 variant_table = layer_table(model)
 print(variant_table)
@@ -157,17 +158,16 @@ print(
 # %% [markdown]
 # ## Training
 #
-# The same recipe in every architecture chapter, so results compare: Adam
-# with its default learning rate, batch size 128, a validation pass after
-# each epoch, and a fixed seed. Dropout is active during training only, which
-# is one reason why the training accuracy of an epoch (averaged with dropout
-# on, over changing weights) can trail the validation accuracy.
+# The same recipe in every architecture chapter, so results compare: the
+# recipe 'protocol' (Adam with its default learning rate, batch size 128, a
+# fixed seed; printed in the first cell), with a validation pass after each
+# epoch. Dropout is active during training only, which is one reason why the
+# training accuracy of an epoch (averaged with dropout on, over changing
+# weights) can trail the validation accuracy.
 
 # %%
-result = train(
-    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -258,6 +258,4 @@ for scale, what in [(1, "our activations"), (255, "activations 255 times larger"
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("alexnet_fashion", epochs=15, batch_size=128, optimizer="adam"))
+print(plan.report(result))

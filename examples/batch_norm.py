@@ -43,11 +43,22 @@ from cnn_guide.analysis import layer_table
 from cnn_guide.budget import choose_budget
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_comparison, show
-from cnn_guide.training import StepHistory, train
+from cnn_guide.recipes import get_recipe
+from cnn_guide.training import StepHistory, fit
 
-FULL_EPOCHS = 10  # the full budget: what `python batch_norm.py` trains
-budget = choose_budget(site_epochs=1, site_train_size=10_000, full_epochs=FULL_EPOCHS)
+# The full run, what `python batch_norm.py` trains: both networks under this recipe.
+FULL_RUN = get_recipe(
+    "protocol",
+    summary="the book's recipe with SGD at a high learning rate instead of Adam",
+    optimizer="sgd",
+    momentum=0.9,
+    learning_rate=0.1,
+    epochs=10,
+)
+budget = choose_budget(site_epochs=1, site_train_size=10_000, full_epochs=FULL_RUN.epochs)
+recipe = FULL_RUN.replace(epochs=budget.epochs)  # the same recipe at this budget's epochs
 print(budget.describe())
+print(f"Recipe {recipe.describe()}")
 data = budget.apply(load_fashion_mnist())
 
 # %% [markdown]
@@ -153,8 +164,9 @@ stats = {
 # %% [markdown]
 # ## Training both with the same recipe
 #
-# SGD with momentum 0.9 and a learning rate of 0.1, batch 128, the same seed
-# for the same order of batches (and the same initial convolution kernels,
+# The recipe printed in the first cell: the book's 'protocol' with SGD in
+# place of Adam, momentum 0.9 and a learning rate of 0.1, batch 128, the same
+# seed for the same order of batches (and the same initial convolution kernels,
 # drawn above with the same seed). A high learning rate is what batch
 # normalization promised to allow. (The book's other chapters train with
 # Adam, whose per-weight step sizes already compensate for badly scaled
@@ -163,21 +175,11 @@ stats = {
 # records the training loss of every step, not only every epoch.
 
 # %%
-LEARNING_RATE = 0.1
 results, steps = {}, {}
 for label, model in [("plain", plain), ("with BN", normalized)]:
     steps[label] = StepHistory()
-    results[label] = train(
-        model,
-        data,
-        epochs=budget.epochs,
-        batch_size=128,
-        optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE, momentum=0.9),
-        seed=42,
-        callbacks=[steps[label]],
-        verbose=2,
-    )
-    print(f"{label}: {results[label].describe(test_images=len(data.x_test))}")
+    results[label] = fit(model, data, recipe, callbacks=[steps[label]], verbose=2)
+    print(f"{label}: {results[label].describe()}")
     stats[(label, "training")] = activation_stats(model)
 
 # %%
@@ -189,7 +191,10 @@ show(
         xlabel="training step",
         ylabel="training loss",
         smoothing=smoothing,
-        title=f"SGD, momentum 0.9, learning rate {LEARNING_RATE} (moving average of {smoothing})",
+        title=(
+            f"SGD, momentum {recipe.momentum:g}, learning rate {recipe.learning_rate:g} "
+            f"(moving average of {smoothing})"
+        ),
     ),
     "loss_per_step",
 )
@@ -324,14 +329,14 @@ summary = ", ".join(
 )
 print(
     f"Test accuracy after {budget.epochs} epoch(s) on {len(data.x_train):,} images at learning "
-    f"rate {LEARNING_RATE}: {summary}; this page took {time.perf_counter() - start:.0f} s."
+    f"rate {recipe.learning_rate:g}: {summary}; this page took {time.perf_counter() - start:.0f} s."
 )
 FULL_IMAGES = 55_000  # every training image
 seconds = sum(
-    result.train_seconds / (budget.epochs * len(data.x_train)) * FULL_EPOCHS * FULL_IMAGES
+    result.train_seconds / (budget.epochs * len(data.x_train)) * FULL_RUN.epochs * FULL_IMAGES
     for result in results.values()
 )
 print(
-    f"The full budget ({FULL_EPOCHS} epochs on {FULL_IMAGES:,} images, both networks) takes "
+    f"The full budget ({FULL_RUN.epochs:g} epochs on {FULL_IMAGES:,} images, both networks) takes "
     f"about {seconds / 60:.0f} min of training at this machine's measured speed."
 )

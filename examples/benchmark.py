@@ -29,15 +29,28 @@
 from cnn_guide import models
 from cnn_guide.budget import choose_budget
 from cnn_guide.plotting import plot_accuracy_over_time, plot_benchmark, show
-from cnn_guide.results import benchmark_rows, describe_machine, format_benchmark_table
+from cnn_guide.recipes import get_recipe
+from cnn_guide.results import benchmark_rows, format_table
 
 # The budget only matters to pages that train; this one is the same at all three.
 print(choose_budget(site_epochs=1, full_epochs=1).describe())
 
-rows = benchmark_rows("protocol", budget_minutes=3)
+recipe = get_recipe("benchmark")  # what `cnn-guide bench` trains every model under
+print(f"Recipe {recipe.describe()}")
+rows = benchmark_rows(recipe.name)  # the recorded runs at the recipe's own 3 minutes
+
+
+def plotted(runs):
+    """The runs as the plotting functions read them: one mapping of figures each."""
+    return [
+        {**run.figures(), "model": run.model, "seconds_per_epoch": run.seconds_per_epoch}
+        for run in runs
+    ]
+
+
 if rows:
-    machine = "; ".join(sorted({describe_machine(row) for row in rows}))
-    dates = sorted(row["date"][:10] for row in rows)
+    machine = "; ".join(sorted({row.describe_machine() for row in rows}))
+    dates = sorted(row.date[:10] for row in rows)
     source = f"{machine}; `cnn-guide bench --record`, {dates[0]} to {dates[-1]}"
     print(f"{len(rows)} models measured on {source}.")
 else:
@@ -55,9 +68,9 @@ else:
 
 # %%
 if rows:
-    print(format_benchmark_table(rows))
+    print(format_table(rows))
     for row in rows:
-        print(f"{row['model']}: {row['command']}")
+        print(f"{row.model}: {row.command}")
 
 # %% [markdown]
 # ## Accuracy over time
@@ -71,7 +84,9 @@ if rows:
 if rows:
     show(
         plot_accuracy_over_time(
-            rows, floor=0.7, title=f"Same 3 minutes for every network\n{source}"
+            plotted(rows),
+            floor=0.7,
+            title=f"Same {recipe.minutes:g} minutes for every network\n{source}",
         ),
         "benchmark_accuracy_over_time",
     )
@@ -87,7 +102,7 @@ if rows:
 if rows:
     for cost in ("parameters", "macs", "seconds_per_epoch"):
         show(
-            plot_benchmark(rows, x=cost, floor=0.75, title=source),
+            plot_benchmark(plotted(rows), x=cost, floor=0.75, title=source),
             f"benchmark_accuracy_vs_{cost}",
         )
 
@@ -102,17 +117,17 @@ if rows:
 # better than chance (10%) although training went well. The benchmark
 # evaluates every network the same way, in inference mode, so it shows this
 # as it is; the chapters' examples recompute the statistics before they
-# evaluate short runs
-# ([`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm)).
+# evaluate short runs (the recipe setting `settle_batch_norm`,
+# [`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm)).
 # Longer budgets, or a lower momentum, remove the effect.
 
 # %%
 for row in rows:
-    steps = row["epochs"] * row["train_size"] / row["batch_size"]
-    if row["test_accuracy"] < 0.2:
+    steps = row.images / row.global_batch_size
+    if row.test_accuracy < 0.2:
         print(
-            f"{row['model']}: {steps:,.0f} steps in 3 minutes, test accuracy "
-            f"{row['test_accuracy']:.4f} (chance is 0.1000)"
+            f"{row.model}: {steps:,.0f} steps in {recipe.minutes:g} minutes, test accuracy "
+            f"{row.test_accuracy:.4f} (chance is 0.1000)"
         )
 
 # %% [markdown]
@@ -141,12 +156,10 @@ IMAGENET = {  # as reported by each paper (see the chapters for the sources)
 if rows:
     print(f"{'variant':<22} {'paper network':<16} {'paper params':>13} {'3-min acc':>10}  ImageNet")
 for row in rows:
-    info = models.get_info(row["model"])
+    info = models.get_info(row.model)
     if info.family == "fast":  # the book's own network: no paper configuration to compare
         continue
     paper = models.get_info(info.variant_of) if info.variant_of else info
     params = f"{paper.reference_params:,}" if paper.reference_params else "-"
     result = IMAGENET.get(paper.name, "-")
-    print(
-        f"{row['model']:<22} {paper.name:<16} {params:>13} {row['test_accuracy']:>10.4f}  {result}"
-    )
+    print(f"{row.model:<22} {paper.name:<16} {params:>13} {row.test_accuracy:>10.4f}  {result}")

@@ -28,10 +28,13 @@
 # subset).
 
 # %%
+import dataclasses
+
 from cnn_guide import models
 from cnn_guide.analysis import compare
 from cnn_guide.budget import choose_budget
 from cnn_guide.plotting import book_style, show
+from cnn_guide.recipes import get_recipe
 from cnn_guide.results import load_results
 
 # The budget only matters to pages that train; this one is the same at all three.
@@ -55,15 +58,20 @@ print(table)
 #
 # Parameters and MACs are properties of the network; speed also depends on how
 # well the hardware and TensorFlow's kernels suit its operations. These speeds
-# were measured by `cnn-guide bench --throughput` (batch 128, float32) and stored in the
-# results file with the machine they ran on.
+# were measured by `cnn-guide bench --throughput` (the recipe 'throughput',
+# printed below: the book's batch 128, float32, a few timed steps) and stored
+# in the results file with the machine they ran on.
 
 # %%
+throughput = get_recipe("throughput")
+print(f"Recipe {throughput.describe()}\n")
 records = load_results()
 speeds = {
-    run["model"]: run
+    run.model: run
     for key, run in sorted(records.items())
-    if key.startswith("throughput:") and run.get("batch_size") == 128
+    if run.spec.recipe == throughput.name
+    and not run.spec.quick
+    and run.settings["batch_size"] == throughput.batch_size
 }
 rows = [row for row in table.rows if row.name in speeds]
 print(f"{'model':<22} {'params':>10} {'MACs':>8} {'train img/s':>12} {'infer img/s':>12}")
@@ -71,15 +79,13 @@ for row in rows:
     speed = speeds[row.name]
     print(
         f"{row.name:<22} {row.params:>10,} {row.macs / 1e6:>7.1f}M "
-        f"{speed['train_images_per_second']:>12,.0f} {speed['inference_images_per_second']:>12,.0f}"
+        f"{speed.train_images_per_second:>12,.0f} {speed.inference_images_per_second:>12,.0f}"
     )
 if speeds:  # none in a fresh results file
-    machines = {
-        f"{run['machine'].get('gpu') or run['machine']['cpu']}, {run['machine']['cores']} cores"
-        for run in speeds.values()
-    }
+    machines = {run.hardware for run in speeds.values()}
+    commands = {dataclasses.replace(run.spec, model="MODEL").command for run in speeds.values()}
     print(f"\nMeasured on: {'; '.join(sorted(machines))}.")
-    print(f"Measured by: `{next(iter(speeds.values()))['command'].split(' --models')[0]} ...`")
+    print(f"Measured by: `{'`, `'.join(sorted(commands))}`, one run per model.")
 missing = sorted(set(variants) - set(speeds))
 if missing:
     print(f"No speed recorded yet for: {', '.join(missing)}.")
@@ -129,7 +135,7 @@ with book_style():
 
     if rows:
         macs = np.array([row.macs for row in rows]) / 1e6
-        train_speed = np.array([speeds[row.name]["train_images_per_second"] for row in rows])
+        train_speed = np.array([speeds[row.name].train_images_per_second for row in rows])
         right.scatter(macs, train_speed)
         label_points(right, rows, macs, train_speed)
         # Equal cost per MAC: speed x MACs constant, through the simple CNN's point.
@@ -159,31 +165,41 @@ show(fig, "cost_and_speed")
 # %%
 if rows:
     reference = next(row for row in rows if row.name == "simple_cnn")  # recorded above
-    reference_cost = 1 / (speeds["simple_cnn"]["train_images_per_second"] * reference.macs)
-    for row in sorted(rows, key=lambda r: r.macs * speeds[r.name]["train_images_per_second"]):
-        cost = 1 / (speeds[row.name]["train_images_per_second"] * row.macs)
+    reference_cost = 1 / (speeds["simple_cnn"].train_images_per_second * reference.macs)
+    for row in sorted(rows, key=lambda r: r.macs * speeds[r.name].train_images_per_second):
+        cost = 1 / (speeds[row.name].train_images_per_second * row.macs)
         print(f"{row.name:<22} {cost / reference_cost:5.1f}x the simple CNN's time per MAC")
 
 # %% [markdown]
 # ## Accuracy from full training runs
 #
 # Accuracy needs full training runs, which each chapter's last cell names
-# (`cnn-guide train <model> ... --record`). Those recorded so far, on all
-# 55,000 training images:
+# (`cnn-guide train MODEL --recipe protocol --epochs N --record`). Those
+# recorded so far, trained for a number of epochs on all 55,000 training
+# images:
 
 # %%
 full_runs = sorted(
-    (run for run in records.values() if run.get("train_size") == 55_000 and "test_accuracy" in run),
-    key=lambda run: variants.index(run["model"]) if run["model"] in variants else len(variants),
+    (
+        run
+        for run in records.values()
+        if not run.spec.quick
+        and run.settings.get("epochs") is not None
+        and run.settings.get("minutes") is None
+        and run.settings.get("steps") is None
+        and run.train_size == 55_000
+        and run.test_accuracy is not None
+    ),
+    key=lambda run: variants.index(run.model) if run.model in variants else len(variants),
 )
 if full_runs:
     for run in full_runs:
         print(
-            f"{run['model']:<22} accuracy {run['test_accuracy']:.4f} after {run['epochs']:>2} "
-            f"epochs, {run['seconds_per_epoch']:,.0f} s/epoch  (`{run['command']}`)"
+            f"{run.model:<22} accuracy {run.test_accuracy:.4f} after {run.epochs:>2g} "
+            f"epochs, {run.seconds_per_epoch:,.0f} s/epoch  (`{run.command}`)"
         )
 else:
     print(
         "No full training run is recorded yet. Each chapter's example ends with the command "
-        "that records one and its expected time on the measured machine."
+        "that records one."
     )

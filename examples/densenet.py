@@ -23,11 +23,11 @@
 #
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python densenet.py`: the full budget is 15 epochs on all
-# 55,000 training images; its recorded result, or an estimate of its time, is
-# printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
-# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
-# images. The same training from the command line:
-# `cnn-guide train densenet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+# 55,000 training images; its recorded result, or the command that records
+# one, is printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the
+# short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few
+# steps on 640 images. The first cell prints the plan: this budget, the
+# recipe, and the same full run as a command line.
 
 # %%
 import time
@@ -38,20 +38,27 @@ import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_params, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.layers import DenseBlock, TransitionLayer
 from cnn_guide.plotting import book_style, plot_comparison, plot_history, show
-from cnn_guide.training import PreciseBatchNorm, StepHistory, train
+from cnn_guide.training import StepHistory, fit
 
-budget = choose_budget(site_epochs=1, site_train_size=6_000, full_epochs=15)
-print(budget.describe())
+plan = plan_example(
+    "densenet_fashion",
+    "protocol",
+    epochs=15,
+    settle_batch_norm=True,
+    site_epochs=1,
+    site_train_size=6_000,
+)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -66,6 +73,7 @@ for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test",
 # pooling and a 10-way softmax close it.
 
 # %%
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("densenet_fashion")
 model.summary()
 
@@ -215,41 +223,34 @@ show(fig, "channel_growth")
 # %% [markdown]
 # ## Training
 #
-# The book's common recipe for the architecture chapters: Adam with its
-# default learning rate, batch size 128, a fixed seed.
+# The book's common recipe for the architecture chapters, 'protocol' (printed
+# in the first cell): Adam with its default learning rate, batch size 128, a
+# fixed seed.
 #
-# One addition for the short budgets. Batch normalization normalizes each
+# One addition to the recipe. Batch normalization normalizes each
 # training batch with the batch's own statistics, but evaluates with moving
 # averages that trail the weights: each step moves them only a share
 # (`1 - momentum`, here 0.01) of the way towards the current batch's
 # statistics. Over a full run they catch up. After the few dozen steps of the
 # documentation build they still describe the network of many steps ago, and
 # the test accuracy would say more about those stale averages than about the
-# network. So for the site and quick budgets the package's callback
-# [`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm)
-# recomputes
-# the statistics from 512 training images with the current weights before
-# every evaluation ("precise BN", Wu and Johnson 2021,
+# network. So the plan sets the recipe's `settle_batch_norm`: before every
+# evaluation, `fit` recomputes the statistics from 512 training images with
+# the current weights
+# ([`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm),
+# "precise BN", Wu and Johnson 2021,
 # [arXiv:2105.07576](https://arxiv.org/abs/2105.07576)); it changes no
-# weight and nothing about training. The full budget trains the model exactly
-# as the command-line run does. `StepHistory` records the training loss of
-# every step, for runs too short for per-epoch curves.
+# weight and nothing about training. The full run settles them too, as its
+# command does (`--settle-batch-norm`, printed in the first cell); there the
+# moving averages have caught up, and settling changes little.
+# `StepHistory` records the training loss of every step, for runs too short
+# for per-epoch curves.
 
 
 # %%
 steps = StepHistory()
-callbacks = [steps] if budget.name == "full" else [steps, PreciseBatchNorm(data.x_train[:512])]
-result = train(
-    model,
-    data,
-    epochs=budget.epochs,
-    batch_size=128,
-    optimizer="adam",
-    seed=42,
-    verbose=2,
-    callbacks=callbacks,
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, callbacks=[steps], verbose=2)
+print(result.describe())
 
 # %%
 if len(result.history["loss"]) > 1:
@@ -337,6 +338,4 @@ show(fig, "feature_reuse")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("densenet_fashion", epochs=15, batch_size=128, optimizer="adam"))
+print(plan.report(result))

@@ -28,9 +28,9 @@
 # the last section for 20 epochs on all 55,000 training images, the full run
 # of the [LeNet-5](../../chapters/lenet/) chapter.
 # `CNN_GUIDE_BUDGET=site` runs the short version shown here and
-# `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same training
-# from the command line:
-# `cnn-guide train lenet5_fashion --epochs 20 --batch-size 128 --optimizer adam`.
+# `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The
+# first cell prints the plan: this budget, the recipe, and the same full run
+# as a command line.
 
 # %%
 import keras
@@ -38,7 +38,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from cnn_guide import models
 from cnn_guide.analysis import (
     conv_macs,
     conv_params,
@@ -46,14 +45,14 @@ from cnn_guide.analysis import (
     output_size,
     stack_receptive_field,
 )
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_feature_maps, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
-budget = choose_budget(site_epochs=1, site_train_size=30_000, full_epochs=20)
-print(budget.describe())
-data = budget.apply(load_fashion_mnist())
+plan = plan_example("lenet5_fashion", "protocol", epochs=20, site_epochs=1, site_train_size=30_000)
+print(plan.describe())
+data = plan.apply(load_fashion_mnist())
 
 # One real test image to filter: a bag, whose straight edges make the kernels easy to read.
 bag = data.class_names.index("Bag")
@@ -406,15 +405,14 @@ show(fig, "receptive_field")
 #
 # Real networks learn their kernels. LeNet-5 (see the chapter
 # [LeNet-5](../../chapters/lenet/)) starts with six 5x5 convolutions on the
-# raw image; trained briefly with the book's recipe (Adam, batch 128), its
-# first layer can be set beside the hand-made kernels above.
+# raw image; trained briefly with the book's recipe ('protocol': Adam, batch
+# 128), its first layer can be set beside the hand-made kernels above. Given
+# the model's name, `fit` builds it after seeding with the recipe's seed, so
+# its initial weights are reproducible too.
 
 # %%
-lenet = models.build("lenet5_fashion")
-result = train(
-    lenet, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit("lenet5_fashion", data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 c1 = result.model.get_layer("c1")
@@ -443,9 +441,7 @@ show(
 #
 # The full budget trains the LeNet-5 above for 20 epochs on all 55,000 images,
 # the same run as the LeNet-5 chapter's. Its recorded result (or the command
-# that records one, and an estimate of its time) is printed here:
+# that records one) is printed here:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("lenet5_fashion", epochs=20, batch_size=128, optimizer="adam"))
+print(plan.report(result))

@@ -16,38 +16,41 @@
 # The executed example of the chapter [GoogLeNet](../../chapters/googlenet/):
 # a GoogLeNet scaled to 28x28 images, three inception modules between a small
 # stem and a global-average-pooling head, trained on the real Fashion-MNIST
-# with the recipe every architecture chapter shares (Adam, batch 128).
+# with the recipe every architecture chapter shares ('protocol': Adam, batch
+# 128).
 # Everything printed below was produced when this page was built.
 #
 # **Run it yourself.** Download this script (the button at the top of the
-# page) and run `python googlenet.py`: the full budget trains on all 55,000
-# training images, and the last cell prints the recorded result of that run
-# (or the command that records one and how long it takes).
-# `CNN_GUIDE_BUDGET=site` runs the short version shown here and
-# `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same training
-# from the command line:
-# `cnn-guide train googlenet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+# page) and run `python googlenet.py`: the full budget trains for 15 epochs
+# on all 55,000 training images, and the last cell prints the recorded result
+# of that run (or the command that records one). `CNN_GUIDE_BUDGET=site` runs
+# the short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a
+# few steps on 640 images. The first cell prints the plan: this budget, the
+# recipe, and the same full run as a command line.
 
 # %%
 import time
 
+import keras
 import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import plot_feature_maps, plot_history, plot_samples, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
-budget = choose_budget(site_epochs=2, site_train_size=10_000, full_epochs=15)
-print(budget.describe())
+plan = plan_example(
+    "googlenet_fashion", "protocol", epochs=15, site_epochs=2, site_train_size=10_000
+)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -134,6 +137,7 @@ print(
 # and a 10-way softmax make the head: there is no dense hidden layer at all.
 
 # %%
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("googlenet_fashion")
 model.summary()
 
@@ -149,14 +153,13 @@ print(layer_table(model))
 # %% [markdown]
 # ## Training
 #
-# The book's common recipe: Adam with its default learning rate, batch size
-# 128, one validation pass per epoch, every random choice seeded.
+# The book's common recipe, 'protocol' (printed in the first cell): Adam
+# with its default learning rate, batch size 128, one validation pass per
+# epoch, every random choice seeded.
 
 # %%
-result = train(
-    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -175,8 +178,6 @@ show(plot_history(result.history), "learning_curves")
 # kernel there adds 4 pixels to the window and a 5x5 adds 8.
 
 # %%
-import keras
-
 module = result.model.get_layer("inception_3a")
 stem = keras.Model(result.model.input, module.input)
 stem_path = [(3, 1), (3, 2)]  # conv1 3x3, pool1 3x3/2
@@ -248,6 +249,4 @@ show(
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("googlenet_fashion", epochs=15, batch_size=128, optimizer="adam"))
+print(plan.report(result))

@@ -24,10 +24,11 @@
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python lenet5.py`: the full budget is 20 epochs on all 55,000
 # training images. `CNN_GUIDE_BUDGET=site` runs the short version shown here
-# and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same
-# training from the command line:
-# `cnn-guide train lenet5_fashion --epochs 20 --batch-size 128 --optimizer adam`.
-# The last cell prints the full run's recorded result, or its expected time.
+# and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The
+# first cell prints the plan: this budget, the recipe, and the command that
+# makes the same full run from the command line (and records it). The last
+# cell prints the full run's recorded result, or that command if none is
+# recorded yet.
 
 # %%
 import time
@@ -38,22 +39,22 @@ import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.layers.lenet import LENET5_C3_TABLE
 from cnn_guide.plotting import book_style, plot_feature_maps, plot_history, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
 # LeNet-5 is tiny (0.42M multiply-accumulates per image): even the site build
 # can afford every training image.
-budget = choose_budget(site_epochs=3, full_epochs=20)
-print(budget.describe())
+plan = plan_example("lenet5_fashion", "protocol", epochs=20, site_epochs=3)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -69,7 +70,7 @@ for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test",
 # pooling.
 
 # %%
-keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("lenet5_fashion")
 model.summary()
 
@@ -166,16 +167,15 @@ show(fig, "c3_connection_table")
 # %% [markdown]
 # ## Training
 #
-# The same recipe in every architecture chapter, so results compare: Adam
-# with its default learning rate, batch size 128, a validation pass after
-# each epoch, and a fixed seed. (The paper trained with a diagonal
-# Levenberg-Marquardt variant of stochastic gradient descent for 20 passes.)
+# The same recipe in every architecture chapter, so results compare: the
+# recipe 'protocol' (Adam with its default learning rate, batch size 128, a
+# fixed seed; printed in the first cell), with a validation pass after each
+# epoch. (The paper trained with a diagonal Levenberg-Marquardt variant of
+# stochastic gradient descent for 20 passes.)
 
 # %%
-result = train(
-    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -220,6 +220,4 @@ show(plot_feature_maps(panels, titles=titles, columns=7), "c1_feature_maps")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("lenet5_fashion", epochs=20, batch_size=128, optimizer="adam"))
+print(plan.report(result))

@@ -22,10 +22,10 @@
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python nin.py`: the full budget is 20 epochs on all 55,000
 # training images; the last cell prints its recorded result, or the command
-# that records one and the time it takes. `CNN_GUIDE_BUDGET=site` runs the
-# short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
-# images. The same training from the command line:
-# `cnn-guide train nin_fashion --epochs 20 --batch-size 128 --optimizer adam`.
+# that records one. `CNN_GUIDE_BUDGET=site` runs the short version shown here
+# and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The
+# first cell prints the plan: this budget, the recipe, and the same full run
+# as a command line.
 
 # %%
 import time
@@ -36,16 +36,16 @@ import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_history, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
-budget = choose_budget(site_epochs=2, site_train_size=18_000, full_epochs=20)
-print(budget.describe())
+plan = plan_example("nin_fashion", "protocol", epochs=20, site_epochs=2, site_train_size=18_000)
+print(plan.describe())
 
 start = time.perf_counter()
-data = budget.apply(load_fashion_mnist())
+data = plan.apply(load_fashion_mnist())
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
@@ -60,7 +60,7 @@ for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test",
 # softmax turns the ten numbers into probabilities.
 
 # %%
-keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("nin_fashion")
 model.summary()
 
@@ -144,17 +144,16 @@ print(
 # ## Training
 #
 # The recipe every architecture chapter of the book uses, so that results
-# compare: Adam with its default learning rate, batch size 128, a validation
-# pass after each epoch, every random choice seeded. Expect a slower start
-# than VGG's: the gradient of each class score is spread evenly over the 36
-# positions of its map, and a map that the final ReLU silences everywhere
-# gets none until the layers below change.
+# compare: 'protocol' (printed in the first cell), Adam with its default
+# learning rate, batch size 128, a validation pass after each epoch, every
+# random choice seeded. Expect a slower start than VGG's: the gradient of
+# each class score is spread evenly over the 36 positions of its map, and a
+# map that the final ReLU silences everywhere gets none until the layers below
+# change.
 
 # %%
-result = train(
-    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -238,6 +237,4 @@ show(fig, "class_maps")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("nin_fashion", epochs=20, batch_size=128, optimizer="adam"))
+print(plan.report(result))

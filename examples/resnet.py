@@ -16,41 +16,42 @@
 # The executed example of the chapter [ResNet](../../chapters/resnet/): a
 # 14-layer residual network in the layout the paper uses for small images,
 # trained on the real Fashion-MNIST with the recipe every architecture chapter
-# shares (Adam, batch 128), then trained again without its skip connections
-# to see what they do to training. Everything printed below was produced when
-# this page was built.
+# shares ('protocol': Adam, batch 128), then trained again without its skip
+# connections to see what they do to training. Everything printed below was
+# produced when this page was built.
 #
 # **Run it yourself.** Download this script (the button at the top of the
-# page) and run `python resnet.py`: the full budget trains both networks on
-# all 55,000 training images, and the last cell prints the recorded result of
-# the residual network's full run (or the command that records one and how
-# long it takes; the script trains two networks, so it takes about twice
-# that). `CNN_GUIDE_BUDGET=site` runs the short version shown here
-# and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The same training
-# from the command line:
-# `cnn-guide train resnet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+# page) and run `python resnet.py`: the full budget trains both networks for
+# 15 epochs on all 55,000 training images, and the last cell prints the
+# recorded result of the residual network's full run (or the command that
+# records one; the script trains two networks, so it takes about twice as
+# long as that command). `CNN_GUIDE_BUDGET=site` runs the short version shown
+# here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images.
+# The first cell prints the plan: this budget, the recipe, and the residual
+# network's full run as a command line.
 
 # %%
 import time
 
+import keras
 import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_params, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import plot_comparison, plot_history, show
-from cnn_guide.training import StepHistory, train
+from cnn_guide.training import StepHistory, fit
 
 # Two trainings share the site budget: 25 steps of 128 images per epoch, each.
-budget = choose_budget(site_epochs=2, site_train_size=3_200, full_epochs=15)
-print(budget.describe())
+plan = plan_example("resnet_fashion", "protocol", epochs=15, site_epochs=2, site_train_size=3_200)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -106,6 +107,7 @@ print(f"resnet50: {trainable:,} trainable parameters ({resnet50.count_params():,
 # softmax: the paper's CIFAR-10 design with $n = 2$, $6n + 2 = 14$ layers.
 
 # %%
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("resnet_fashion")
 model.summary()
 
@@ -123,24 +125,15 @@ print(layer_table(model))
 # %% [markdown]
 # ## Training the residual network
 #
-# The book's common recipe: Adam with its default learning rate, batch size
-# 128, one validation pass per epoch, every random choice seeded. A
-# `StepHistory` callback records the training loss of every step, for the
-# comparison below.
+# The book's common recipe, 'protocol' (printed in the first cell): Adam with
+# its default learning rate, batch size 128, one validation pass per epoch,
+# every random choice seeded. A `StepHistory` callback records the training
+# loss of every step, for the comparison below.
 
 # %%
 residual_steps = StepHistory()
-result = train(
-    model,
-    data,
-    epochs=budget.epochs,
-    batch_size=128,
-    optimizer="adam",
-    seed=42,
-    verbose=2,
-    callbacks=[residual_steps],
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, callbacks=[residual_steps], verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -154,23 +147,15 @@ show(plot_history(result.history), "learning_curves")
 # exactly the same recipe, data order and seed.
 
 # %%
+keras.utils.set_random_seed(plan.recipe.seed)
 plain = models.build("resnet_fashion", skip_connections=False, name="plain_fashion")
 print(
     f"plain: {plain.count_params():,} parameters, residual: {model.count_params():,} "
     f"(the difference, {model.count_params() - plain.count_params():,}, is the two projections)"
 )
 plain_steps = StepHistory()
-plain_result = train(
-    plain,
-    data,
-    epochs=budget.epochs,
-    batch_size=128,
-    optimizer="adam",
-    seed=42,
-    verbose=2,
-    callbacks=[plain_steps],
-)
-print(plain_result.describe(test_images=len(data.x_test)))
+plain_result = fit(plain, data, plan.recipe, callbacks=[plain_steps], verbose=2)
+print(plain_result.describe())
 
 # %% [markdown]
 # ## What the skip connections change
@@ -242,6 +227,4 @@ print(
 # on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("resnet_fashion", epochs=15, batch_size=128, optimizer="adam"))
+print(plan.report(result))

@@ -23,11 +23,11 @@
 #
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python senet.py`: the full budget is 15 epochs on all 55,000
-# training images; its recorded result, or an estimate of its time, is printed
-# at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short version
-# shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The
-# same training from the command line:
-# `cnn-guide train se_resnet_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+# training images; its recorded result, or the command that records one, is
+# printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
+# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps
+# on 640 images. The first cell prints the plan: this budget, the recipe, and
+# the same full run as a command line.
 
 # %%
 import time
@@ -38,20 +38,22 @@ import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import compare, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.layers import se_channel_weights
 from cnn_guide.plotting import book_style, plot_history, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
-budget = choose_budget(site_epochs=3, site_train_size=4_000, full_epochs=15)
-print(budget.describe())
+plan = plan_example(
+    "se_resnet_fashion", "protocol", epochs=15, site_epochs=3, site_train_size=4_000
+)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -65,7 +67,7 @@ for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test",
 # the summary shows the same layers as the plain ResNet.
 
 # %%
-keras.utils.set_random_seed(42)  # reproducible initial weights (train() seeds the rest)
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("se_resnet_fashion")
 model.summary()
 
@@ -152,14 +154,13 @@ for name, weights in before.items():
 # %% [markdown]
 # ## Training
 #
-# The book's common recipe for the architecture chapters: Adam with its
-# default learning rate, batch size 128, a fixed seed.
+# The book's common recipe for the architecture chapters, 'protocol' (printed
+# in the first cell): Adam with its default learning rate, batch size 128, a
+# fixed seed.
 
 # %%
-result = train(
-    model, data, epochs=budget.epochs, batch_size=128, optimizer="adam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -241,6 +242,4 @@ show(fig, "se_channel_weights")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("se_resnet_fashion", epochs=15, batch_size=128, optimizer="adam"))
+print(plan.report(result))

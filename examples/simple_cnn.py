@@ -20,11 +20,12 @@
 #
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python simple_cnn.py`: the full budget is the seed's 10
-# epochs on all 55,000 training images; its recorded accuracy and time are
-# printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
-# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
-# images. The same training from the command line:
-# `cnn-guide train simple_cnn --epochs 10`.
+# epochs on all 55,000 training images; its recorded accuracy and time (or
+# the command that records them) are printed at the end of this page.
+# `CNN_GUIDE_BUDGET=site` runs the short version shown here and
+# `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640 images. The
+# first cell prints the plan: this budget, the seed's recipe, and the same
+# full run as a command line.
 
 # %%
 import time
@@ -33,13 +34,13 @@ import keras
 import numpy as np
 
 from cnn_guide import models
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import plot_confusion_matrix, plot_history, plot_samples, show
-from cnn_guide.training import train
+from cnn_guide.training import fit
 
-budget = choose_budget(site_epochs=2, site_train_size=6_000, full_epochs=10)
-print(budget.describe())
+plan = plan_example("simple_cnn", "seed", epochs=10, site_epochs=2, site_train_size=6_000)
+print(plan.describe())
 
 # %% [markdown]
 # ## The data
@@ -54,7 +55,7 @@ data = load_fashion_mnist()
 print(
     f"Loaded and verified Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s."
 )
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -69,7 +70,7 @@ show(plot_samples(data.x_train, data.y_train, data.class_names), "samples")
 # double, 64, 128, 256. The dense head ends in a 10-way softmax.
 
 # %%
-keras.utils.set_random_seed(42)  # the initial weights; train() seeds dropout and shuffling
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("simple_cnn")
 model.summary()
 
@@ -106,15 +107,14 @@ for label, kernels in [("one 5x5", [5]), ("two 3x3", [3, 3])]:
 # %% [markdown]
 # ## Training
 #
-# The seed's recipe: Nadam with its default learning rate, batch size 32, and
-# a validation pass after each epoch. The seed fixes every random choice, so
-# the run is reproducible on a CPU.
+# The seed notebook's recipe, 'seed' (printed in the first cell): Nadam with
+# its default learning rate, batch size 32, and a validation pass after each
+# epoch. The seed fixes every random choice, so the run is reproducible on a
+# CPU.
 
 # %%
-result = train(
-    model, data, epochs=budget.epochs, batch_size=32, optimizer="nadam", seed=42, verbose=2
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -148,6 +148,4 @@ show(
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("simple_cnn", epochs=10, batch_size=32, optimizer="nadam"))
+print(plan.report(result))

@@ -22,11 +22,11 @@
 #
 # **Run it yourself.** Download this script (the button at the top of the
 # page) and run `python xception.py`: the full budget is 15 epochs on all
-# 55,000 training images; its recorded result, or an estimate of its time, is
-# printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the short
-# version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few steps on 640
-# images. The same training from the command line:
-# `cnn-guide train xception_fashion --epochs 15 --batch-size 128 --optimizer adam`.
+# 55,000 training images; its recorded result, or the command that records
+# one, is printed at the end of this page. `CNN_GUIDE_BUDGET=site` runs the
+# short version shown here and `CNN_GUIDE_BUDGET=quick` a smoke test of a few
+# steps on 640 images. The first cell prints the plan: this budget, the
+# recipe, and the same full run as a command line.
 
 # %%
 import time
@@ -37,20 +37,27 @@ import numpy as np
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table
-from cnn_guide.budget import choose_budget
+from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.layers import SeparableConvBlock, XceptionBlock
 from cnn_guide.plotting import book_style, plot_history, show
-from cnn_guide.training import PreciseBatchNorm, train
+from cnn_guide.training import fit
 
-budget = choose_budget(site_epochs=2, site_train_size=4_000, full_epochs=15)
-print(budget.describe())
+plan = plan_example(
+    "xception_fashion",
+    "protocol",
+    epochs=15,
+    settle_batch_norm=True,
+    site_epochs=2,
+    site_train_size=4_000,
+)
+print(plan.describe())
 
 # %%
 start = time.perf_counter()
 data = load_fashion_mnist()
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
-data = budget.apply(data)
+data = plan.apply(data)
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 
@@ -66,7 +73,7 @@ for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test",
 # `SeparableConvBlock`s, as in the paper.
 
 # %%
-keras.utils.set_random_seed(42)  # reproducible initial weights (train() seeds the rest)
+keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seeds the rest
 model = models.build("xception_fashion")
 model.summary()
 
@@ -223,19 +230,21 @@ del paper, middle
 # chapter's units) in every batch normalization. Measured on real images, and
 # the initial value's remaining weight $m^n$ after this run's $n$ steps. Even
 # at 0.9 the averages trail weights that change quickly early in training, so
-# for the site and quick budgets the training below also uses the package's
-# [`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm)
-# callback: before each evaluation it recomputes the statistics from 512
-# training images under the current weights ("precise BN", Wu and Johnson
-# 2021, [arXiv:2105.07576](https://arxiv.org/abs/2105.07576)). The full budget
-# trains the model exactly as the command line does.
+# the plan sets the recipe's `settle_batch_norm`: before each evaluation `fit`
+# recomputes the statistics from 512 training images under the current
+# weights
+# ([`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm),
+# "precise BN", Wu and Johnson 2021,
+# [arXiv:2105.07576](https://arxiv.org/abs/2105.07576)). The full run settles
+# them too, as its command does (`--settle-batch-norm`, printed in the first
+# cell).
 
 # %%
 probe = data.x_train[:256]
 stem_out = keras.Model(model.input, model.get_layer("stem_relu").output)(probe, training=True)
 fresh = model.get_layer("entry_block1").units[0].sepconv(stem_out)
 variance = float(keras.ops.mean(keras.ops.var(fresh, axis=(0, 1, 2))))
-steps = budget.epochs * -(-len(data.x_train) // 128)
+steps = plan.budget.epochs * -(-len(data.x_train) // plan.recipe.batch_size)
 print(f"entry_block1's first separable convolution, untrained: output variance {variance:.4f}")
 for momentum in (0.99, 0.9):
     weight = momentum**steps
@@ -247,24 +256,14 @@ print(
 # %% [markdown]
 # ## Training
 #
-# The book's common recipe for the architecture chapters: Adam with its
-# default learning rate, batch size 128, a fixed seed. Validation accuracy is
-# measured after every epoch.
+# The book's common recipe for the architecture chapters, 'protocol' (printed
+# in the first cell): Adam with its default learning rate, batch size 128, a
+# fixed seed, here with the batch-normalization statistics settled before
+# each evaluation. Validation accuracy is measured after every epoch.
 
 # %%
-# Short budgets: recompute the statistics from 512 training images before each evaluation.
-callbacks = [] if budget.name == "full" else [PreciseBatchNorm(data.x_train[:512])]
-result = train(
-    model,
-    data,
-    epochs=budget.epochs,
-    batch_size=128,
-    optimizer="adam",
-    seed=42,
-    verbose=2,
-    callbacks=callbacks,
-)
-print(result.describe(test_images=len(data.x_test)))
+result = fit(model, data, plan.recipe, verbose=2)
+print(result.describe())
 
 # %%
 show(plot_history(result.history), "learning_curves")
@@ -339,6 +338,4 @@ show(fig, "depthwise_pointwise")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-from cnn_guide.results import full_run_report
-
-print(full_run_report("xception_fashion", epochs=15, batch_size=128, optimizer="adam"))
+print(plan.report(result))
