@@ -27,10 +27,13 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
-import numpy as np
+if TYPE_CHECKING:  # keras is imported where it is used: ``cnn-guide --help`` stays fast
+    import keras
+    import numpy as np
+
+from cnn_guide._validate import positive_int
 
 __all__ = [
     "PRECISIONS",
@@ -42,11 +45,6 @@ __all__ = [
     "one_cycle",
     "setting_fields",
 ]
-
-
-def _positive_int(value, name, owner):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}.")
 
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -168,7 +166,7 @@ class Recipe:
                 f"recipe {self.name!r}: precision must be one of {PRECISIONS}, "
                 f"got {self.precision!r}."
             )
-        _positive_int(self.batch_size, "batch_size", f"recipe {self.name!r}")  # TODO _validate
+        positive_int(self.batch_size, "batch_size", f"recipe {self.name!r}")
         for name in ("learning_rate", "epochs", "minutes", "eval_every"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int | float) and value > 0):
@@ -176,7 +174,7 @@ class Recipe:
                     f"recipe {self.name!r}: {name} must be a positive number, got {value!r}."
                 )
         if self.steps is not None:
-            _positive_int(self.steps, "steps", f"recipe {self.name!r}")
+            positive_int(self.steps, "steps", f"recipe {self.name!r}")
         for name in ("momentum", "weight_decay", "label_smoothing", "shift"):
             value = getattr(self, name)
             if value < 0:
@@ -251,6 +249,8 @@ class Recipe:
             ValueError: For an unknown optimizer name, or momentum with an
                 optimizer other than SGD.
         """
+        import keras
+
         rate = self.learning_rate * (replicas if self.scale_learning_rate else 1)
         config: dict[str, Any] = {"learning_rate": rate}
         if self.weight_decay:
@@ -284,6 +284,7 @@ class Recipe:
             batch_size: Images per batch (default: the recipe's; `fit`
                 passes the global batch of a multi-replica run).
         """
+        import keras
         import tensorflow as tf
 
         from cnn_guide.data import make_dataset

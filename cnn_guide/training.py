@@ -171,8 +171,10 @@ class RunFigures:
         train_size: Training images per epoch.
         valid_size: Validation images.
         test_size: Test images.
-        epochs: Passes over the training images (fractional for a run
-            stopped by minutes or steps).
+        epochs: Passes over the training images, counted in steps: an epoch
+            is ``ceil(train_size / global_batch_size)`` steps, its last batch
+            completed from the next pass (fractional for a run stopped by
+            minutes or steps).
         images: Training images seen.
         train_seconds: Training seconds (evaluations excluded).
         train_images_per_second: Training speed once running, the first
@@ -416,12 +418,14 @@ class _RunClock(keras.callbacks.Callback):
         self.data = data
         self.global_batch = global_batch
         self.settle = settle
-        self.max_images = (
-            None if recipe.epochs is None else round(recipe.epochs * len(data.x_train))
-        )
-        if recipe.steps is not None:
-            steps_images = recipe.steps * global_batch
-            self.max_images = min(self.max_images or steps_images, steps_images)
+        # An epoch is a whole number of steps (the last batch of an epoch is
+        # completed from the next pass), so epochs and steps both count steps.
+        self.steps_per_epoch = math.ceil(len(data.x_train) / global_batch)
+        limits = [
+            *([round(recipe.epochs * self.steps_per_epoch)] if recipe.epochs is not None else []),
+            *([recipe.steps] if recipe.steps is not None else []),
+        ]
+        self.max_steps = max(min(limits), 1) if limits else None
         self.budget = None if recipe.minutes is None else recipe.minutes * 60
         self.schedule = recipe.learning_rate_schedule
         self.history: dict[str, list[float]] = {
@@ -446,8 +450,8 @@ class _RunClock(keras.callbacks.Callback):
         done = 0.0
         if self.budget is not None:
             done = self.seconds / self.budget
-        if self.max_images is not None:
-            done = max(done, self.images / self.max_images)
+        if self.max_steps is not None:
+            done = max(done, self.steps / self.max_steps)
         return min(done, 1.0)
 
     @property
@@ -627,12 +631,8 @@ def fit(
     all_callbacks: list[keras.callbacks.Callback] = [clock, *callbacks]
     all_callbacks += _run_callbacks(strategy, early_stopping, checkpoint, backup_dir)
 
-    steps_per_epoch = math.ceil(len(data.x_train) / global_batch)
-    epochs = (
-        math.ceil(clock.max_images / (steps_per_epoch * global_batch))
-        if (clock.max_images is not None)
-        else 1_000_000
-    )  # a time budget ends the run
+    steps_per_epoch = clock.steps_per_epoch
+    epochs = 1_000_000 if clock.max_steps is None else math.ceil(clock.max_steps / steps_per_epoch)
     train_set = recipe.dataset(data.x_train, data.y_train, batch_size=global_batch)
     with MemoryPeak() as memory:
         net.fit(
@@ -664,7 +664,7 @@ def fit(
         train_size=len(data.x_train),
         valid_size=len(data.x_valid),
         test_size=len(data.x_test),
-        epochs=round(clock.images / len(data.x_train), 4),
+        epochs=round(clock.steps / steps_per_epoch, 4),
         images=clock.images,
         train_seconds=clock.seconds,
         train_images_per_second=clock.images_per_second,

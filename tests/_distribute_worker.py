@@ -31,8 +31,9 @@ GLOBAL_BATCH = 32
 def mirrored(out: Path) -> None:
     from cnn_guide import models
     from cnn_guide.data import load_fashion_mnist
-    from cnn_guide.distribute import make_strategy
-    from cnn_guide.training import train
+    from cnn_guide.distribute import make_strategy, per_replica_batch_size
+    from cnn_guide.recipes import get_recipe
+    from cnn_guide.training import fit
 
     # First TensorFlow call of the process: splits the CPU into two devices.
     strategy = make_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
@@ -48,11 +49,23 @@ def mirrored(out: Path) -> None:
     # the train step, and the reshuffling pipeline then starts the first epoch
     # on its second shuffle order. Without a strategy the first order is used.
     one_device = make_strategy("default", devices=["/cpu:0"])
-    common = {"epochs": 1, "global_batch_size": GLOBAL_BATCH, "seed": 3, "verbose": 0}
-    single = train(build, data, strategy=one_device, learning_rate=0.001, **common)
+    recipe = get_recipe("protocol", optimizer="nadam", epochs=1, seed=3)
+    single = fit(
+        build,
+        data,
+        recipe.replace(batch_size=GLOBAL_BATCH, learning_rate=0.001),
+        strategy=one_device,
+        verbose=0,
+    )
     # 0.0005 scaled by the linear scaling rule on two replicas: the single run's 0.001.
-    mirror = train(
-        build, data, strategy=strategy, learning_rate=0.0005, scale_learning_rate=True, **common
+    mirror = fit(
+        build,
+        data,
+        recipe.replace(
+            batch_size=GLOBAL_BATCH // 2, learning_rate=0.0005, scale_learning_rate=True
+        ),
+        strategy=strategy,
+        verbose=0,
     )
     weight_diff = max(
         float(np.max(np.abs(a - b)))
@@ -62,7 +75,7 @@ def mirrored(out: Path) -> None:
 
     errors = {}
     try:
-        train(build, data, epochs=1, global_batch_size=33, strategy=strategy, verbose=0)
+        per_replica_batch_size(33, strategy.num_replicas_in_sync)
     except ValueError as error:
         errors["global_batch_33"] = str(error)
     # A multi-worker strategy asked for after the runtime has started.
@@ -98,7 +111,8 @@ def worker(out: Path) -> None:
 
     from cnn_guide.data import load_fashion_mnist
     from cnn_guide.distribute import is_chief
-    from cnn_guide.training import train
+    from cnn_guide.recipes import get_recipe
+    from cnn_guide.training import fit
 
     class StepCounter(keras.callbacks.Callback):
         steps = 0
@@ -107,14 +121,15 @@ def worker(out: Path) -> None:
             StepCounter.steps += 1
 
     data = load_fashion_mnist(download=False).subset(**WORKER_SIZES)
-    # The strategy is created by name inside train(), before any other
+    # The strategy is created by name inside fit(), before any other
     # TensorFlow operation, from this process's TF_CONFIG.
-    result = train(
+    workers = len(json.loads(os.environ["TF_CONFIG"])["cluster"]["worker"])
+    result = fit(
         "simple_cnn",
         data,
-        epochs=1,
-        global_batch_size=GLOBAL_BATCH,
-        seed=11,
+        get_recipe(
+            "protocol", optimizer="nadam", epochs=1, batch_size=GLOBAL_BATCH // workers, seed=11
+        ),
         strategy="multiworker",
         backup_dir=out / "backup",
         callbacks=[StepCounter()],

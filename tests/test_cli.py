@@ -196,9 +196,12 @@ def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
     [
         (
             ["bench", "--models", "resnet50", "--quick"],
-            "Fashion-MNIST variant instead: resnet_fashion",
+            "resnet50 is a paper configuration for 224x224x3 inputs",
         ),
-        (["train", "resnet50", "--quick"], "Fashion-MNIST variant instead: resnet_fashion"),
+        (
+            ["train", "resnet18", "--quick"],
+            "Train its Fashion-MNIST variant instead: fast_resnet_fashion, resnet_fashion",
+        ),
         (["train"], "name a model to train"),
         (["train", "simple_cnn", "--save", "model.h5"], "ending in .keras"),
     ],

@@ -1,4 +1,4 @@
-"""cnn_guide.distribute and train(strategy=...): real tf.distribute runs on this CPU.
+"""cnn_guide.distribute and fit(strategy=...): real tf.distribute runs on this CPU.
 
 TensorFlow's runtime can be configured only before it starts (logical CPU
 devices, a multi-worker strategy), so those runs use fresh processes started
@@ -35,7 +35,8 @@ from cnn_guide.distribute import (
     read_tf_config,
     task_backup_dir,
 )
-from cnn_guide.training import PRECISIONS, train
+from cnn_guide.recipes import PRECISIONS, get_recipe
+from cnn_guide.training import fit
 
 HELPER = Path(__file__).with_name("_distribute_worker.py")
 ROOT = HELPER.parent.parent
@@ -123,7 +124,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     assert result["val_loss"][1] == pytest.approx(result["val_loss"][0], rel=1e-4)
     assert result["test_loss"][1] == pytest.approx(result["test_loss"][0], rel=1e-4)
     assert result["max_weight_diff"] < 1e-3 * result["max_weight"]
-    # A global batch that does not split over the two replicas, through train().
+    # A global batch that does not split over the two replicas.
     message = result["errors"]["global_batch_33"]
     assert "global_batch_size=33" in message and "2 replicas" in message
     assert "32 or 34" in message
@@ -173,15 +174,8 @@ def test_two_workers_on_localhost_end_with_the_same_weights(tmp_path):
 
 def test_mixed_bfloat16_under_a_named_strategy_keeps_float32_outputs(small_fashion):
     tiny = small_fashion.subset(train=32, valid=32, test=32)
-    result = train(
-        "simple_cnn",
-        tiny,
-        epochs=1,
-        global_batch_size=32,
-        precision="mixed_bfloat16",
-        strategy="default",
-        verbose=0,
-    )
+    recipe = get_recipe("protocol", epochs=1, batch_size=32, precision="mixed_bfloat16")
+    result = fit("simple_cnn", tiny, recipe, strategy="default", verbose=0)
     conv = result.model.get_layer("conv1")
     assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
     assert result.model.output.dtype == "float32"
@@ -199,7 +193,7 @@ def test_auto_precision_picks_a_valid_policy(small_fashion):
     if not tf.config.list_physical_devices("GPU"):  # this CPU machine: decided by its flags
         assert chosen == ("mixed_bfloat16" if cpu_supports_bfloat16() else "float32")
     tiny = small_fashion.subset(train=32, valid=32, test=32)
-    result = train("simple_cnn", tiny, epochs=1, precision="auto", verbose=0)
+    result = fit("simple_cnn", tiny, get_recipe("protocol", epochs=1, precision="auto"), verbose=0)
     assert result.precision == chosen
     assert result.model.get_layer("conv1").compute_dtype == keras.DTypePolicy(chosen).compute_dtype
     assert result.model.output.dtype == "float32"
@@ -289,6 +283,7 @@ def test_chief_and_backup_directories(tmp_path):
 def test_backup_and_restore_resumes_an_interrupted_run(small_fashion, tmp_path):
     tiny = small_fashion.subset(train=32, valid=32, test=32)
     backup = tmp_path / "backup"
+    three = get_recipe("protocol", epochs=3)
 
     class Crash(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -296,9 +291,9 @@ def test_backup_and_restore_resumes_an_interrupted_run(small_fashion, tmp_path):
                 raise RuntimeError("simulated worker failure")
 
     with pytest.raises(RuntimeError, match="simulated"):
-        train("simple_cnn", tiny, epochs=3, backup_dir=backup, callbacks=[Crash()], verbose=0)
+        fit("simple_cnn", tiny, three, backup_dir=backup, callbacks=[Crash()], verbose=0)
     assert (backup / "training_metadata.json").is_file()  # epoch 0 was backed up
-    resumed = train("simple_cnn", tiny, epochs=3, backup_dir=backup, verbose=0)
+    resumed = fit("simple_cnn", tiny, three, backup_dir=backup, verbose=0)
     assert len(resumed.history["loss"]) == 2  # epochs 1 and 2 only: epoch 0 was restored
     assert not backup.exists()  # deleted once training completed
 
@@ -360,7 +355,7 @@ def test_unknown_strategy_names_the_valid_ones(small_fashion):
     assert "Unknown strategy 'mirror'" in str(error.value)
     assert all(name in str(error.value) for name in STRATEGIES)
     with pytest.raises(ValueError, match="Unknown strategy 'horovod'"):
-        train("simple_cnn", small_fashion, strategy="horovod")
+        fit("simple_cnn", small_fashion, get_recipe("protocol"), strategy="horovod")
 
 
 def test_tpu_without_a_tpu(monkeypatch):
@@ -388,22 +383,6 @@ def test_bad_devices(kwargs, message):
         make_strategy(**kwargs)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"batch_size": 16, "global_batch_size": 32}, "not both"),
-        ({"global_batch_size": 0}, "global_batch_size must be a positive integer"),
-        (
-            {"optimizer": keras.optimizers.SGD(), "scale_learning_rate": True},
-            "scale_learning_rate applies only",
-        ),
-    ],
-)
-def test_bad_train_arguments(small_fashion, kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        train("simple_cnn", small_fashion, **kwargs)
-
-
 # --- the command line ------------------------------------------------------------
 
 
@@ -415,6 +394,7 @@ def test_bad_train_arguments(small_fashion, kwargs, message):
         (["--strategy", "multiworker", "--devices", "/cpu:0"], "devices applies to"),
         (["--tpu", "my-tpu"], "--tpu applies only to --strategy tpu"),
         (["--strategy", "mirrored", "--devices", "/gpu:9"], "No such device: /gpu:9"),
+        (["--batch-size", "16", "--global-batch-size", "32"], "not both"),
     ],
 )
 def test_cli_errors_are_one_clear_line(capsys, monkeypatch, argv, message):
@@ -431,7 +411,6 @@ def test_cli_errors_are_one_clear_line(capsys, monkeypatch, argv, message):
     ("argv", "message"),
     [
         (["--strategy", "mirror"], "invalid choice: 'mirror'"),
-        (["--batch-size", "16", "--global-batch-size", "32"], "not allowed with argument"),
         (["--global-batch-size", "0"], "expected a positive integer"),
         (["--devices", "cpu0"], "expected device names"),
         (["--precision", "float16"], "invalid choice: 'float16'"),

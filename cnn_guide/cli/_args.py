@@ -55,6 +55,25 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 0, got {value}")
+    return value
+
+
+def integer(text: str) -> int:
+    """Any integer."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
 def _or_none(kind: Any) -> Any:
     def parse(text: str) -> Any:
         return None if text.strip().lower() == "none" else kind(text)
@@ -92,10 +111,10 @@ def shape(text: str) -> tuple[int, ...]:
     return values
 
 
-# How each recipe field's type is read from the command line.
+# How each recipe field is read from the command line: by name, else by type.
+_FIELD_PARSERS = {"batch_size": positive_int, "shift": non_negative_int, "seed": integer}
 _PARSERS = {
     "str": str,
-    "int": int,
     "float": non_negative_float,
     "float | None": _or_none(positive_float),
     "int | None": _or_none(positive_int),
@@ -151,7 +170,7 @@ def add_recipe_options(parser: argparse.ArgumentParser, default_recipe: str) -> 
             continue
         group.add_argument(
             flag,
-            type=_PARSERS[field.type],
+            type=_FIELD_PARSERS.get(field.name) or _PARSERS[field.type],
             choices=_CHOICES.get(field.name),
             default=argparse.SUPPRESS,
             metavar=field.metadata["metavar"],
