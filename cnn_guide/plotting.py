@@ -10,9 +10,13 @@ import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+if TYPE_CHECKING:
+    from cnn_guide.runs import RunRecord
 
 __all__ = [
     "book_style",
@@ -193,7 +197,7 @@ def plot_comparison(
 
 
 def plot_accuracy_over_time(
-    runs: Sequence[Mapping],
+    runs: Sequence[RunRecord],
     *,
     labels: Sequence[str] | None = None,
     floor: float = 0.8,
@@ -203,7 +207,7 @@ def plot_accuracy_over_time(
     """Test accuracy against minutes of training, one line per benchmark run.
 
     Args:
-        runs: Benchmark rows (`cnn_guide.results.benchmark_rows`), each with
+        runs: Recorded runs (`cnn_guide.results.benchmark_rows`), each with
             its ``checkpoints`` as ``[seconds, images, accuracy]``.
         labels: A legend entry per run (default: the model names).
         floor: Lowest accuracy shown; checkpoints below it sit on the axis.
@@ -213,15 +217,15 @@ def plot_accuracy_over_time(
     Raises:
         ValueError: Without runs, or with a run that has no checkpoints.
     """
-    if not runs or any(not run.get("checkpoints") for run in runs):
+    if not runs or any(not run.checkpoints for run in runs):
         raise ValueError("need at least one run, each with checkpoints.")
-    labels = list(labels) if labels is not None else [_short(run["model"]) for run in runs]
+    labels = list(labels) if labels is not None else [_short(run.model) for run in runs]
     # Ten colours, then the same colours dashed: every line stays distinguishable.
     styles = [(f"C{i % 10}", "-" if i < 10 else "--") for i in range(len(runs))]
     with book_style():
         fig, ax = plt.subplots(figsize=(8.5, 4.2))
         for label, run, (color, line) in zip(labels, runs, styles, strict=True):
-            seconds, _, accuracy = np.array(run["checkpoints"], dtype=float).T
+            seconds, _, accuracy = np.array(run.checkpoints, dtype=float).T
             ax.plot(
                 seconds / 60,
                 np.maximum(accuracy, floor),
@@ -244,7 +248,7 @@ def plot_accuracy_over_time(
 
 
 def plot_benchmark(
-    runs: Sequence[Mapping],
+    runs: Sequence[RunRecord],
     *,
     x: str,
     floor: float | None = None,
@@ -253,7 +257,7 @@ def plot_benchmark(
     """Final test accuracy against a cost, one labelled point per run.
 
     Args:
-        runs: Benchmark rows (`cnn_guide.results.benchmark_rows`).
+        runs: Recorded runs (`cnn_guide.results.benchmark_rows`).
         x: The cost on the (logarithmic) x axis: ``"parameters"``,
             ``"macs"`` (multiply-accumulates per image) or ``"seconds_per_epoch"``.
         floor: Lowest accuracy shown; a run below it is drawn on the floor
@@ -275,13 +279,14 @@ def plot_benchmark(
     with book_style():
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         for index, run in enumerate(runs):
-            accuracy, label, marker = run["test_accuracy"], _short(run["model"]), "o"
+            accuracy, label, marker = run.test_accuracy, _short(run.model), "o"
             if floor is not None and accuracy < floor:
-                accuracy, label, marker = floor, f"{label} ({run['test_accuracy']:.2f})", "v"
-            ax.scatter(run[x], accuracy, color=f"C{index % 10}", marker=marker)
+                accuracy, label, marker = floor, f"{label} ({run.test_accuracy:.2f})", "v"
+            cost = getattr(run, x)
+            ax.scatter(cost, accuracy, color=f"C{index % 10}", marker=marker)
             ax.annotate(
                 label,
-                (run[x], accuracy),
+                (cost, accuracy),
                 fontsize=8,
                 xytext=(4, 3) if index % 2 == 0 else (-4, -10),
                 textcoords="offset points",

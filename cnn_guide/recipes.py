@@ -333,8 +333,17 @@ class Recipe:
             *(["random left-right flips"] if self.flip else []),
             *([f"random shifts of up to {self.shift} px"] if self.shift else []),
         ]
+        registered = _RECIPES.get(self.name)
+        changed = (
+            {k: v for k, v in self.changes_from(registered).items() if k not in STOP_FIELDS}
+            if registered is not None
+            else {}
+        )
+        title = self.name + (
+            " with " + ", ".join(f"{k}={v}" for k, v in changed.items()) if changed else ""
+        )
         lines = [
-            f"{self.name}: {self.summary}" if self.summary else self.name,
+            f"{title}: {self.summary}" if self.summary else title,
             *([f"  model {self.model}"] if self.model else []),
             f"  {self.optimizer}, {rate}, batch {self.batch_size}, {self.precision}, "
             f"seed {self.seed}",

@@ -167,7 +167,22 @@ def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str
             f"({run.seconds_per_epoch:.0f} s per epoch) on {run.hardware}; recorded "
             f"{run.date[:10]} by `{run.command}`."
         )
-    return f"No full run recorded yet: `{spec.command}` records one."
+    report = f"No full run recorded yet: `{spec.command}` records one."
+    speeds = [
+        other
+        for other in load_results(path).values()
+        if other.model == spec.model and not other.spec.quick and other.train_size == 55_000
+    ]
+    if speeds:
+        latest = max(speeds, key=lambda other: other.date)
+        recipe = spec.resolve()
+        minutes = (recipe.epochs or 0) * latest.seconds_per_epoch / 60
+        report += (
+            f" At the {latest.train_images_per_second:,.0f} training images/s measured on "
+            f"{latest.hardware} (`{latest.command}`), its {recipe.epochs:g} epochs take "
+            f"about {minutes:,.0f} min of training."
+        )
+    return report
 
 
 # --- Tables -----------------------------------------------------------------------------

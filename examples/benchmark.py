@@ -40,14 +40,6 @@ print(f"Recipe {recipe.describe()}")
 rows = benchmark_rows(recipe.name)  # the recorded runs at the recipe's own 3 minutes
 
 
-def plotted(runs):
-    """The runs as the plotting functions read them: one mapping of figures each."""
-    return [
-        {**run.figures(), "model": run.model, "seconds_per_epoch": run.seconds_per_epoch}
-        for run in runs
-    ]
-
-
 if rows:
     machine = "; ".join(sorted({row.describe_machine() for row in rows}))
     dates = sorted(row.date[:10] for row in rows)
@@ -84,7 +76,7 @@ if rows:
 if rows:
     show(
         plot_accuracy_over_time(
-            plotted(rows),
+            rows,
             floor=0.7,
             title=f"Same {recipe.minutes:g} minutes for every network\n{source}",
         ),
@@ -102,7 +94,7 @@ if rows:
 if rows:
     for cost in ("parameters", "macs", "seconds_per_epoch"):
         show(
-            plot_benchmark(plotted(rows), x=cost, floor=0.75, title=source),
+            plot_benchmark(rows, x=cost, floor=0.75, title=source),
             f"benchmark_accuracy_vs_{cost}",
         )
 

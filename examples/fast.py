@@ -190,11 +190,6 @@ ablation = [
 ]
 
 
-def plotted(runs):
-    """The runs as the plotting functions read them: one mapping of figures each."""
-    return [{**run.figures(), "model": run.model} for run in runs]
-
-
 if ablation:
     base = ablation[0]
     heading = f"{'recipe':<19}{'valid acc':>10}{'change':>9}{'test acc':>10}{'change':>9}"
@@ -209,7 +204,7 @@ if ablation:
         )
     show(
         plot_accuracy_over_time(
-            plotted(ablation + seed_runs),
+            ablation + seed_runs,
             labels=[row.spec.recipe for row in ablation + seed_runs],
             floor=0.75,
             title="The fast recipe, one change at a time, and the seed recipe",

@@ -152,39 +152,44 @@ def test_every_link_resolves(built_site):
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
 
 
-def _recorded(prefix: str) -> list[dict]:
-    from cnn_guide.results import load_results
+def _benchmark(recipe: str = "benchmark", **kwargs) -> list:
+    from cnn_guide.results import benchmark_rows
 
-    runs = load_results(ROOT / "cnn_guide" / "results.json")
-    return [run for key, run in runs.items() if key.startswith(prefix) and not run.get("quick")]
+    return benchmark_rows(recipe, path=ROOT / "cnn_guide" / "results.json", **kwargs)
 
 
 def test_results_chapter_shows_every_recorded_benchmark_row(built_site):
     html = (built_site / "chapters" / "results" / "index.html").read_text()
-    rows = _recorded("bench:protocol:")
+    rows = _benchmark()
     assert rows, "the book's results file holds no benchmark run"
     for run in rows:
-        assert f">{run['model']}</a>" in html, run["model"]  # linked to its chapter
-        assert f"{run['test_accuracy']:.4f}" in html, run["model"]
+        assert f">{run.model}</a>" in html, run.model  # linked to its chapter
+        assert f"{run.test_accuracy:.4f}" in html, run.model
 
 
 def test_chapters_show_their_own_benchmark_row(built_site):
-    for run in _recorded("bench:protocol:"):
+    for run in _benchmark():
         chapters = [
             path.stem
             for path in (ROOT / "docs" / "chapters").glob("*.md")
-            if f"<!-- benchmark: {run['model']} -->" in path.read_text()
+            if f"<!-- benchmark: {run.model} -->" in path.read_text()
         ]
-        assert chapters, f"no chapter shows {run['model']}'s row"
+        assert chapters, f"no chapter shows {run.model}'s row"
         html = (built_site / "chapters" / chapters[0] / "index.html").read_text()
-        assert f"{run['test_accuracy']:.4f}" in html, (run["model"], chapters[0])
+        assert f"{run.test_accuracy:.4f}" in html, (run.model, chapters[0])
         assert 'href="../results/"' in html  # the row links to the benchmark chapter
 
 
 def test_fast_chapter_shows_the_recipe_runs(built_site):
+    from cnn_guide.recipes import list_recipes
+
     html = (built_site / "chapters" / "fast" / "index.html").read_text()
-    runs = _recorded("bench:")
-    recipes = {run["recipe"] for run in runs} - {"protocol"}
+    recipes = {
+        run.spec.recipe
+        for name in list_recipes()
+        if name not in ("protocol", "benchmark", "throughput")
+        for run in _benchmark(name, any_budget=True)
+    }
     assert {"fast", "seed"} <= recipes
     for recipe in recipes:
         assert f"<td>{recipe}</td>" in html, recipe
