@@ -68,7 +68,7 @@ def test_seed_cnn_params_match_keras(seed_model, seed_table):
         assert row.params == layer.count_params() == row.trainable_params, row.name
     assert seed_table.total_params == seed_model.count_params() == 1_413_834
     assert seed_table.trainable_params == 1_413_834
-    assert seed_table["conv2a"].params == 73_856  # REFERENCE.md
+    assert seed_table["conv2a"].params == 73_856  # the seed notebook's model.summary()
     assert seed_table.depth == 8
 
 
@@ -416,7 +416,7 @@ def test_compare_builds_names_at_input_shape():
 
 
 def test_conv_params():
-    assert conv_params(7, 1, 64) == 3_200  # the seed CNN's conv1 (REFERENCE.md)
+    assert conv_params(7, 1, 64) == 3_200  # the seed CNN's conv1, as its model.summary() shows
     assert conv_params(3, 64, 128) == 73_856
     assert conv_params(3, 64, 64, bias=False) == 36_864
     assert conv_params((1, 7), 192, 192, bias=False) == 7 * 192 * 192

@@ -107,7 +107,7 @@ def _alexnet_graph(
     summary="AlexNet, one tower: 96-256-384-384-256 convolutions, LRN, dense 4096-4096",
     reference_params=62_378_344,
     reference_kind="total",
-    reference_source="Krizhevsky et al. 2012 layer spec without groups (REFERENCE.md)",
+    reference_source="Krizhevsky et al. 2012 layer spec, one tower without groups",
     chapter="chapters/alexnet.md",
 )
 def alexnet(
@@ -211,7 +211,7 @@ def alexnet(
     summary="AlexNet as trained on two GPUs: conv2, conv4, conv5 in two groups",
     reference_params=60_965_224,
     reference_kind="total",
-    reference_source='Krizhevsky et al. 2012 ("60 million parameters"; REFERENCE.md)',
+    reference_source='Krizhevsky et al. 2012, two GPUs ("60 million parameters")',
     chapter="chapters/alexnet.md",
 )
 def alexnet_grouped(

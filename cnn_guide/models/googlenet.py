@@ -101,7 +101,7 @@ def _aux_head(
     summary="GoogLeNet (Inception v1): 9 inception modules, global-average-pool head",
     reference_params=6_998_552,
     reference_kind="total",
-    reference_source="Szegedy et al. 2014, Table 1 spec with biases (REFERENCE.md)",
+    reference_source="Szegedy et al. 2014, Table 1 spec with biases",
     chapter="chapters/googlenet.md",
 )
 def googlenet(

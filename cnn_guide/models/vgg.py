@@ -241,7 +241,7 @@ def vgg13(
     summary="VGG configuration D: 13 convolutions 3x3 in 5 blocks, dense 4096-4096",
     reference_params=138_357_544,
     reference_kind="total",
-    reference_source="keras.applications.VGG16 (REFERENCE.md)",
+    reference_source="keras.applications.VGG16",
     chapter="chapters/vgg.md",
 )
 def vgg16(
@@ -311,7 +311,7 @@ def vgg16(
     summary="VGG configuration E: 16 convolutions 3x3 in 5 blocks, dense 4096-4096",
     reference_params=143_667_240,
     reference_kind="total",
-    reference_source="keras.applications.VGG19 (REFERENCE.md)",
+    reference_source="keras.applications.VGG19",
     chapter="chapters/vgg.md",
 )
 def vgg19(
