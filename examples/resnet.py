@@ -87,7 +87,7 @@ print(
 # 224x224x3. Each `BottleneckResidualUnit` is one layer of the model; its
 # convolution kernels are its weights named `.../kernel` (the others belong to
 # batch normalization). The total is the figure the test suite checks against
-# `REFERENCE.md`.
+# the book's [reference figures](../../chapters/reference-figures/).
 
 # %%
 resnet50 = models.build("resnet50")

@@ -73,10 +73,14 @@ def test_each_other_figure_is_asserted_by_a_test(row):
     )
 
 
-def test_readers_are_never_sent_to_internal_notes():
-    # The book's own page is the reference; the project's internal notes file
-    # (REFERENCE.md) is not part of it and must not be cited.
-    for folder in ("docs", "cnn_guide"):
+def test_every_markdown_file_the_book_names_is_part_of_it():
+    # A reader can open every .md file a page, docstring or example names:
+    # none points outside the project.
+    names = {path.name for path in ROOT.rglob("*.md") if ".venv" not in path.parts}
+    names.add("SUMMARY.md")  # the API reference's navigation, generated at build time
+    for folder in ("docs", "cnn_guide", "examples"):
         for path in (ROOT / folder).rglob("*"):
             if path.suffix in (".md", ".py", ".yml") and path.is_file():
-                assert "REFERENCE.md" not in path.read_text(encoding="utf-8"), path
+                text = path.read_text(encoding="utf-8")
+                for name in re.findall(r"[\w.-]{2,}\.md\b", text):  # not "x.md"
+                    assert name.rsplit("/", 1)[-1] in names, (path, name)

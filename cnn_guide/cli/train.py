@@ -21,9 +21,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "train",
         help="train a model on Fashion-MNIST and report test accuracy",
         description=(
-            "Train a model on the real Fashion-MNIST under a recipe (default 'protocol': "
-            "Adam, batch 128, 10 epochs), then score the test images. Any setting of the "
-            "recipe can be changed with its option. With --record the result is stored in "
+            "Train a model on the real Fashion-MNIST under a recipe (default 'protocol':\n"
+            "Adam, batch 128, 10 epochs), then score the test images. Any setting of the\n"
+            "recipe can be changed with its option. With --record the result is stored in\n"
             "the results file, under a key made of these same arguments."
         ),
         epilog=(
