@@ -20,15 +20,19 @@ USED_IN = {
         "densenet",
         "mobilenet",
         "resnext",
+        "results",
+        "fast",
         "distributed",
     ],
     "cnn_guide.distribute": ["distributed"],
     "cnn_guide.data": ["simple-cnn"],
     "cnn_guide.plotting": ["foundations", "simple-cnn", "results"],
+    "cnn_guide.recipes": ["results", "fast", "distributed"],
+    "cnn_guide.runs": ["results", "fast", "choosing"],
     "cnn_guide.results": ["choosing", "results", "fast"],
-    "cnn_guide.benchmark": ["choosing", "results"],
-    "cnn_guide.timed": ["results", "fast"],
-    "cnn_guide.recipes": ["results", "fast"],
+    "cnn_guide.budget": ["simple-cnn"],
+    "cnn_guide.cli.train": ["simple-cnn", "distributed"],
+    "cnn_guide.cli.bench": ["results", "choosing", "fast"],
 }
 
 
@@ -71,7 +75,9 @@ for path in sorted(PACKAGE.rglob("*.py")):
     module = path.relative_to(ROOT).with_suffix("")
     parts = module.parts
     if any(part.startswith("_") and part != "__init__" for part in parts):
-        continue  # private modules are documented through their public re-exports
+        # Private modules (cli/_args.py, _compat.py, ...) and cli/__main__.py:
+        # documented through their public re-exports, or not at all.
+        continue
     doc = Path(*parts).with_suffix(".md")
     options = ""
     if parts[-1] == "__init__":
