@@ -5,7 +5,9 @@ The package behind the book's examples:
 * `cnn_guide.data`: the real Fashion-MNIST, verified, and ``tf.data`` pipelines;
 * `cnn_guide.models`: every architecture of the book, by name;
 * `cnn_guide.layers`: the blocks they are built from;
-* `cnn_guide.training`: compile, fit and evaluate in one call;
+* `cnn_guide.recipes`: how a network is trained, by name;
+* `cnn_guide.training`: the one way to train (`fit`) and to evaluate;
+* `cnn_guide.runs` and `cnn_guide.results`: every recorded run, its command and machine;
 * `cnn_guide.plotting`: the book's figures;
 * `cnn_guide.budget`: how much work an example does;
 * `cnn_guide.cli`: the ``cnn-guide`` command.

@@ -4,7 +4,7 @@ Nothing here re-implements distribution: every strategy is TensorFlow's own.
 This module only chooses one by name, checks its configuration up front (so a
 typo in ``TF_CONFIG`` fails at once with a clear message instead of hanging
 for minutes on a network timeout), and holds the small rules that
-`cnn_guide.training.train` applies on top:
+`cnn_guide.training.fit` applies on top:
 
 * `make_strategy`: ``"default"`` (one device), ``"mirrored"`` (all local GPUs,
   or the devices given), ``"multiworker"`` (several machines, configured by
@@ -19,10 +19,12 @@ for minutes on a network timeout), and holds the small rules that
 ```python
 from cnn_guide.data import load_fashion_mnist
 from cnn_guide.distribute import make_strategy
-from cnn_guide.training import train
+from cnn_guide.recipes import get_recipe
+from cnn_guide.training import fit
 
 strategy = make_strategy("mirrored")  # all local GPUs
-result = train("simple_cnn", load_fashion_mnist(), strategy=strategy, global_batch_size=256)
+recipe = get_recipe("protocol", batch_size=128)  # per replica
+result = fit("simple_cnn", load_fashion_mnist(), recipe, strategy=strategy)
 ```
 
 Chapter: ``docs/chapters/distributed.md``.
@@ -429,7 +431,7 @@ def apply_keras_workarounds(model: keras.Model, strategy: tf.distribute.Strategy
     Everything else (the all-reduce of the gradients, the synchronised
     variables, the data sharding) is TensorFlow's and Keras' own. This changes
     nothing under any other strategy, and nothing that worked before: both
-    paths raise without it. `cnn_guide.training.train` calls it; a custom
+    paths raise without it. `cnn_guide.training.fit` calls it; a custom
     ``fit`` under a multi-worker strategy can call it after ``compile``. The
     first repair wraps a private Keras method (see
     ``cnn_guide._compat.patch_multiworker_build``), the second the strategy's

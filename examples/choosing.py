@@ -66,9 +66,9 @@ print(table)
 throughput = get_recipe("throughput")
 print(f"Recipe {throughput.describe()}\n")
 records = load_results()
-speeds = {
+speeds = {  # the newest measurement of each model
     run.model: run
-    for key, run in sorted(records.items())
+    for run in sorted(records.values(), key=lambda run: run.date)
     if run.spec.recipe == throughput.name
     and not run.spec.quick
     and run.settings["batch_size"] == throughput.batch_size
