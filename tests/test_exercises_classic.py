@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 from cnn_guide import models
@@ -22,11 +23,12 @@ from cnn_guide.analysis import (
     conv_macs,
     conv_params,
     layer_table,
+    output_size,
     stack_receptive_field,
 )
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
-CLASSIC = ["simple-cnn"]
+CLASSIC = ["foundations", "simple-cnn"]
 
 
 @cache
@@ -157,3 +159,116 @@ def test_simple_cnn_exercise_4_average_pooling_head():
 def test_simple_cnn_exercise_5_dropout_has_no_parameters():
     assert models.build("simple_cnn", dropout=0.0).count_params() == 1_413_834
     assert_in("simple-cnn", 5, 1_413_834)
+
+
+# --------------------------------------------------------------------------------------
+# Foundations
+# --------------------------------------------------------------------------------------
+
+
+def conv_output(image: np.ndarray, k: int, **kwargs) -> np.ndarray:
+    """A one-filter Conv2D with an all-ones k x k kernel, applied to ``image``."""
+    layer = keras.layers.Conv2D(1, k, use_bias=False, kernel_initializer="ones", **kwargs)
+    return keras.ops.convert_to_numpy(layer(image[np.newaxis, ..., np.newaxis]))[0, ..., 0]
+
+
+def test_foundations_exercise_1_output_sizes_and_padding():
+    ones = np.ones((28, 28), dtype="float32")
+    valid = conv_output(ones, 5, strides=2, padding="valid")
+    same = conv_output(ones, 5, strides=2, padding="same")
+    assert valid.shape[0] == output_size(28, 5, s=2, p="valid") == 12
+    assert same.shape[0] == output_size(28, 5, s=2, p="same") == 14
+    total = (14 - 1) * 2 + 5 - 28
+    # One zero row and column before the image: the first window holds 4 x 4 pixels;
+    # two after it: the last window holds 3 x 3.
+    assert (total, same[0, 0], same[-1, -1]) == (3, 16, 9)
+    # 'valid' never reads the last row: changing it changes no output.
+    changed = ones.copy()
+    changed[27] = 5.0
+    assert np.array_equal(conv_output(changed, 5, strides=2), valid)
+    assert_in("foundations", 1, "= 12", "= 14", "= 3", "1 before", "2\n        after")
+
+
+def test_foundations_exercise_2_parameters_and_macs():
+    layer = keras.layers.Conv2D(128, 3)
+    layer.build((None, 9, 9, 64))  # a 7x7 output
+    assert layer.count_params() == conv_params(3, 64, 128) == 73_856
+    assert conv_macs(7, 7, 3, 64, 128) == conv_macs(14, 14, 3, 32, 64) == 3_612_672
+    assert conv_params(3, 64, 128, bias=False) == 4 * conv_params(3, 32, 64, bias=False)
+    assert_in("foundations", 2, 73_856, 3_612_672, conv_params(3, 32, 64))
+    assert_in("foundations", 2, conv_params(3, 32, 64, bias=False))
+
+
+def test_foundations_exercise_3_layers_to_cover_the_image():
+    fields = [stack_receptive_field([(3, 1)] * n)[0] for n in range(1, 16)]
+    first = next(n for n, r in enumerate(fields, start=1) if r >= 28)
+    assert (first, fields[first - 1], fields[first - 2]) == (14, 29, 27)
+    path, reached = [], []
+    for n in range(1, 7):
+        path.append((3, 1))
+        reached.append(stack_receptive_field(path)[0])
+        if n % 2 == 0:
+            path.append((2, 2))
+    assert reached == [3, 5, 10, 14, 24, 32]
+    assert stack_receptive_field([(3, 1), (3, 1), (2, 2)])[0] == 6
+    assert stack_receptive_field([(3, 1), (3, 1), (2, 2)] * 2)[0] == 16
+    assert_in("foundations", 3, "$n = 14$", "$r = 29$", "reach 27", "$24, 32$", "reach 32")
+
+
+def gradient_window(model: keras.Model, row: int, col: int, batch: int = 64):
+    """Input pixels with a nonzero gradient for output position (row, col), over a batch."""
+    import tensorflow as tf
+
+    images = tf.random.stateless_uniform((batch, *model.input_shape[1:]), seed=(1, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        response = tf.reduce_sum(model(images)[:, row, col, :])
+    return np.any(tape.gradient(response, images).numpy()[..., 0] != 0, axis=0)
+
+
+def test_foundations_exercise_4_dilation():
+    layer = keras.layers.Conv2D(64, 3, dilation_rate=2)
+    layer.build((None, 16, 16, 64))
+    assert layer.count_params() == conv_params(3, 64, 64) == 36_928
+    assert output_size(16, 3, d=2) == 12  # the 3 taps span d(k - 1) + 1 = 5 pixels
+    field = stack_receptive_field([(5, 1), (5, 1)])[0]
+    assert field == stack_receptive_field([(3, 1)] * 4)[0] == stack_receptive_field([(5, 1)] * 2)[0]
+    keras.utils.set_random_seed(0)
+    stack = keras.Sequential(
+        [
+            keras.Input((9, 9, 1)),
+            keras.layers.Conv2D(4, 3, dilation_rate=2, activation="relu"),
+            keras.layers.Conv2D(4, 3, dilation_rate=2),
+        ]
+    )
+    reached = gradient_window(stack, 0, 0)
+    assert reached.sum() == 25 and reached[::2, ::2].all()
+    assert_in("foundations", 4, 36_928, "= 9", "25 of its 81", "other 56")
+
+
+def test_foundations_exercise_5_dilated_conv_c():
+    keras.utils.set_random_seed(0)
+    stack = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv_a"),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv_b"),
+            keras.layers.MaxPooling2D(2, name="pool"),
+            keras.layers.Conv2D(8, 3, dilation_rate=2, activation="relu", name="conv_c"),
+            keras.layers.Conv2D(8, 3, name="conv_d"),
+        ]
+    )
+    t = layer_table(stack)
+    sides = [row.output_shape[0] for row in t if row.type != "InputLayer"]
+    assert sides == [26, 24, 12, 8, 6]
+    assert (t["conv_c"].receptive_field, t["conv_d"].receptive_field, t["conv_d"].jump) == (
+        14,
+        18,
+        2,
+    )
+    assert stack_receptive_field([(3, 1), (3, 1), (2, 2), (5, 1), (3, 1)]) == (18, 2)
+    reached = gradient_window(stack, 4, 4)
+    rows, cols = np.flatnonzero(reached.any(axis=1)), np.flatnonzero(reached.any(axis=0))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (8, 25, 8, 25)
+    assert reached.sum() == 18 * 18  # no holes
+    assert_in("foundations", 5, "= 14", "= 18", "18x18", "26, 24, 12, then 8 and 6", "8 to 25")
