@@ -38,6 +38,7 @@ from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
 from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
+from cnn_guide.diagrams import draw_model
 from cnn_guide.plotting import plot_feature_maps, plot_history, plot_samples, show
 from cnn_guide.training import fit
 
@@ -241,6 +242,74 @@ show(
 # neighbourhood, and the pooling row, which first takes the maximum of each
 # 3x3 neighbourhood.
 # The module concatenates all 128 channels, and the next layer weighs them.
+
+# %% [markdown]
+# ## Build it yourself
+#
+# The inception module in plain Keras, with the functional API: four branches
+# read the same input `x`, and a `Concatenate` stacks their outputs along the
+# channels. Every convolution has a bias, a ReLU and "same" padding; the
+# pooling has stride 1, so all four branches keep the input's height and width.
+
+
+# %%
+def my_inception(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj):
+    """GoogLeNet's inception module: four branches on one input, concatenated."""
+
+    def conv(filters, size, name):
+        return keras.layers.Conv2D(filters, size, padding="same", activation="relu", name=name)
+
+    branch_1x1 = conv(f1, 1, "1x1")(x)
+    branch_3x3 = conv(f3, 3, "3x3")(conv(f3_reduce, 1, "3x3_reduce")(x))
+    branch_5x5 = conv(f5, 5, "5x5")(conv(f5_reduce, 1, "5x5_reduce")(x))
+    pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool")(x)
+    branch_pool = conv(pool_proj, 1, "pool_proj")(pooled)
+    branches = [branch_1x1, branch_3x3, branch_5x5, branch_pool]
+    return keras.layers.Concatenate(name="concat")(branches)
+
+
+# Inception 3a of the paper (Figure 2b, Table 1), on its 28x28x192 input.
+inputs = keras.Input((28, 28, 192), name="input")
+paper_3a = keras.Model(inputs, my_inception(inputs, 64, 96, 128, 16, 32, 32), name="paper_3a")
+show(draw_model(paper_3a, title="my_inception(x, 64, 96, 128, 16, 32, 32)"), "block_diagram")
+print(
+    f"{paper_3a.count_params():,} parameters; the row of inception_3a in googlenet's table: "
+    f"{paper_table['inception_3a'].params:,}"
+)
+
+# %% [markdown]
+# The diagram is drawn from the model itself: one box per layer with its
+# output shape, the branches left to right in the order `Concatenate` reads
+# them, 64 + 128 + 32 + 32 = 256 channels out.
+#
+# Does it compute the same function as the package's `InceptionModule`
+# ([API](../../reference/cnn_guide/layers/inception/))? The module's
+# sublayers have the same names as ours (`1x1`, `3x3_reduce`, ...) under the
+# attributes `branch_1x1`, `branch_3x3_reduce`, ..., so the weights of the
+# trained model's `inception_3a` (half the paper's filters, on the stem's
+# 14x14x64 map) can be copied layer by layer into a `my_inception` with the
+# same filters. Then both run on the feature maps that the trained stem
+# computes for 64 test images:
+
+# %%
+inputs = keras.Input((14, 14, 64), name="input")
+scratch = keras.Model(inputs, my_inception(inputs, 32, 48, 64, 8, 16, 16), name="my_inception")
+for layer in scratch.layers:
+    if layer.weights:  # the six convolutions
+        layer.set_weights(getattr(module, f"branch_{layer.name}").get_weights())
+feature_maps = stem(data.x_test[:64])
+diff = float(np.abs(np.asarray(scratch(feature_maps)) - np.asarray(module(feature_maps))).max())
+print(
+    f"parameters: {scratch.count_params():,} (scratch) = {module.count_params():,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert scratch.count_params() == module.count_params() and diff < 1e-5
+
+# %% [markdown]
+# The package's `InceptionModule` differs only in what a library needs: it is
+# one layer (one row of `summary()`), saves and loads through `get_config`,
+# checks that every filter count is a positive integer, and takes the
+# activation and the kernel initializer as arguments.
 
 # %% [markdown]
 # ## The full run

@@ -1,0 +1,149 @@
+"""The exercises of the GoogLeNet to distributed-training chapters: every figure checked.
+
+Each chapter ends with ``## Exercises``, whose worked answers quote counts,
+receptive fields and rules. These tests recompute every figure with the
+package (``cnn_guide.analysis``, the layers, the builders, the rules of
+``cnn_guide.distribute``) and require the exact text of the answer to appear
+in the chapter, so that an answer cannot drift from the code. They also
+check a few figures that the chapters' corrections rest on.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import keras
+import pytest
+
+from cnn_guide import models
+from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
+from cnn_guide.layers import InceptionModule
+
+CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
+
+
+def chapter(name: str) -> str:
+    """A chapter's Markdown, with line breaks and indentation folded to single spaces."""
+    return " ".join((CHAPTERS / f"{name}.md").read_text(encoding="utf-8").split())
+
+
+def exercises(name: str) -> str:
+    """The chapter's ``## Exercises`` section, folded like `chapter`."""
+    text = chapter(name)
+    assert "## Exercises" in text, f"{name}.md has no Exercises section"
+    section = text.split("## Exercises", 1)[1]
+    return section.split(" ## ", 1)[0].split("[^", 1)[0]
+
+
+def n(value: int) -> str:
+    """An integer as the chapters write it: 388,736 (with $...$ for LaTeX: 388{,}736)."""
+    return f"{value:,}"
+
+
+def tex(value: int) -> str:
+    return f"{value:,}".replace(",", "{,}")
+
+
+def built(layer: keras.layers.Layer, input_shape: tuple) -> keras.layers.Layer:
+    layer.build((None, *input_shape))
+    return layer
+
+
+@pytest.mark.parametrize("name", ["googlenet"])
+def test_every_chapter_has_four_to_six_exercises_each_with_a_collapsible_answer(name):
+    raw = (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
+    section = raw.split("\n## Exercises\n", 1)[1].split("\n[^", 1)[0]
+    numbered = re.findall(r"^(\d+)\. ", section, flags=re.MULTILINE)
+    assert 4 <= len(numbered) <= 6
+    assert numbered == [str(i) for i in range(1, len(numbered) + 1)]
+    answers = re.findall(r'^    \?\?\? success "Answer"\n', section, flags=re.MULTILINE)
+    assert len(answers) == len(numbered), "each exercise needs one collapsible answer"
+
+
+# --- GoogLeNet ---------------------------------------------------------------
+
+
+def test_googlenet_parameter_ratio_to_alexnet():
+    text = chapter("googlenet")
+    googlenet = models.get_info("googlenet").reference_params
+    alexnet = models.get_info("alexnet_grouped").reference_params
+    assert f"{n(googlenet)} for GoogLeNet and {n(alexnet)} for AlexNet" in text
+    assert f"a ratio of {alexnet / googlenet:.1f}." in text
+    assert f"about 7 million parameters ({alexnet / googlenet:.1f} times fewer" in text
+    assert "twelve times fewer" not in text
+
+
+def test_googlenet_exercise_1_inception_3b_parameters():
+    text = exercises("googlenet")
+    module = built(InceptionModule(128, 128, 192, 32, 96, 64), (28, 28, 256))
+    convs = [(1, 256, 128), (1, 256, 128), (3, 128, 192), (1, 256, 32), (5, 32, 96), (1, 256, 64)]
+    counts = [conv_params(k, c_in, c_out) for k, c_in, c_out in convs]
+    assert sum(counts) == module.count_params()
+    table = layer_table(models.build("googlenet"))
+    assert table["inception_3b"].params == module.count_params()
+    for count in counts:
+        assert n(count) in text
+    assert f"**{n(module.count_params())}**" in text
+    share = module.branch_3x3.count_params() / module.count_params()
+    assert f"holds {share:.0%} of them" in text
+
+
+def test_googlenet_exercise_2_receptive_fields():
+    text = exercises("googlenet")
+    table = layer_table(models.build("googlenet_fashion"))
+    assert (table["pool2"].receptive_field, table["pool2"].jump) == (17, 4)
+    assert f"a {table['pool2'].receptive_field}x{table['pool2'].receptive_field} window" in text
+    for name in ("inception_3b", "inception_4a"):
+        side = table[name].receptive_field
+        assert f"**{side}x{side}** after `{name}`" in text
+    path = [(3, 1), (3, 2), (1, 1), (5, 1), (3, 2), (1, 1), (5, 1)]
+    assert stack_receptive_field(path) == (33, 4)
+    assert (
+        f"`stack_receptive_field({path})` (stem, `pool1`, 3a, `pool2`, 3b) returns `(33, 4)`"
+        in (text)
+    )
+
+
+def test_googlenet_exercise_3_wider_reduction():
+    text = exercises("googlenet")
+    wide = conv_macs(28, 28, 1, 192, 48) + conv_macs(28, 28, 5, 48, 32)
+    paper = conv_macs(28, 28, 1, 192, 16) + conv_macs(28, 28, 5, 16, 32)
+    naive = conv_macs(28, 28, 5, 192, 32)
+    assert f"784 \\cdot 47{{,}}616 = {tex(wide)}" in text
+    assert f"about {wide / 1e6:.1f}M" in text
+    assert wide == 3 * paper and f"three times the {paper / 1e6:.1f}M" in text
+    assert wide < naive / 3 and f"naive branch's {naive / 1e6:.1f}M" in text
+
+
+def test_googlenet_exercise_4_naive_modules_grow():
+    text = exercises("googlenet")
+
+    def naive(x):
+        branches = [
+            keras.layers.Conv2D(64, 1, padding="same")(x),
+            keras.layers.Conv2D(128, 3, padding="same")(x),
+            keras.layers.Conv2D(32, 5, padding="same")(x),
+            keras.layers.MaxPooling2D(3, strides=1, padding="same")(x),
+        ]
+        return keras.layers.Concatenate()(branches)
+
+    x = keras.Input((28, 28, 192))
+    widths, inputs = [], []
+    for _ in range(3):
+        inputs.append(x.shape[-1])
+        x = naive(x)
+        widths.append(x.shape[-1])
+    assert widths == [416, 640, 864]
+    assert "**416**, **640** and **864**" in text
+    third, first = conv_params(3, inputs[2], 128, bias=False), conv_params(3, 192, 128, bias=False)
+    assert f"$9 \\cdot 640 \\cdot 128 = {tex(third)}$" in text
+    assert f"$9 \\cdot 192 \\cdot 128 = {tex(first)}$" in text
+
+
+def test_googlenet_exercise_5_counts_unchanged():
+    text = exercises("googlenet")
+    paper_3a = built(InceptionModule(64, 96, 128, 16, 32, 32), (28, 28, 192))
+    fashion_3a = models.build("googlenet_fashion").get_layer("inception_3a")
+    assert f"({n(paper_3a.count_params())} for the paper's 3a, " in text
+    assert f"{n(fashion_3a.count_params())} for the Fashion-MNIST one" in text
