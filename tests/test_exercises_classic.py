@@ -27,8 +27,10 @@ from cnn_guide.analysis import (
     stack_receptive_field,
 )
 
-CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
-CLASSIC = ["foundations", "simple-cnn"]
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "docs" / "chapters"
+EXAMPLES = ROOT / "examples"
+CLASSIC = ["foundations", "simple-cnn", "lenet"]
 
 
 @cache
@@ -272,3 +274,79 @@ def test_foundations_exercise_5_dilated_conv_c():
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (8, 25, 8, 25)
     assert reached.sum() == 18 * 18  # no holes
     assert_in("foundations", 5, "= 14", "= 18", "18x18", "26, 24, 12, then 8 and 6", "8 to 25")
+
+
+# --------------------------------------------------------------------------------------
+# LeNet-5
+# --------------------------------------------------------------------------------------
+
+
+def test_lenet_exercise_1_wider_input():
+    t = layer_table(models.build("lenet5", input_shape=(36, 36, 1)))
+    sides = [t[name].output_shape[0] for name in ("c1", "s2", "c3", "s4", "c5")]
+    assert sides == [32, 16, 12, 6, 2]
+    c5 = t["c5"]
+    assert (c5.params, c5.macs, c5.receptive_field, c5.jump) == (48_120, 192_000, 32, 4)
+    assert table("lenet5")["c5"].macs == 48_000
+    assert (t["f6"].params, table("lenet5")["f6"].params) == (40_404, 10_164)
+    assert (t.total_params, table("lenet5").total_params) == (91_946, 61_706)
+    assert_in("lenet", 1, 48_120, 192_000, 48_000, 40_404, 10_164, 91_946, 61_706, "32x32")
+
+
+def test_lenet_exercise_2_one_paper_option_at_a_time():
+    default = models.build("lenet5_fashion").count_params()
+    paper_c3 = models.build("lenet5_fashion", c3_connections="paper").count_params()
+    trainable = models.build("lenet5_fashion", subsampling="trainable").count_params()
+    both = table("lenet5_fashion", c3_connections="paper", subsampling="trainable").total_params
+    assert (default - paper_c3, trainable - default) == (900, 44)
+    assert_in("lenet", 2, default, paper_c3, trainable, both, "= 900", "= 44")
+
+
+def test_lenet_exercise_3_c3_work_and_unshared_weights():
+    c3 = table("lenet5_fashion")["c3"]
+    units = 10 * 10 * 16
+    assert c3.macs == units * 5 * 5 * 6 == conv_macs(10, 10, 5, 6, 16) == 240_000
+    assert c3.macs == max(row.macs for row in table("lenet5_fashion"))
+    assert units * (5 * 5 * 6 + 1) == 100 * c3.params == 241_600
+    assert_in("lenet", 3, units, 240_000, 241_600, c3.params)
+
+
+def test_lenet_exercise_4_paper_layers_in_the_example():
+    default = table("lenet5_fashion")
+    paper = table("lenet5_fashion", c3_connections="paper", subsampling="trainable")
+    assert (paper["c3"].type, paper["s2"].type) == ("PartialConv2D", "TrainableSubsampling")
+    assert (paper["c3"].params, paper["c3"].macs) == (1_516, 150_000)
+    assert (paper["s2"].params, paper["s4"].params) == (12, 32)
+    values = (paper.total_params, paper.macs, default.total_params, default.macs)
+    assert values == (60_850, 326_520, 61_706, 416_520)
+    assert_in("lenet", 4, *values, 1_516, 150_000, 2_416, 240_000)
+    line = 'model = models.build("lenet5_fashion")\n'
+    assert line in (EXAMPLES / "lenet5.py").read_text(encoding="utf-8")
+
+
+def test_lenet_exercise_5_modern_parts_have_no_weights():
+    def lenet(activation, pool):
+        inputs = keras.Input((28, 28, 1))
+        x = keras.layers.Conv2D(6, 5, padding="same", activation=activation)(inputs)
+        x = pool(2)(x)
+        x = keras.layers.Conv2D(16, 5, activation=activation)(x)
+        x = pool(2)(x)
+        x = keras.layers.Conv2D(120, 5, activation=activation)(x)
+        x = keras.layers.Dense(84, activation=activation)(keras.layers.Flatten()(x))
+        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+    original = lenet("tanh", keras.layers.AveragePooling2D).count_params()
+    modern = lenet("relu", keras.layers.MaxPooling2D).count_params()
+    assert original == modern == models.build("lenet5_fashion").count_params() == 61_706
+    assert_in("lenet", 5, 61_706)
+
+
+def test_lenet_exercise_6_valid_c1_on_28x28():
+    sides, side = [], 28
+    for k, s in [(5, 1), (2, 2), (5, 1), (2, 2)]:
+        side = output_size(side, k, s=s)
+        sides.append(side)
+    assert sides == [24, 12, 8, 4]
+    with pytest.raises(ValueError, match="at least 32x32"):
+        models.build("lenet5", input_shape=(28, 28, 1))
+    assert_in("lenet", 6, "24 (C1), 12 (S2), 8 (C3) and 4 (S4)", "at least 32x32")
