@@ -130,23 +130,34 @@ def benchmark_rows(
         path: Results file (default `results_path`).
     """
     from cnn_guide import models
+
+    order = {name: index for index, name in enumerate(models.list_models())}
+    rows = _timed_runs(recipe, minutes=minutes, any_budget=any_budget, model=model, path=path)
+    return sorted(rows, key=lambda run: (order.get(run.model, len(order)), run.settings["minutes"]))
+
+
+def _timed_runs(
+    recipe: str,
+    *,
+    minutes: float | None = None,
+    any_budget: bool = False,
+    model: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> list[RunRecord]:
+    """`benchmark_rows` in file order, without importing the models (and TensorFlow)."""
     from cnn_guide.recipes import get_recipe
 
     minutes = minutes if minutes is not None else get_recipe(recipe).minutes
-    order = {name: index for index, name in enumerate(models.list_models())}
-    rows = []
-    for run in load_results(path).values():
-        budget = run.settings.get("minutes")
-        if (
-            run.spec.recipe == recipe
-            and not run.spec.quick
-            and budget is not None
-            and run.test_accuracy is not None
-            and (model is None or run.model == model)
-            and (any_budget or budget == minutes)
-        ):
-            rows.append(run)
-    return sorted(rows, key=lambda run: (order.get(run.model, len(order)), run.settings["minutes"]))
+    return [
+        run
+        for run in load_results(path).values()
+        if run.spec.recipe == recipe
+        and not run.spec.quick
+        and run.settings.get("minutes") is not None
+        and run.test_accuracy is not None
+        and (model is None or run.model == model)
+        and (any_budget or run.settings["minutes"] == minutes)
+    ]
 
 
 def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str:
@@ -251,7 +262,7 @@ def format_table(rows: list[RunRecord], *, markdown: bool = False, by: str = "mo
     )
 
 
-# --- Markers in chapters ----------------------------------------------------------------
+# --- Markers in chapters (read in MkDocs' own process: no TensorFlow) --------------
 
 
 def render_marker(
@@ -291,7 +302,7 @@ def render_marker(
 
 
 def _benchmark_row(model: str, path: str | os.PathLike | None) -> str:
-    rows = benchmark_rows(model=model, path=path)
+    rows = _timed_runs("benchmark", model=model, path=path)
     if not rows:
         spec = RunSpec.of(model, "benchmark")
         return f"*Not in the [benchmark](results.md) yet: `{spec.command}` measures it.*"
@@ -307,7 +318,7 @@ def _benchmark_row(model: str, path: str | os.PathLike | None) -> str:
 
 def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None) -> str:
     newest: dict[str, RunRecord] = {}
-    for run in benchmark_rows(path=path):
+    for run in _timed_runs("benchmark", path=path):
         if run.date >= newest.get(run.model, run).date:
             newest[run.model] = run
     runs = sorted(newest.values(), key=lambda run: -run.test_accuracy)
@@ -334,7 +345,7 @@ def _recipe_runs(path: str | os.PathLike | None) -> str:
         run
         for name in list_recipes()
         if name not in ("protocol", "benchmark", "throughput")
-        for run in benchmark_rows(name, any_budget=True, path=path)
+        for run in _timed_runs(name, any_budget=True, path=path)
     ]
     runs.sort(key=lambda run: (run.spec.recipe != "fast", run.spec.recipe, run.settings["minutes"]))
     if not runs:

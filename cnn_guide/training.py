@@ -37,9 +37,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -48,12 +48,12 @@ from cnn_guide import distribute
 from cnn_guide._compat import flatten_layers
 from cnn_guide.data import FashionMNIST
 from cnn_guide.recipes import Recipe
+from cnn_guide.runs import RunFigures
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = [
-    "ACCURACY_TARGETS",
     "Evaluation",
     "FitResult",
     "MemoryPeak",
@@ -63,9 +63,6 @@ __all__ = [
     "evaluate",
     "fit",
 ]
-
-ACCURACY_TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
-"""Test accuracies whose first crossing a run reports (`RunFigures.seconds_to`)."""
 
 WARMUP_STEPS = 3
 """Steps left out of the training speed: the first traces the graph."""
@@ -150,105 +147,6 @@ def _predict_batch(forward: Callable, batch: np.ndarray, flip: bool) -> np.ndarr
     if flip:
         scores = (scores + np.asarray(forward(batch[:, :, ::-1]), dtype=np.float64)) / 2
     return scores
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunFigures:
-    """What one training run measured: the results file's schema of a run.
-
-    The accuracy and inference fields are ``None`` only in rows migrated
-    from the results file's first format, which did not measure them for
-    throughput runs (`cnn_guide.results.migrate_v1`).
-
-    Attributes:
-        precision: The Keras dtype policy the model was built under.
-        replicas: Replicas that shared each step.
-        global_batch_size: Images per optimizer step across all replicas.
-        learning_rate: The learning rate the optimizer started with (after
-            any scaling); for a one-cycle schedule, its peak.
-        parameters: The model's parameter count.
-        macs: Multiply-accumulates per image (forward pass).
-        train_size: Training images per epoch.
-        valid_size: Validation images.
-        test_size: Test images.
-        epochs: Passes over the training images, counted in steps: an epoch
-            is ``ceil(train_size / global_batch_size)`` steps, its last batch
-            completed from the next pass (fractional for a run stopped by
-            minutes or steps).
-        images: Training images seen.
-        train_seconds: Training seconds (evaluations excluded).
-        train_images_per_second: Training speed once running, the first
-            `WARMUP_STEPS` steps (graph tracing) excluded.
-        inference_images_per_second: Test images scored per second at the end.
-        history: Per epoch: ``"loss"``, ``"accuracy"`` (training, under the
-            recipe's loss), ``"val_loss"``, ``"val_accuracy"`` and
-            ``"seconds"`` (training seconds at the epoch's end).
-        checkpoints: ``[seconds, images, test accuracy]`` at each test
-            checkpoint (`Recipe.eval_every`) and at the end.
-        valid_accuracy: Validation accuracy at the end.
-        test_accuracy: Test accuracy at the end, averaged with mirror images
-            when the recipe says so.
-        test_accuracy_single_view: Test accuracy at the end, each image once.
-        test_loss: Test cross-entropy at the end.
-        peak_memory_mb: Highest resident memory of the process during
-            training, in MiB; on a GPU, the device's peak allocation;
-            ``None`` where neither can be read.
-    """
-
-    precision: str
-    replicas: int
-    global_batch_size: int
-    learning_rate: float
-    parameters: int
-    macs: int
-    train_size: int
-    valid_size: int
-    test_size: int
-    epochs: float
-    images: int
-    train_seconds: float
-    train_images_per_second: float
-    inference_images_per_second: float | None
-    history: dict[str, list[float]]
-    checkpoints: list[list[float]]
-    valid_accuracy: float | None
-    test_accuracy: float | None
-    test_accuracy_single_view: float | None
-    test_loss: float | None
-    peak_memory_mb: float | None = None
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        """Seconds per pass over the training images, at the steady training speed."""
-        return self.train_size / self.train_images_per_second
-
-    def seconds_to(self, accuracy: float) -> float | None:
-        """Training seconds until the first checkpoint at or above ``accuracy``.
-
-        The answer is only as fine as the checkpoints: the accuracy was
-        crossed at some moment between the previous checkpoint and this one.
-
-        Returns:
-            Seconds, or ``None`` if no checkpoint reached ``accuracy``.
-        """
-        return next((s for s, _, a in self.checkpoints if a >= accuracy), None)
-
-    @property
-    def reached(self) -> dict[str, float | None]:
-        """`seconds_to` each of `ACCURACY_TARGETS`, keyed ``"90%"``, ``"91%"``, ..."""
-        return {f"{target:.0%}": self.seconds_to(target) for target in ACCURACY_TARGETS}
-
-    def figures(self) -> dict[str, Any]:
-        """The measured figures alone, as plain JSON values."""
-        return {f.name: getattr(self, f.name) for f in fields(RunFigures)}
-
-    def describe(self) -> str:
-        """One sentence with the test accuracy and the training time."""
-        return (
-            f"Test accuracy {self.test_accuracy:.4f} on {self.test_size:,} test images after "
-            f"{self.epochs:g} epoch(s) on {self.train_size:,} training images: "
-            f"{self.train_seconds:.0f} s of training, {self.seconds_per_epoch:.0f} s per epoch."
-        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -173,7 +173,7 @@ def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
     assert (
         "[1/2] cnn-guide train lenet5_fashion" in out and "[2/2] cnn-guide train fast_resnet" in out
     )
-    assert "test accuracy" in out and "to 90%" in out
+    assert "Test accuracy" in out and "to 90%" in out
     runs = json.loads(results.read_text())["runs"]
     keys = {
         f"{m} --recipe benchmark --minutes 0.1 --quick"

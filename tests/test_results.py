@@ -12,8 +12,8 @@ from cnn_guide import results
 from cnn_guide.cli import _parser
 from cnn_guide.cli._args import spec_from_args
 from cnn_guide.recipes import get_recipe
-from cnn_guide.runs import RunRecord, RunSpec
-from cnn_guide.training import RunFigures, fit
+from cnn_guide.runs import RunFigures, RunRecord, RunSpec
+from cnn_guide.training import fit
 
 V1_SAMPLE = Path(__file__).parent / "data" / "results_v1.json"
 
@@ -227,3 +227,17 @@ def test_an_example_plan_states_its_settings_once(tiny_run, tmp_path, monkeypatc
     assert "This run (the full budget, on this machine)" in full.report(tiny_run)
     with pytest.raises(ValueError, match="stops after a number of epochs"):
         plan_example("lenet5_fashion", "benchmark", site_epochs=1)
+
+
+def test_reading_results_does_not_start_tensorflow():
+    # The book's build reads the results file in MkDocs' own process, which
+    # must stay free of TensorFlow's start-up logs.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom cnn_guide import results\n"
+        "results.render_marker('benchmark-table')\nprint('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
