@@ -42,6 +42,7 @@ import numpy as np
 from cnn_guide.analysis import layer_table
 from cnn_guide.budget import choose_budget
 from cnn_guide.data import load_fashion_mnist
+from cnn_guide.diagrams import draw_model
 from cnn_guide.plotting import book_style, plot_comparison, show
 from cnn_guide.recipes import get_recipe
 from cnn_guide.training import StepHistory, fit
@@ -275,6 +276,107 @@ for mode in (True, False):
         f"training={mode!s:>5}: largest change of the image's class probabilities "
         f"between the two calls {np.abs(alone - in_batch).max():.2e}"
     )
+
+# %% [markdown]
+# ## Build it yourself
+#
+# Batch normalization written out as a Keras layer: four weights per channel
+# (the learned $\gamma$ and $\beta$, and the running mean and variance, which
+# only the training-mode call updates), and a `call` with the chapter's two
+# modes. In training mode it normalizes with the batch's own mean and
+# variance over every axis but the channels, and moves the running averages
+# a fraction $1 - \alpha$ towards them; in inference mode it uses the running
+# averages.
+
+
+# %%
+class MyBatchNormalization(keras.layers.Layer):
+    """Batch normalization over the channels of (batch, height, width, channels) maps."""
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum, self.epsilon = momentum, epsilon
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)  # one number per channel
+        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(
+            shape=shape, initializer="zeros", trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape=shape, initializer="ones", trainable=False, name="moving_variance"
+        )
+
+    def call(self, x, training=False):
+        if training:  # the batch's statistics, then the running averages
+            mean = keras.ops.mean(x, axis=(0, 1, 2))
+            variance = keras.ops.var(x, axis=(0, 1, 2))
+            a = self.momentum
+            self.moving_mean.assign(a * self.moving_mean + (1 - a) * mean)
+            self.moving_variance.assign(a * self.moving_variance + (1 - a) * variance)
+        else:  # inference: the running averages, the same for every image
+            mean, variance = self.moving_mean, self.moving_variance
+        return self.gamma * (x - mean) / keras.ops.sqrt(variance + self.epsilon) + self.beta
+
+
+def conv_bn_relu(norm, name):
+    """The unit of the network above: a 3x3 convolution without bias, `norm`, a ReLU."""
+    inputs = keras.Input((14, 14, 32), name="input")
+    x = keras.layers.Conv2D(32, 3, padding="same", use_bias=False, name="conv")(inputs)
+    outputs = keras.layers.ReLU(name="relu")(norm(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
+scratch = conv_bn_relu(MyBatchNormalization(momentum=0.9, name="my_batch_norm"), "scratch")
+show(draw_model(scratch, title="conv, MyBatchNormalization, ReLU"), "block_diagram")
+
+# %% [markdown]
+# The diagram is drawn from the model itself: the unit that every
+# convolution of the normalized network above repeats, here with the
+# from-scratch layer.
+#
+# The same unit with Keras' `BatchNormalization` gets the trained weights of
+# the normalized network's second unit (`conv2` and `bn2`: the kernel, then
+# $\gamma$, $\beta$, the running mean and variance, the order of both
+# layers' weights), and ours gets a copy. Both run on the maps that the
+# trained network feeds `conv2` for 256 validation images, first in training
+# mode, which also updates both sets of running averages, then in inference
+# mode:
+
+# %%
+reference = conv_bn_relu(keras.layers.BatchNormalization(momentum=0.9, name="bn"), "reference")
+trained = [normalized.get_layer("conv2").kernel, *normalized.get_layer("bn2").weights]
+reference.set_weights([np.asarray(w) for w in trained])
+scratch.set_weights(reference.get_weights())
+feature_maps = keras.Model(normalized.input, normalized.get_layer("pool1").output)(
+    data.x_valid[:256]
+)
+ours_count, keras_count = scratch.count_params(), reference.count_params()
+for mode in (True, False):
+    ours = np.asarray(scratch(feature_maps, training=mode))
+    diff = float(np.abs(ours - np.asarray(reference(feature_maps, training=mode))).max())
+    print(
+        f"training={mode!s:>5}: parameters: {ours_count:,} (scratch) = {keras_count:,} (Keras); "
+        f"largest difference after copying the weights: {diff:.1e}"
+    )
+    assert ours_count == keras_count and diff < 1e-5
+    if mode:  # the running averages, after one training-mode call
+        moved = max(
+            float(np.abs(x - y).max())
+            for x, y in zip(scratch.get_weights(), reference.get_weights(), strict=True)
+        )
+        print(
+            f"every weight after that call, running averages included: largest difference {moved:.1e}"
+        )
+        assert moved < 1e-5
+
+# %% [markdown]
+# Keras' `BatchNormalization` computes this same function; it differs in
+# options: any axis (`axis`), $\gamma$ or $\beta$ left out (`scale`,
+# `center`), initializers, regularizers and constraints for each weight,
+# statistics synchronized across devices (`synchronized`), masks, and a
+# `get_config` for saving.
 
 # %% [markdown]
 # ## Folding batch normalization into the convolution

@@ -10,10 +10,12 @@ check a few figures that the chapters' corrections rest on.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 from cnn_guide import models
@@ -50,7 +52,7 @@ def built(layer: keras.layers.Layer, input_shape: tuple) -> keras.layers.Layer:
     return layer
 
 
-@pytest.mark.parametrize("name", ["googlenet"])
+@pytest.mark.parametrize("name", ["googlenet", "batch-norm"])
 def test_every_chapter_has_four_to_six_exercises_each_with_a_collapsible_answer(name):
     raw = (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
     section = raw.split("\n## Exercises\n", 1)[1].split("\n[^", 1)[0]
@@ -147,3 +149,64 @@ def test_googlenet_exercise_5_counts_unchanged():
     fashion_3a = models.build("googlenet_fashion").get_layer("inception_3a")
     assert f"({n(paper_3a.count_params())} for the paper's 3a, " in text
     assert f"{n(fashion_3a.count_params())} for the Fashion-MNIST one" in text
+
+
+# --- Batch normalization -----------------------------------------------------
+
+
+def test_batch_norm_exercise_1_conv_and_batch_norm_counts():
+    text = exercises("batch-norm")
+    inputs = keras.Input((8, 8, 128))
+    x = keras.layers.Conv2D(128, 3, padding="same", use_bias=False)(inputs)
+    model = keras.Model(inputs, keras.layers.BatchNormalization()(x))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert conv_params(3, 128, 128, bias=False) == 147_456
+    assert f"$9 \\cdot 128 \\cdot 128 = {tex(147_456)}$" in text
+    assert f"**{n(model.count_params())}** numbers, **{n(trainable)}** trainable" in text
+
+
+def test_batch_norm_exercise_2_running_average_memory():
+    text = exercises("batch-norm")
+    for momentum in (0.99, 0.9):
+        bound = math.log(0.01) / math.log(momentum)
+        steps = math.ceil(bound)
+        assert momentum**steps < 0.01 <= momentum ** (steps - 1)
+        assert f"${bound:.1f}$ for {momentum:g}, so **{steps} steps**" in text
+    epoch = math.ceil(55_000 / 128)
+    assert f"\\rceil = {epoch}$ steps" in text
+    assert f"$0.99^{{{epoch}}} \\approx {0.99**epoch:.1%}".replace("%", "\\%") in text
+
+
+def test_batch_norm_exercise_3_folding_by_hand():
+    text = exercises("batch-norm")
+    gamma, beta, mean, variance, epsilon, bias = 3.0, 1.0, 0.5, 2.249, 0.001, 0.3
+    inputs = keras.Input((4, 4, 1))
+    conv = keras.layers.Conv2D(1, 1)
+    bn = keras.layers.BatchNormalization(epsilon=epsilon)
+    model = keras.Model(inputs, bn(conv(inputs)))
+    kernel = np.full((1, 1, 1, 1), 0.7, dtype="float32")
+    conv.set_weights([kernel, np.array([bias], dtype="float32")])
+    bn.set_weights([np.array([v], dtype="float32") for v in (gamma, beta, mean, variance)])
+    a = gamma / math.sqrt(variance + epsilon)
+    folded_bias = a * (bias - mean) + beta
+    assert (round(a, 6), round(folded_bias, 6)) == (2.0, 0.6)
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 1)).astype("float32")
+    expected = x * (a * kernel[0, 0, 0, 0]) + folded_bias
+    np.testing.assert_allclose(model(x, training=False), expected, atol=1e-5)
+    assert "= 3 / \\sqrt{2.25} = 2$" in text
+    assert "$a (b - \\bar\\mu) + \\beta = 2 \\cdot (0.3 - 0.5) + 1 = 0.6$" in text
+
+
+def test_batch_norm_exercise_4_a_batch_of_one():
+    import tensorflow as tf
+
+    bn = keras.layers.BatchNormalization()
+    x = tf.constant(np.random.default_rng(0).normal(size=(1, 10)).astype("float32"))
+    bn.build(x.shape)
+    bn.beta.assign(np.arange(10, dtype="float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = bn(x, training=True)
+    np.testing.assert_array_equal(y, bn.beta.numpy()[None])
+    np.testing.assert_allclose(tape.gradient(y, x), 0.0, atol=1e-6)
+    assert "the output is $\\beta$ for every input" in exercises("batch-norm")
