@@ -367,7 +367,8 @@ for mode in (True, False):
             for x, y in zip(scratch.get_weights(), reference.get_weights(), strict=True)
         )
         print(
-            f"every weight after that call, running averages included: largest difference {moved:.1e}"
+            f"every weight after that call, running averages included: "
+            f"largest difference {moved:.1e}"
         )
         assert moved < 1e-5
 
