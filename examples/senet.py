@@ -40,7 +40,8 @@ from cnn_guide import models
 from cnn_guide.analysis import compare, layer_table
 from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
-from cnn_guide.layers import se_channel_weights
+from cnn_guide.diagrams import draw_model
+from cnn_guide.layers import SqueezeExcitation, se_channel_weights
 from cnn_guide.plotting import book_style, plot_history, show
 from cnn_guide.training import fit
 
@@ -75,6 +76,65 @@ model.summary()
 print(layer_table(model))
 
 # %% [markdown]
+# ## Build it yourself
+#
+# The block is five Keras layers: global average pooling (the squeeze), two
+# dense layers (the excitation), a reshape of the $C$ weights to
+# $1 \times 1 \times C$, and a multiplication, which broadcasts each
+# channel's weight over the whole map (the scale). With the functional API:
+
+
+# %%
+def squeeze_excitation(x, ratio=4):
+    """Rescale every channel of x by a weight in (0, 1) computed from the whole map."""
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(name="squeeze")(x)  # one number per channel
+    s = keras.layers.Dense(channels // ratio, activation="relu", name="reduce")(s)
+    s = keras.layers.Dense(channels, activation="sigmoid", name="expand")(s)
+    s = keras.layers.Reshape((1, 1, channels), name="per_channel")(s)
+    return keras.layers.Multiply(name="scale")([x, s])
+
+
+feature_maps = keras.Input((28, 28, 16), name="feature_maps")
+scratch = keras.Model(feature_maps, squeeze_excitation(feature_maps), name="scratch_se")
+show(
+    draw_model(scratch, title="Squeeze-and-excitation block, C = 16, r = 4"),
+    "se_block_diagram",
+)
+
+# %% [markdown]
+# The figure is drawn from the model just built: the arc on the left is the
+# input itself, which the last layer multiplies by the weights.
+#
+# Does it compute the same function as the package's `SqueezeExcitation`?
+# Both hold the same four arrays, which `get_weights` lists in the same
+# order (the reducing layer's kernel and biases, then the expanding
+# layer's), so the package block's weights are copied into the scratch one
+# and both are run on real feature maps: the 16 channels the network's stem
+# computes for 32 test images.
+
+# %%
+package_block = SqueezeExcitation(ratio=4)
+stem = keras.Model(model.input, model.get_layer("conv1_relu").output)
+maps = stem(data.x_test[:32])
+expected = keras.ops.convert_to_numpy(package_block(maps))
+scratch.set_weights(package_block.get_weights())
+diff = float(np.abs(keras.ops.convert_to_numpy(scratch(maps)) - expected).max())
+a, b = scratch.count_params(), package_block.count_params()
+print(f"feature maps {tuple(maps.shape)}")
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package's block computes the same thing and adds what a library needs:
+# it checks its input and ratio, keeps at least one hidden unit when
+# $C < r$, saves and loads with its ratio (`get_config`), and can hand back
+# the channel weights themselves (`return_weights`, `channel_weights`),
+# which the rest of this page reads.
+#
 # ## What the blocks cost
 #
 # Each block adds two small dense layers: $C \to C/r \to C$ with biases, here
