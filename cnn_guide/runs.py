@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -152,6 +153,9 @@ class RunSpec:
         model: Registered model name.
         recipe: Registered recipe name (`cnn_guide.recipes.list_recipes`).
         changes: The recipe fields changed, as sorted ``(name, value)`` pairs.
+        options: Builder arguments that change the model (e.g.
+            ``skip_connections=False`` for a plain network), as sorted
+            ``(name, value)`` pairs of JSON values.
         strategy: ``tf.distribute`` strategy name (`cnn_guide.distribute.STRATEGIES`).
         devices: Devices for the strategy, or ``None``.
         quick: A smoke run on the small quick subset, never shown as a result.
@@ -160,6 +164,7 @@ class RunSpec:
     model: str
     recipe: str = "protocol"
     changes: tuple[tuple[str, Any], ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
     strategy: str = "default"
     devices: tuple[str, ...] | None = None
     quick: bool = False
@@ -173,6 +178,7 @@ class RunSpec:
         strategy: str = "default",
         devices: tuple[str, ...] | None = None,
         quick: bool = False,
+        options: Mapping[str, Any] | None = None,
         **changes: Any,
     ) -> RunSpec:
         """The run of ``model`` under ``recipe`` with some fields changed.
@@ -194,7 +200,35 @@ class RunSpec:
             strategy=strategy,
             devices=tuple(devices) if devices else None,
             quick=quick,
+            options=tuple(
+                sorted((name, _frozen(value)) for name, value in (options or {}).items())
+            ),
         )
+
+    def build_model(self) -> Any:
+        """The model this run trains: a registry name, or a builder with its options.
+
+        What `cnn_guide.training.fit` takes as its model.
+
+        Raises:
+            ValueError: For an option the model's builder does not take.
+        """
+        if not self.options:
+            return self.model
+        import inspect
+
+        from cnn_guide import models
+
+        builder = models.get_info(self.model).builder
+        known = inspect.signature(builder).parameters
+        unknown = sorted(name for name, _ in self.options if name not in known)
+        if unknown:
+            raise ValueError(
+                f"{self.model} takes no option {', '.join(unknown)}; its options are "
+                f"{', '.join(name for name in known if name not in _NOT_OPTIONS)}."
+            )
+        options = {name: _thawed(value) for name, value in self.options}
+        return lambda: models.build(self.model, **options)
 
     def resolve(self) -> Recipe:
         """The recipe this run trains under."""
@@ -216,6 +250,8 @@ class RunSpec:
                     arguments += [flag, "none"]
             else:
                 arguments += [flag, _text(value)]
+        for name, value in self.options:
+            arguments += ["--option", f"{name}={json.dumps(_thawed(value))}"]
         if self.strategy != "default":
             arguments += ["--strategy", self.strategy]
         if self.devices:
@@ -240,6 +276,7 @@ class RunSpec:
             "model": self.model,
             "recipe": self.recipe,
             "changes": dict(self.changes),
+            "options": {name: _thawed(value) for name, value in self.options},
             "strategy": self.strategy,
             "devices": list(self.devices) if self.devices else None,
             "quick": self.quick,
@@ -254,8 +291,24 @@ class RunSpec:
             strategy=values.get("strategy", "default"),
             devices=tuple(values["devices"]) if values.get("devices") else None,
             quick=bool(values.get("quick")),
+            options=values.get("options"),
             **values.get("changes", {}),
         )
+
+
+# Builder arguments that are not options of an experiment: they change the task itself.
+_NOT_OPTIONS = ("input_shape", "num_classes", "include_top", "pooling", "classifier_activation")
+
+
+def _frozen(value: Any) -> Any:
+    """A JSON value with its lists as tuples, so that a spec compares and hashes by value."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    return [_thawed(item) for item in value] if isinstance(value, tuple) else value
 
 
 def _text(value: Any) -> str:

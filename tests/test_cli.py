@@ -104,18 +104,24 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
         "--quick",
         "--batch-size",
         "64",
+        "--option",
+        "dropout=0.2",
         "--save",
         str(saved),
         "--record",
     )
     assert code == 0 and "Test accuracy" in out and saved.is_file()
     assert "recipe protocol: adam, batch 64, float32, until 1 epoch(s)" in out
-    key = "simple_cnn --recipe protocol --batch-size 64 --epochs 1 --quick"
+    key = "simple_cnn --recipe protocol --batch-size 64 --epochs 1 --option dropout=0.2 --quick"
     assert f"Recorded the run as {key!r}" in out
     stored = json.loads(results.read_text())["runs"][key]
     assert stored["spec"]["model"] == "simple_cnn" and stored["train_size"] == QUICK_SIZES["train"]
     assert stored["settings"]["batch_size"] == 64 and stored["machine"]["cores"]
     assert stored["spec"]["changes"] == {"batch_size": 64, "epochs": 1}
+    assert stored["spec"]["options"] == {"dropout": 0.2}
+    import keras
+
+    assert keras.saving.load_model(saved).get_layer("dropout1").rate == 0.2
     code, out, _ = run(capsys, "evaluate", str(saved), "--quick")
     assert code == 0 and "test accuracy" in out and f"{QUICK_SIZES['test']:,} images" in out
 
@@ -203,6 +209,7 @@ def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
             "Train its Fashion-MNIST variant instead: fast_resnet_fashion, resnet_fashion",
         ),
         (["train"], "name a model to train"),
+        (["train", "resnet_fashion", "--option", "depth=3"], "takes no option depth"),
         (["train", "simple_cnn", "--save", "model.h5"], "ending in .keras"),
     ],
 )
@@ -217,6 +224,7 @@ def test_bad_runs_are_refused_before_training(capsys, argv, message):
         (["bench", "--minutes", "0"], "--minutes: expected a positive number, got 0"),
         (["bench", "--recipe", "fastest"], "invalid choice: 'fastest'"),
         (["train", "simple_cnn", "--schedule", "cosine"], "invalid choice: 'cosine'"),
+        (["train", "simple_cnn", "--option", "dropout"], "expected NAME=VALUE"),
     ],
 )
 def test_bad_option_values_are_refused_by_the_parser(capsys, argv, message):

@@ -43,6 +43,12 @@ def _record(tiny_run, spec: RunSpec, **figures) -> RunRecord:
         RunSpec.of(
             "resnet_fashion",
             "protocol",
+            options={"skip_connections": False, "widths": [8, 16, 32]},
+            epochs=2,
+        ),
+        RunSpec.of(
+            "resnet_fashion",
+            "protocol",
             strategy="mirrored",
             devices=("/cpu:0", "/cpu:1"),
             batch_size=64,
@@ -241,3 +247,17 @@ def test_reading_results_does_not_start_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_builder_options_change_the_model_and_are_checked():
+    plain = RunSpec.of("resnet_fashion", options={"skip_connections": False, "widths": [8, 16, 32]})
+    assert plain.key == (
+        "resnet_fashion --recipe protocol --option skip_connections=false "
+        "--option widths=[8, 16, 32]"
+    )
+    assert RunSpec.from_dict(plain.as_dict()) == plain
+    model = plain.build_model()()
+    assert not any("add" in layer.name for layer in model.layers)  # no skip connections
+    assert RunSpec.of("resnet_fashion").build_model() == "resnet_fashion"
+    with pytest.raises(ValueError, match="resnet_fashion takes no option depth; its options"):
+        RunSpec.of("resnet_fashion", options={"depth": 3}).build_model()

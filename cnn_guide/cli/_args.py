@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +210,32 @@ def recipe_changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
+def option(text: str) -> tuple[str, Any]:
+    """A builder option NAME=VALUE, its value read as JSON (false, 3, [16, 32], "same")."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE such as skip_connections=false, got {text!r}"
+        )
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value  # a bare word: a string
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--option NAME=VALUE``, repeatable: builder arguments that change the model."""
+    parser.add_argument(
+        "--option",
+        dest="options",
+        type=option,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a builder argument that changes the model, e.g. skip_connections=false or "
+        "cardinality=4 (repeatable; 'cnn-guide summary NAME' shows the model)",
+    )
+
+
 def spec_from_args(args: argparse.Namespace, **changes: Any) -> RunSpec:
     """The run the ``train`` options ask for (with more recipe ``changes``, if any)."""
     from cnn_guide.runs import RunSpec
@@ -219,5 +246,6 @@ def spec_from_args(args: argparse.Namespace, **changes: Any) -> RunSpec:
         strategy=args.strategy,
         devices=args.devices,
         quick=args.quick,
+        options=dict(args.options or ()),
         **{**recipe_changes(args), **changes},
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cnn_guide.cli._args import (
     add_data_options,
+    add_model_options,
     add_recipe_options,
     add_strategy_options,
     positive_int,
@@ -38,6 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("name", nargs="?", help="model name, from 'cnn-guide list --variants'")
     parser.add_argument("--recipes", action="store_true", help="describe every recipe and exit")
+    add_model_options(parser)
     add_recipe_options(parser, default_recipe="protocol")
     batch = parser.add_argument_group("distributed batch")
     batch.add_argument(
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         per_replica["batch_size"] = per_replica_batch_size(args.global_batch_size, replicas)
     spec = spec_from_args(args, **per_replica)
     recipe = spec.resolve()
+    spec.build_model()  # an unknown option fails before the data loads
     data = load_fashion_mnist(args.data_dir)
     if args.quick:
         from cnn_guide.budget import QUICK_SIZES
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         f"until {recipe.stop_rule}."
     )
     result = fit(
-        args.name,
+        spec.build_model(),
         data,
         recipe,
         strategy=strategy,
