@@ -207,35 +207,89 @@ show(
 )
 
 # %% [markdown]
-# ## Local response normalization, computed by hand
+# ## Build it yourself: local response normalization
 #
 # LRN divides each activation $a^i$ (channel $i$ of a ReLU output) by
 # $\left(k + \alpha \sum_j (a^j)^2\right)^\beta$, the sum running over the
-# $n = 5$ channels centred on $i$, with the paper's $k = 2$, $\alpha = 10^{-4}$,
-# $\beta = 0.75$. Below, the formula in NumPy on the trained conv1's outputs
-# for the same 256 test images, checked against the layer itself, and the
-# range of the divisor. Where all neighbours are silent the divisor is
-# $k^\beta = 2^{0.75} \approx 1.68$: a constant rescaling. Only where it rises
-# above that does a strong response dim its neighbours.
+# $n = 5$ channels centred on $i$ (fewer at the first and last channels), with
+# the paper's $k = 2$, $\alpha = 10^{-4}$, $\beta = 0.75$. In plain Keras it
+# is a layer without weights: square, add up each window of $n$ neighbouring
+# channels (padding the channel axis with $n // 2$ zeros on each side), raise
+# to $\beta$, divide. Around it, AlexNet's first stage: the convolution with
+# its ReLU, the normalization, the overlapping pooling.
+
 
 # %%
-lrn = model.get_layer("lrn1")
+class MyLRN(keras.layers.Layer):
+    """AlexNet's local response normalization: a / (k + alpha * sum of a^2 nearby) ** beta."""
+
+    def __init__(self, n=5, k=2.0, alpha=1e-4, beta=0.75, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.k, self.alpha, self.beta = n, k, alpha, beta
+
+    def divisor(self, a):
+        r = self.n // 2  # neighbours on each side
+        squares = keras.ops.pad(keras.ops.square(a), [(0, 0), (0, 0), (0, 0), (r, r)])
+        channels = a.shape[-1]
+        window = sum(squares[..., j : j + channels] for j in range(self.n))
+        return (self.k + self.alpha * window) ** self.beta
+
+    def call(self, a):
+        return a / self.divisor(a)
 
 
-def lrn_divisor(a):
-    """(k + alpha * sum of squares over the n = 2r + 1 nearest channels) ** beta."""
-    r = lrn.depth_radius
-    padded = np.pad(a**2, [(0, 0), (0, 0), (0, 0), (r, r)])
-    window = sum(padded[..., j : j + a.shape[-1]] for j in range(2 * r + 1))
-    return (lrn.bias + lrn.alpha * window) ** lrn.beta
+def my_first_stage(x):
+    """conv1 with ReLU, LRN, then 3x3 max pooling with stride 2 (alexnet_fashion's sizes)."""
+    x = keras.layers.Conv2D(32, 5, padding="same", activation="relu", name="conv1")(x)
+    x = MyLRN(name="lrn1")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
 
-a = activations["conv1"]
-difference = np.abs(a / lrn_divisor(a) - keras.ops.convert_to_numpy(lrn(a))).max()
-print(f"formula vs LocalResponseNormalization: largest difference {difference:.2e}")
-print(f"k^beta = {lrn.bias**lrn.beta:.4f}")
+inputs = keras.Input((28, 28, 1), name="image")
+stage = keras.Model(inputs, my_first_stage(inputs), name="my_first_stage")
+
+# %%
+from cnn_guide.diagrams import draw_model
+
+show(draw_model(stage, title="AlexNet's first stage, from scratch"), "first_stage_diagram")
+
+# %% [markdown]
+# The check: copy the trained conv1's kernel and bias into the scratch stage
+# (LRN and pooling have no weights), then compare it with the package's
+# layers, conv1 to pool1 of the trained `alexnet_fashion`, on the same 256
+# test images, and the two normalizations alone on conv1's outputs.
+
+# %%
+reference = keras.Model(model.input, model.get_layer("pool1").output)
+stage.set_weights(reference.get_weights())  # [conv1 kernel, conv1 bias]
+a, b = stage.count_params(), reference.count_params()
+diff = float(np.abs(stage(data.x_test[:256]) - reference(data.x_test[:256])).max())
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+my_lrn, lrn = stage.get_layer("lrn1"), model.get_layer("lrn1")
+a1 = activations["conv1"]  # the trained conv1's outputs
+lrn_diff = float(np.abs(keras.ops.convert_to_numpy(my_lrn(a1) - lrn(a1))).max())
+print(f"LRN alone, on conv1's outputs: largest difference {lrn_diff:.1e}")
+assert a == b and diff < 1e-5 and lrn_diff < 1e-5
+
+# %% [markdown]
+# The package's `LocalResponseNormalization` computes the same thing with
+# TensorFlow's fused `tf.nn.local_response_normalization` (in float32 under
+# any precision policy), names the window by its half-width (`depth_radius=2`
+# for $n = 5$), checks its constants and saves them with the model.
+#
+# The range of the divisor shows what the layer does at this scale. Where
+# all neighbours are silent it is $k^\beta = 2^{0.75} \approx 1.68$: a
+# constant rescaling. Only where it rises above that does a strong response
+# dim its neighbours.
+
+# %%
+print(f"k^beta = {my_lrn.k**my_lrn.beta:.4f}")
 for scale, what in [(1, "our activations"), (255, "activations 255 times larger")]:
-    low, median, high = np.percentile(lrn_divisor(scale * a), [0, 50, 100])
+    divisor = keras.ops.convert_to_numpy(my_lrn.divisor(scale * a1))
+    low, median, high = np.percentile(divisor, [0, 50, 100])
     print(f"divisor for {what}: min {low:.4f}, median {median:.4f}, max {high:.4f}")
 
 # %% [markdown]

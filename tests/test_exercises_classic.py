@@ -10,6 +10,7 @@ the same way.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from cnn_guide.analysis import (
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "docs" / "chapters"
 EXAMPLES = ROOT / "examples"
-CLASSIC = ["foundations", "simple-cnn", "lenet"]
+CLASSIC = ["foundations", "simple-cnn", "lenet", "alexnet"]
 
 
 @cache
@@ -54,10 +55,10 @@ def forms(value: int | float | str) -> list[str]:
 
 
 def assert_in(name: str, number: int, *values: int | float | str) -> None:
-    """Each value appears in exercise ``number`` of chapter ``name``."""
-    text = exercises(name)[number]
+    """Each value appears in exercise ``number`` of chapter ``name`` (line breaks as spaces)."""
+    text = " ".join(exercises(name)[number].split())
     for value in values:
-        assert any(form in text for form in forms(value)), (
+        assert any(" ".join(form.split()) in text for form in forms(value)), (
             f"{name}.md, exercise {number}: {value!r} is not in the answer"
         )
 
@@ -188,7 +189,7 @@ def test_foundations_exercise_1_output_sizes_and_padding():
     changed = ones.copy()
     changed[27] = 5.0
     assert np.array_equal(conv_output(changed, 5, strides=2), valid)
-    assert_in("foundations", 1, "= 12", "= 14", "= 3", "1 before", "2\n        after")
+    assert_in("foundations", 1, "= 12", "= 14", "= 3", "1 before", "2 after")
 
 
 def test_foundations_exercise_2_parameters_and_macs():
@@ -350,3 +351,83 @@ def test_lenet_exercise_6_valid_c1_on_28x28():
     with pytest.raises(ValueError, match="at least 32x32"):
         models.build("lenet5", input_shape=(28, 28, 1))
     assert_in("lenet", 6, "24 (C1), 12 (S2), 8 (C3) and 4 (S4)", "at least 32x32")
+
+
+# --------------------------------------------------------------------------------------
+# AlexNet
+# --------------------------------------------------------------------------------------
+
+
+def test_alexnet_corrected_comparison_with_earlier_results():
+    text = " ".join(chapter("alexnet").split("\n[Run the example", 1)[0].split())
+    contest = text.index("best entry of the ILSVRC-2010 contest")
+    published = text.index("best result published after the contest")
+    assert contest < text.index("47.1% and 28.2%") < published < text.index("45.7% and 25.7%")
+    assert "[^nair]" in chapter("alexnet") and "\n[^nair]: V. Nair" in chapter("alexnet")
+    assert "\n[^dropout]: N. Srivastava" in chapter("simple-cnn")
+
+
+def test_alexnet_exercise_1_conv1_at_224():
+    assert output_size(224, 11, s=4) == 54
+    assert output_size(224, 11, s=4, p=2) == output_size(227, 11, s=4) == 55
+    sides, side = [], 54
+    for _ in range(3):
+        side = output_size(side, 3, s=2)  # the 'same' convolutions between keep the side
+        sides.append(side)
+    assert sides == [26, 12, 5]
+    assert table("alexnet")["pool5"].output_shape == (6, 6, 256)
+    assert_in("alexnet", 1, "= 54", "26, 12 and 5", "= 55")
+
+
+def test_alexnet_exercise_2_grouped_conv3():
+    whole, grouped = conv_params(3, 256, 384), conv_params(3, 256, 384, groups=2)
+    assert whole == table("alexnet")["conv3"].params
+    assert_in("alexnet", 2, grouped, whole, whole - grouped)
+
+
+def test_alexnet_exercise_3_overlapping_pooling():
+    assert output_size(55, 3, s=2) == output_size(55, 2, s=2) == 27
+    assert stack_receptive_field([(11, 4), (3, 2)]) == (19, 8)
+    assert stack_receptive_field([(11, 4), (2, 2)]) == (15, 8)
+    assert table("alexnet")["pool1"].receptive_field == 19
+    assert_in("alexnet", 3, "= 27", "= 8", "19 pixels", "= 4", "for 15", "jump of 8")
+
+
+def test_alexnet_exercise_4_lrn_divisor():
+    from cnn_guide.layers.normalization import LocalResponseNormalization
+
+    lrn = LocalResponseNormalization()
+    k, alpha, beta = lrn.bias, lrn.alpha, lrn.beta
+    squared = k * (1.1 ** (1 / beta) - 1) / alpha
+    a = math.sqrt(squared)
+    assert (round(squared), round(a)) == (2_710, 52)
+    x = np.zeros((1, 1, 1, 5), dtype="float32")
+    x[..., 2] = 52.06
+    divisor = 52.06 / float(keras.ops.convert_to_numpy(lrn(x))[0, 0, 0, 2])
+    assert divisor == pytest.approx(1.1 * k**beta, rel=1e-4)
+    assert f"{divisor:.2f}" == "1.85"
+    assert_in("alexnet", 4, "2{,}710", "a \\approx 52", "52.06", "1.85")
+
+
+def test_alexnet_exercise_5_grouped_paper_network():
+    one, two = table("alexnet"), table("alexnet", groups=2)
+    saved = sum(
+        conv_params(k, c_in, c_out) - conv_params(k, c_in, c_out, groups=2)
+        for k, c_in, c_out in [(5, 96, 256), (3, 384, 384), (3, 384, 256)]
+    )
+    assert saved == 1_413_120 and one.total_params - saved == two.total_params
+    assert 2 * two["conv2"].macs == one["conv2"].macs
+    dense = [row for row in two if row.type == "Dense"]
+    params_share = sum(row.params for row in dense) / two.total_params
+    macs_share = sum(row.macs for row in dense) / two.macs
+    assert_in("alexnet", 5, two.total_params, two.macs, one.total_params, one.macs)
+    assert_in("alexnet", 5, one["conv2"].macs, two["conv2"].macs)
+    assert_in("alexnet", 5, percent(params_share), percent(macs_share), saved)
+    assert_in("alexnet", 5, two.total_params - saved)
+    line = 'paper_table = layer_table(models.build("alexnet"))\n'
+    assert line in (EXAMPLES / "alexnet.py").read_text(encoding="utf-8")
+
+
+def test_alexnet_exercise_6_fashion_parameters():
+    assert models.build("alexnet_fashion").count_params() == 645_258
+    assert_in("alexnet", 6, 645_258)
