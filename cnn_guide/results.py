@@ -18,9 +18,12 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnn_guide.runs import RunRecord, RunSpec
+
+if TYPE_CHECKING:
+    from cnn_guide.recipes import Recipe
 
 __all__ = [
     "RESULTS_PATH",
@@ -185,8 +188,17 @@ def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str
         if other.model == spec.model and not other.spec.quick and other.train_size == 55_000
     ]
     if speeds:
-        latest = max(speeds, key=lambda other: other.date)
         recipe = spec.resolve()
+        # The speed of the run trained most like this one: same recipe, batch and precision.
+        latest = max(
+            speeds,
+            key=lambda other: (
+                other.settings == {**other.settings, **_settings_but_stop(recipe)},
+                other.settings.get("batch_size") == recipe.batch_size
+                and other.settings.get("precision") == recipe.precision,
+                other.date,
+            ),
+        )
         minutes = (recipe.epochs or 0) * latest.seconds_per_epoch / 60
         report += (
             f" At the {latest.train_images_per_second:,.0f} training images/s measured on "
@@ -197,6 +209,16 @@ def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str
 
 
 # --- Tables -----------------------------------------------------------------------------
+
+
+def _settings_but_stop(recipe: Recipe) -> dict[str, Any]:
+    from cnn_guide.recipes import STOP_FIELDS, setting_fields
+
+    return {
+        name: getattr(recipe, name)
+        for name in setting_fields()
+        if name not in (*STOP_FIELDS, "eval_every")
+    }
 
 
 def _seconds(value: float | None) -> str:
