@@ -40,7 +40,8 @@ from cnn_guide import models
 from cnn_guide.analysis import conv_params, layer_table
 from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
-from cnn_guide.layers import DenseBlock, TransitionLayer
+from cnn_guide.diagrams import draw_model
+from cnn_guide.layers import DenseBlock, DenseLayer, TransitionLayer
 from cnn_guide.plotting import book_style, plot_comparison, plot_history, show
 from cnn_guide.training import StepHistory, fit
 
@@ -86,6 +87,96 @@ model.summary()
 # %%
 table = layer_table(model)
 print(table)
+
+# %% [markdown]
+# ## Build it yourself
+#
+# A dense layer is two BN-ReLU-convolution steps, a 1x1 bottleneck to $4k$
+# channels and a 3x3 convolution to $k$, whose output is concatenated onto
+# the layer's input. A transition is one BN-ReLU-1x1 step that keeps half of
+# the channels, then a 2x2 average pooling. In plain Keras, with the
+# functional API (DenseNet uses a batch-normalization epsilon of 1.001e-5,
+# where Keras' default is 1e-3):
+
+
+# %%
+def dense_layer(x, growth_rate, name):
+    """BN-ReLU-conv 1x1 (4k) - BN-ReLU-conv 3x3 (k); the k new maps are appended to x."""
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_bn1")(x)
+    y = keras.layers.ReLU(name=f"{name}_relu1")(y)
+    y = keras.layers.Conv2D(4 * growth_rate, 1, use_bias=False, name=f"{name}_conv1x1")(y)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_bn2")(y)
+    y = keras.layers.ReLU(name=f"{name}_relu2")(y)
+    y = keras.layers.Conv2D(growth_rate, 3, padding="same", use_bias=False, name=f"{name}_conv3x3")(
+        y
+    )
+    return keras.layers.Concatenate(name=f"{name}_concat")([x, y])
+
+
+def transition(x, compression=0.5, name="transition"):
+    """BN-ReLU-conv 1x1 keeping a share of the channels, then 2x2 average pooling."""
+    kept = int(x.shape[-1] * compression)
+    x = keras.layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_bn")(x)
+    x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    x = keras.layers.Conv2D(kept, 1, use_bias=False, name=f"{name}_conv")(x)
+    return keras.layers.AveragePooling2D(2, name=f"{name}_pool")(x)
+
+
+feature_maps = keras.Input((28, 28, 24), name="feature_maps")
+x = dense_layer(feature_maps, 12, "layer1")
+x = dense_layer(x, 12, "layer2")
+scratch = keras.Model(feature_maps, transition(x), name="scratch_dense_block")
+show(
+    draw_model(scratch, title="Two dense layers (k = 12) and a transition"),
+    "dense_block_diagram",
+)
+
+# %% [markdown]
+# That is the network's first block and transition: the stem's 24 channels,
+# two dense layers bringing them to 48, a transition halving channels and
+# map. In the figure, drawn from the model just built, each arc is a dense
+# layer's input passed around its two convolutions to the concatenation.
+#
+# Does it compute what the package's `DenseLayer` and `TransitionLayer`
+# compute? The same three layers from the package, as a model, hold the same
+# weights in the same order, the order the layers run (a batch
+# normalization's scale, offset and two moving statistics, a convolution's
+# kernel, and so on), so `get_weights` of one goes into `set_weights` of the
+# other. Both then run on real feature maps, the output of the network's
+# stem for 32 test images, once with the moving statistics (as in
+# evaluation) and once with the batch's own (as in training).
+
+# %%
+package_block = keras.Model(
+    feature_maps,
+    TransitionLayer()(DenseLayer(12)(DenseLayer(12)(feature_maps))),
+    name="package_dense_block",
+)
+scratch.set_weights(package_block.get_weights())
+maps = keras.Model(model.input, model.get_layer("stem_conv").output)(data.x_test[:32])
+diff = max(
+    float(
+        np.abs(
+            keras.ops.convert_to_numpy(scratch(maps, training=training))
+            - keras.ops.convert_to_numpy(package_block(maps, training=training))
+        ).max()
+    )
+    for training in (False, True)  # evaluation first: training moves the statistics
+)
+a, b = scratch.count_params(), package_block.count_params()
+print(f"feature maps {tuple(maps.shape)} -> {tuple(scratch.output.shape[1:])}")
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package's layers compute the same thing and add what a library needs:
+# they check their arguments, save and load with every setting
+# (`get_config`), take the bottleneck width (`bn_size`) and batch-norm
+# settings as options, report their receptive-field path to `layer_table`,
+# and `DenseBlock` stacks any number of dense layers.
 
 # %% [markdown]
 # ## How the channels grow

@@ -8,14 +8,17 @@ section "Exercises".
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 from cnn_guide import models
 from cnn_guide.analysis import compare, layer_table
-from cnn_guide.layers import SqueezeExcitation
+from cnn_guide.layers import DenseBlock, DenseLayer, SqueezeExcitation
+from cnn_guide.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +38,7 @@ def assert_stated(chapter: str, *figures: str) -> None:
     assert not missing, f"{chapter}.md's exercises do not state {missing}"
 
 
-CHAPTERS = ["senet"]
+CHAPTERS = ["senet", "densenet"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -88,3 +91,60 @@ def test_senet_ratio_16_in_the_fashion_variant():
     assert sum(at_16) == 1_582
     assert sum(se_params(models.build("se_resnet_fashion"))) == 5_656
     assert_stated("senet", "49, 162 and 580", "**1,582**", "5,656")
+
+
+# DenseNet
+
+
+def block_widths(model):
+    return [
+        layer.output.shape[-1]
+        for layer in model.layers
+        if layer.name.startswith(("dense_block", "transition"))
+    ]
+
+
+def test_densenet_169_widths():
+    model = models.build("densenet121", block_config=(6, 12, 32, 32), name="densenet169")
+    assert block_widths(model) == [256, 128, 512, 256, 1280, 640, 1664]
+    assert model.get_layer("predictions").input.shape[-1] == 1664
+    assert model.count_params() == 14_307_880
+    assert models.get_info("densenet121").reference_params == 8_062_504
+    assert_stated("densenet", "**1,664**", "1{,}280", "14,307,880", "8,062,504")
+
+
+def test_densenet_receptive_fields_of_the_first_block():
+    table = layer_table(models.build("densenet_fashion"))
+    assert table["stem_conv"].receptive_field == 3
+    assert table["dense_block1"].receptive_field == 7
+    assert table["transition1"].receptive_field == 8
+    assert_stated("densenet", "receptive field of 7 pixels", "one of 8", "$3 + 2 + 2 = 7$", ": 8.")
+
+
+def test_densenet_121_third_block_bottleneck_weights():
+    block = DenseBlock(24, growth_rate=32)
+    block(keras.Input((14, 14, 256)))
+    one_by_one = sum(int(np.prod(layer.conv1.kernel.shape)) for layer in block.dense_layers)
+    three_by_three = sum(int(np.prod(layer.conv2.kernel.shape)) for layer in block.dense_layers)
+    assert one_by_one == 4 * 32 * (24 * 256 + 32 * 24 * 23 // 2) == 1_916_928
+    assert three_by_three == 36 * 32**2 * 24 == 884_736
+    assert round(100 * one_by_one / (one_by_one + three_by_three)) == 68
+    assert_stated("densenet", "**1,916,928**", "**884,736**", "14{,}976", "68%")
+
+
+def test_densenet_fashion_with_growth_rate_24():
+    wide = models.build("densenet_fashion", growth_rate=24)
+    assert block_widths(wide) == [72, 36, 132, 66, 258]
+    last = wide.get_layer("dense_block3")
+    assert last.input.shape[-1] + last.growth_rate == 90
+    narrow = models.build("densenet_fashion").count_params()
+    assert (wide.count_params(), narrow) == (467_638, 125_866)
+    assert f"{wide.count_params() / narrow:.1f}" == "3.7"
+    assert_stated("densenet", "**258**", "**467,638**", "125,866", "3.7 times", "66, 90")
+
+
+def test_densenet_steps_per_epoch_and_momentum():
+    assert math.ceil(55_000 / get_recipe("protocol").batch_size) == 430
+    assert keras.layers.BatchNormalization().momentum == 0.99
+    assert DenseLayer().bn_momentum == 0.99
+    assert_stated("densenet", "= 430$ steps", "1/(1 - 0.99) = 100$ steps", "512 training images")
