@@ -29,6 +29,7 @@ __all__ = [
     "RESULTS_PATH",
     "VERSION",
     "benchmark_rows",
+    "estimate_minutes",
     "find",
     "format_table",
     "full_run_report",
@@ -182,30 +183,61 @@ def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str
             f"{run.date[:10]} by `{run.command}`."
         )
     report = f"No full run recorded yet: `{spec.command}` records one."
+    estimate = estimate_minutes(spec, path)
+    if estimate is not None:
+        minutes, speed = estimate
+        report += (
+            f" At the {speed.train_images_per_second:,.0f} training images/s measured on "
+            f"{speed.hardware} (`{speed.command}`), its {spec.resolve().stop_rule} take "
+            f"about {minutes:,.0f} min of training."
+        )
+    return report
+
+
+def estimate_minutes(
+    spec: RunSpec, path: str | os.PathLike | None = None
+) -> tuple[float, RunRecord | None] | None:
+    """Minutes of training a run will take, from a recorded speed of its model.
+
+    The speed is that of the recorded run trained most like ``spec``: the same
+    recipe settings if there is one, else the same batch and precision, else
+    the newest. It was measured on the machine that recorded it.
+
+    Returns:
+        The minutes and the run whose speed they come from (``None`` for a
+        run stopped by minutes: they are its own), or ``None`` when no run of
+        the model on all the training images is recorded.
+    """
+    recipe = spec.resolve()
+    if recipe.minutes is not None:
+        return recipe.minutes, None
     speeds = [
         other
         for other in load_results(path).values()
         if other.model == spec.model and not other.spec.quick and other.train_size == 55_000
     ]
-    if speeds:
-        recipe = spec.resolve()
-        # The speed of the run trained most like this one: same recipe, batch and precision.
-        latest = max(
-            speeds,
-            key=lambda other: (
-                other.settings == {**other.settings, **_settings_but_stop(recipe)},
-                other.settings.get("batch_size") == recipe.batch_size
-                and other.settings.get("precision") == recipe.precision,
-                other.date,
-            ),
+    if not speeds:
+        return None
+    likest = max(
+        speeds,
+        key=lambda other: (
+            other.settings == {**other.settings, **_settings_but_stop(recipe)},
+            other.settings.get("batch_size") == recipe.batch_size
+            and other.settings.get("precision") == recipe.precision,
+            other.date,
+        ),
+    )
+    steps_per_epoch = -(-55_000 // (recipe.batch_size * likest.replicas))
+    steps = min(
+        x
+        for x in (
+            recipe.steps,
+            None if recipe.epochs is None else recipe.epochs * steps_per_epoch,
         )
-        minutes = (recipe.epochs or 0) * latest.seconds_per_epoch / 60
-        report += (
-            f" At the {latest.train_images_per_second:,.0f} training images/s measured on "
-            f"{latest.hardware} (`{latest.command}`), its {recipe.epochs:g} epochs take "
-            f"about {minutes:,.0f} min of training."
-        )
-    return report
+        if x is not None
+    )
+    images = steps * recipe.batch_size * likest.replicas
+    return images / likest.train_images_per_second / 60, likest
 
 
 # --- Tables -----------------------------------------------------------------------------

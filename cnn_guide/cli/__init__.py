@@ -8,6 +8,7 @@ cnn-guide train simple_cnn --recipe seed --record
 cnn-guide train simple_cnn --strategy mirrored --global-batch-size 256 --precision auto
 cnn-guide evaluate simple_cnn.keras
 cnn-guide bench --record             # every variant under the benchmark recipe
+cnn-guide record --list              # the runs the book draws on: recorded, missing
 cnn-guide book                       # build the book, every example executed
 ```
 
@@ -23,11 +24,11 @@ import sys
 from collections.abc import Sequence
 
 from cnn_guide._quiet import import_tensorflow
-from cnn_guide.cli import bench, book, evaluate, listing, summary, train
+from cnn_guide.cli import bench, book, evaluate, listing, record, summary, train
 
 __all__ = ["main"]
 
-_COMMANDS = (listing, summary, train, evaluate, bench, book)
+_COMMANDS = (listing, summary, train, evaluate, bench, record, book)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

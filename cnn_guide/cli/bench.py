@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnn_guide.cli._args import add_data_options, add_recipe_options, names, recipe_changes
+
+if TYPE_CHECKING:
+    from cnn_guide.runs import RunSpec
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -67,20 +72,33 @@ def run(args: argparse.Namespace) -> int:
         models.check_fashion_mnist(name)  # bad names fail before any measurement
     changes = recipe_changes(args)
     specs = [RunSpec.of(name, args.recipe, quick=args.quick, **changes) for name in chosen]
+    return run_each(specs, record=args.record, data_dir=args.data_dir)
+
+
+def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None) -> int:
+    """Train each run in a fresh process (``cnn-guide train``); print the recorded table.
+
+    A fresh process per run makes its peak memory its own (memory an earlier
+    model held is not returned to the system) and keeps one run's failure
+    from ending the others.
+
+    Returns:
+        The exit status: 1 if any run failed.
+    """
     failed = []
     for index, spec in enumerate(specs, start=1):
         print(f"[{index}/{len(specs)}] {spec.command.removesuffix(' --record')}", flush=True)
         argv = [sys.executable, "-m", "cnn_guide.cli", "train", *spec.arguments()]
-        argv += ["--data-dir", str(args.data_dir)] if args.data_dir else []
-        argv += ["--record"] if args.record else []
+        argv += ["--data-dir", str(data_dir)] if data_dir else []
+        argv += ["--record"] if record else []
         if subprocess.run(argv, check=False).returncode != 0:
-            failed.append(spec.model)
-    if args.record:
+            failed.append(spec.key)
+    if record and specs:
         from cnn_guide.results import format_table, load_results
 
         runs = load_results()
         print(format_table([runs[spec.key] for spec in specs if spec.key in runs]))
     if failed:
-        print(f"cnn-guide bench: failed for {', '.join(failed)} (see above).", file=sys.stderr)
+        print(f"cnn-guide: failed: {'; '.join(failed)} (see above).", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,72 @@
+"""``cnn-guide record``: record the runs the book draws on, resuming where it stopped."""
+
+from __future__ import annotations
+
+import argparse
+
+from cnn_guide.cli._args import names
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``record`` command."""
+    parser = commands.add_parser(
+        "record",
+        help="record every run the book's pages draw on (resumable)",
+        description=(
+            "Record the runs the book's pages draw on: each example's full run ('full', as\n"
+            "the example's plan_example call states it) and the benchmark ('benchmark').\n"
+            "Runs already in the results file are skipped; each missing one trains in a\n"
+            "process of its own and its row is written when it ends, so the command can be\n"
+            "stopped at any time and resumed by running it again."
+        ),
+        epilog=(
+            "examples:\n"
+            "  cnn-guide record --list                  what is recorded, what is missing\n"
+            "  cnn-guide record --plan full             every example's full run\n"
+            "  cnn-guide record --models lenet5_fashion,vgg_fashion"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--plan",
+        choices=("full", "benchmark", "all"),
+        default="all",
+        help="which runs: each example's full run, the benchmark, or both (default all)",
+    )
+    parser.add_argument("--models", type=names, metavar="A,B", help="only these models' runs")
+    parser.add_argument(
+        "--list", action="store_true", help="list the runs, recorded or missing, and stop"
+    )
+    parser.set_defaults(run=run, needs_tensorflow=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List the plan, or record what is missing, one process per run."""
+    from cnn_guide.cli.bench import run_each
+    from cnn_guide.evidence import missing, plan
+    from cnn_guide.results import estimate_minutes, load_results
+
+    groups = ("full", "benchmark") if args.plan == "all" else (args.plan,)
+    specs = [spec for group in groups for spec in plan(group)]
+    if args.models:
+        specs = [spec for spec in specs if spec.model in args.models]
+    todo = missing(specs)
+    recorded = load_results()
+    if args.list:
+        total = 0.0
+        for spec in specs:
+            run = recorded.get(spec.key)
+            if run is not None:
+                status = f"{run.test_accuracy:.4f} ({run.date[:10]})"
+            else:
+                estimate = estimate_minutes(spec)
+                total += estimate[0] if estimate else 0.0
+                status = f"missing, ~{estimate[0]:,.0f} min" if estimate else "missing"
+            print(f"{status:>22}  {spec.command}")
+        print(
+            f"{len(specs) - len(todo)} of {len(specs)} recorded; {len(todo)} missing, about "
+            f"{total / 60:,.1f} h of training at the recorded speeds (machines differ)."
+        )
+        return 0
+    print(f"{len(specs) - len(todo)} of {len(specs)} runs recorded; recording {len(todo)}.")
+    return run_each(todo, record=True)

@@ -1,0 +1,67 @@
+"""cnn_guide.evidence and cnn-guide record: the runs the book draws on, and which are missing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cnn_guide import evidence, models, results
+from cnn_guide.cli import main
+from cnn_guide.runs import RunRecord, RunSpec
+
+
+def test_each_example_full_run_is_read_from_its_own_plan():
+    runs = evidence.example_runs()
+    assert runs["lenet5"] == RunSpec.of("lenet5_fashion", "protocol", epochs=20)
+    assert runs["simple_cnn"].recipe == "seed"
+    # Every training example states its full run; the pages without training do not.
+    assert {"alexnet", "vgg", "resnet", "densenet", "mobilenet_v2"} <= set(runs)
+    assert not {"benchmark", "choosing"} & set(runs)
+
+
+def test_a_plan_that_is_not_written_literally_is_refused(tmp_path):
+    (tmp_path / "odd.py").write_text(
+        "EPOCHS = 3\n"
+        "plan = plan_example('lenet5_fashion', 'protocol', epochs=EPOCHS, site_epochs=1)\n"
+    )
+    with pytest.raises(
+        ValueError, match="odd.py, line 2: plan_example must be called with literal"
+    ):
+        evidence.example_runs(tmp_path)
+
+
+def test_plans_and_what_is_missing(tmp_path):
+    benchmark = evidence.plan("benchmark")
+    assert [spec.model for spec in benchmark] == models.list_models(fashion=True)
+    assert all(spec.recipe == "benchmark" for spec in benchmark)
+    full = evidence.plan("full")
+    assert len(full) == len(set(full))  # two examples with one full run record it once
+    with pytest.raises(ValueError, match="unknown plan 'everything'"):
+        evidence.plan("everything")
+    path = tmp_path / "results.json"
+    assert evidence.missing(benchmark, path) == benchmark
+
+
+def _record_for(spec: RunSpec, template: RunRecord) -> RunRecord:
+    return dataclasses.replace(template, spec=spec)
+
+
+def test_record_lists_and_records_only_what_is_missing(capsys, monkeypatch, tmp_path):
+    shipped = results.load_results(results.RESULTS_PATH)
+    template = next(run for run in shipped.values() if run.spec.recipe == "benchmark")
+    path = tmp_path / "results.json"
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(path))
+    done = RunSpec.of("lenet5_fashion", "benchmark")
+    results.record(_record_for(done, template), path)
+    assert main(["record", "--plan", "benchmark", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert f"{template.test_accuracy:.4f}" in out and "missing" in out
+    assert f"1 of {len(evidence.plan('benchmark'))} recorded" in out
+
+    asked = []
+    monkeypatch.setattr(
+        "cnn_guide.cli.bench.run_each", lambda specs, record: asked.append((specs, record)) or 0
+    )
+    assert main(["record", "--plan", "benchmark", "--models", "lenet5_fashion,vgg_fashion"]) == 0
+    assert asked == [([RunSpec.of("vgg_fashion", "benchmark")], True)]
