@@ -193,6 +193,60 @@ with book_style():
 show(fig, "receptive_field")
 
 # %% [markdown]
+# ## Build it yourself
+#
+# A VGG block is a few 3x3 convolutions with ReLU, `"same"` padding so the
+# map keeps its size, then a 2x2 max pooling that halves it. In plain Keras:
+
+
+# %%
+def my_vgg_block(x, filters, convs, name="block"):
+    """`convs` 3x3 convolutions with ReLU, then a 2x2 max pooling with stride 2."""
+    for i in range(1, convs + 1):
+        x = keras.layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"{name}_conv{i}"
+        )(x)
+    return keras.layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
+
+
+# The second block of vgg_fashion: two convolutions of 64 filters on block 1's 14x14x32 maps.
+inputs = keras.Input((14, 14, 32), name="block1_output")
+block = keras.Model(inputs, my_vgg_block(inputs, 64, 2, name="block2"), name="my_vgg_block")
+
+# %%
+from cnn_guide.diagrams import draw_model
+
+show(draw_model(block, title="A VGG block, from scratch"), "vgg_block_diagram")
+
+# %% [markdown]
+# The check: copy the weights of `vgg_fashion`'s `block2_conv1` and
+# `block2_conv2` (kernel, then bias, of each) into the scratch block, and
+# feed both the same real feature maps, block 1's outputs for 256 test images.
+
+# %%
+names = ["block2_conv1", "block2_conv2", "block2_pool"]
+block.set_weights([w for name in names for w in model.get_layer(name).get_weights()])
+features = keras.Model(model.input, model.get_layer("block1_pool").output)(data.x_test[:256])
+reference = features
+for name in names:  # the package's own layers, applied in order
+    reference = model.get_layer(name)(reference)
+diff = float(np.abs(block(features) - reference).max())
+a, b = block.count_params(), sum(model.get_layer(name).count_params() for name in names)
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package builds its blocks with the same two layers; what it adds is
+# around them: the builder checks the input size against the number of
+# poolings, takes the filters of every block from one list (the paper's
+# Table 1 for configurations A to E), uses He initialisation, and names the
+# layers as `keras.applications.VGG16` does, so weights can be copied layer
+# by layer.
+
+# %% [markdown]
 # ## Training
 #
 # The recipe every architecture chapter of the book uses, so that results

@@ -31,7 +31,7 @@ from cnn_guide.analysis import (
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "docs" / "chapters"
 EXAMPLES = ROOT / "examples"
-CLASSIC = ["foundations", "simple-cnn", "lenet", "alexnet"]
+CLASSIC = ["foundations", "simple-cnn", "lenet", "alexnet", "vgg"]
 
 
 @cache
@@ -431,3 +431,93 @@ def test_alexnet_exercise_5_grouped_paper_network():
 def test_alexnet_exercise_6_fashion_parameters():
     assert models.build("alexnet_fashion").count_params() == 645_258
     assert_in("alexnet", 6, 645_258)
+
+
+# --------------------------------------------------------------------------------------
+# VGG
+# --------------------------------------------------------------------------------------
+
+
+VGG16_FC1 = 7 * 7 * 512 * 4096 + 4096
+VGG16_DENSE_PARAMS = VGG16_FC1 + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
+VGG16_DENSE_MACS = 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
+
+
+def vgg16_totals() -> tuple[int, int]:
+    """VGG-16's parameters and MACs: its convolutions built (not its 124M-weight head)."""
+    convs = table("vgg16", include_top=False)
+    params = convs.total_params + VGG16_DENSE_PARAMS
+    assert params == models.get_info("vgg16").reference_params == 138_357_544
+    return params, convs.macs + VGG16_DENSE_MACS
+
+
+def test_vgg_exercise_1_block3():
+    first, other = conv_params(3, 128, 256), conv_params(3, 256, 256)
+    macs = [conv_macs(56, 56, 3, 128, 256), conv_macs(56, 56, 3, 256, 256)]
+    block = first + 2 * other
+    block_macs = macs[0] + 2 * macs[1]
+    t = table("vgg16", include_top=False)
+    assert sum(t[f"block3_conv{i}"].params for i in (1, 2, 3)) == block
+    assert sum(t[f"block3_conv{i}"].macs for i in (1, 2, 3)) == block_macs
+    params, total_macs = vgg16_totals()
+    assert total_macs == 15_470_264_320
+    assert_in("vgg", 1, first, other, block, *macs, block_macs, total_macs)
+    assert_in("vgg", 1, percent(block_macs / total_macs), percent(block / params, 0))
+
+
+def test_vgg_exercise_2_receptive_field():
+    t = table("vgg16", include_top=False)
+    assert (t["block4_conv3"].receptive_field, t["block4_conv3"].jump) == (92, 8)
+    assert t["block5_conv3"].receptive_field == 196
+    expected = {
+        "block1_conv1": 3,
+        "block1_conv2": 5,
+        "block1_pool": 6,
+        "block2_conv2": 14,
+        "block2_pool": 16,
+        "block3_conv3": 40,
+        "block3_pool": 44,
+        "block4_conv1": 60,
+        "block4_conv2": 76,
+    }
+    assert {name: t[name].receptive_field for name in expected} == expected
+    assert_in("vgg", 2, "3, 5, pooling 6", "10, 14, pooling 16", "24, 32, 40, pooling 44")
+    assert_in("vgg", 2, "60, 76, 92", "92x92", "jump of 8", "196")
+
+
+def test_vgg_exercise_3_pairs_against_5x5():
+    pair = conv_params(3, 64, 128, bias=False) + conv_params(3, 128, 128, bias=False)
+    single = conv_params(5, 64, 128, bias=False)
+    assert (pair, single) == (221_184, 204_800)
+    # Each block of configuration B is a pair of 3x3 layers (c_in -> c, c -> c),
+    # which the paper's test replaced by one 5x5 layer (c_in -> c).
+    pairs_total = singles_total = 0
+    channels = 3
+    for first, second in models.VGG_CONFIGS["B"]:
+        pairs_total += conv_params(3, channels, first, bias=False)
+        pairs_total += conv_params(3, first, second, bias=False)
+        singles_total += conv_params(5, channels, second, bias=False)
+        channels = second
+    assert (pairs_total, singles_total) == (9_402_048, 10_859_200)
+    assert_in("vgg", 3, pair, single, singles_total, pairs_total)
+
+
+def test_vgg_exercise_4_vgg11_at_32():
+    t = table("vgg11", input_shape=(32, 32, 3), num_classes=10)
+    assert t["block5_pool"].output_shape == (1, 1, 512)
+    assert_in("vgg", 4, "1x1x512", t["fc1"].params, t.total_params)
+    assert_in("vgg", 4, VGG16_FC1, models.get_info("vgg11").reference_params)
+
+
+def test_vgg_exercise_5_block5_comparison():
+    weights = {n: n * conv_params(k, 512, 512, bias=False) for n, k in [(1, 7), (2, 3), (3, 3)]}
+    macs = {n: n * conv_macs(14, 14, k, 512, 512) for n, k in [(1, 7), (2, 3), (3, 3)]}
+    assert weights == {1: 12_845_056, 2: 4_718_592, 3: 7_077_888}
+    gmacs = [f"{macs[n] / 1e9:.2f}" for n in (1, 2, 3)]
+    assert_in("vgg", 5, *weights.values(), ", ".join(gmacs[:2]) + " and " + gmacs[2])
+    assert "channels, side = 256, 56\n" in (EXAMPLES / "vgg.py").read_text(encoding="utf-8")
+
+
+def test_vgg_exercise_6_chance_loss():
+    assert f"{math.log(10):.3f}" == "2.303"
+    assert_in("vgg", 6, "\\ln 10 \\approx 2.303")
