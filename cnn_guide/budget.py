@@ -148,6 +148,35 @@ class ExamplePlan:
             f"The full run: `{self.full_run.command}`."
         )
 
+    def expected_time(self, data: FashionMNIST, *, steps: int = 20) -> str:
+        """How long this budget's training will take on this machine, measured now.
+
+        At the full budget, trains a fresh copy of the model for a few steps
+        (`cnn_guide.training.WARMUP_STEPS` untimed, then ``steps`` timed) on
+        ``data`` and scales the speed up to the run; at the short budgets,
+        which take seconds to minutes, says so without measuring.
+
+        Args:
+            data: The data the run trains on (`apply`'s result).
+            steps: Timed training steps.
+        """
+        if self.budget.name != "full":
+            return (
+                f"At the full budget ({self.full_run.resolve().stop_rule}), the script first "
+                "times a few training steps on your machine and says how long the run will take."
+            )
+        from cnn_guide.training import WARMUP_STEPS, fit
+
+        probe = self.recipe.replace(steps=WARMUP_STEPS + steps, settle_batch_norm=False)
+        speed = fit(self.full_run.build_model(), data, probe, verbose=0).train_images_per_second
+        steps_per_epoch = -(-len(data.x_train) // self.recipe.batch_size)
+        images = (self.recipe.epochs or 0) * steps_per_epoch * self.recipe.batch_size
+        return (
+            f"Expected training time on this machine: about {images / speed / 60:,.0f} min "
+            f"for {self.recipe.stop_rule} ({speed:,.0f} training images/s, timed over "
+            f"{steps} steps just now), plus the evaluations."
+        )
+
     def report(self, result: FitResult | None = None) -> str:
         """The full run's recorded result, beside this run's when it was a full run too."""
         from cnn_guide.results import full_run_report

@@ -231,6 +231,13 @@ def test_an_example_plan_states_its_settings_once(tiny_run, tmp_path, monkeypatc
     full = plan_example("lenet5_fashion", "protocol", epochs=20, site_epochs=3)
     assert full.recipe.epochs == 20
     assert "This run (the full budget, on this machine)" in full.report(tiny_run)
+    from cnn_guide.data import load_fashion_mnist
+
+    tiny = load_fashion_mnist(download=False).subset(train=256, valid=32, test=32)
+    expected = full.expected_time(tiny, steps=2)
+    assert expected.startswith("Expected training time on this machine: about ")
+    assert "for 20 epoch(s)" in expected and "timed over 2 steps just now" in expected
+    assert "the script first times a few training steps" in plan.expected_time(tiny)
     with pytest.raises(ValueError, match="stops after a number of epochs"):
         plan_example("lenet5_fashion", "benchmark", site_epochs=1)
 
