@@ -20,7 +20,7 @@ import pytest
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
-from cnn_guide.layers import InceptionModule
+from cnn_guide.layers import BasicResidualUnit, InceptionModule
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
 
@@ -52,7 +52,7 @@ def built(layer: keras.layers.Layer, input_shape: tuple) -> keras.layers.Layer:
     return layer
 
 
-@pytest.mark.parametrize("name", ["googlenet", "batch-norm"])
+@pytest.mark.parametrize("name", ["googlenet", "batch-norm", "resnet"])
 def test_every_chapter_has_four_to_six_exercises_each_with_a_collapsible_answer(name):
     raw = (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
     section = raw.split("\n## Exercises\n", 1)[1].split("\n[^", 1)[0]
@@ -210,3 +210,67 @@ def test_batch_norm_exercise_4_a_batch_of_one():
     np.testing.assert_array_equal(y, bn.beta.numpy()[None])
     np.testing.assert_allclose(tape.gradient(y, x), 0.0, atol=1e-6)
     assert "the output is $\\beta$ for every input" in exercises("batch-norm")
+
+
+# --- ResNet ------------------------------------------------------------------
+
+
+def trainable(layer_or_model) -> int:
+    return sum(int(np.prod(w.shape)) for w in layer_or_model.trainable_weights)
+
+
+def test_resnet_exercise_1_downsampling_basic_unit():
+    text = exercises("resnet")
+    unit = built(BasicResidualUnit(128, stride=2), (56, 56, 64))
+    assert unit.count_params() == models.build("resnet18").get_layer("conv3_block1").count_params()
+    weights = [conv_params(3, 64, 128, bias=False), conv_params(3, 128, 128, bias=False)]
+    projection = conv_params(1, 64, 128, bias=False)
+    assert f"$9 \\cdot 64 \\cdot 128 = {tex(weights[0])}$" in text
+    assert f"$9 \\cdot 128 \\cdot 128 = {tex(weights[1])}$" in text
+    assert f"$64 \\cdot 128 = {tex(projection)}$" in text
+    assert unit.count_params() == sum(weights) + projection + 3 * 4 * 128
+    assert f"$3 \\cdot 4 \\cdot 128 = {tex(3 * 4 * 128)}$" in text
+    assert f"**{n(unit.count_params())}** parameters, **{n(trainable(unit))}**" in text
+
+
+def test_resnet_exercises_2_and_3_deeper_fashion_network():
+    text = exercises("resnet")
+    shallow = layer_table(models.build("resnet_fashion"))
+    deep_model = models.build("resnet_fashion", blocks_per_stage=9)
+    deep = layer_table(deep_model)
+    assert shallow["conv4_block2"].receptive_field == 53
+    assert "$3 + 8 + 6 + 8 + 12 + 16 = 53$" in text
+    field = deep["conv4_block9"].receptive_field
+    assert 3 + 36 + 6 + 64 + 12 + 128 == field
+    assert f"$3 + 36 + 6 + 64 + 12 + 128 =$ **{field}**" in text
+    # Exercise 3: depth and trainable parameters, stage by stage.
+    assert 6 * 9 + 2 == 56 and "**56** layers" in text
+    stages = {
+        "conv2": (9 * 4_672, "$9 \\cdot 4{,}672 = 42{,}048$"),
+        "conv3": (14_528 + 8 * 18_560, "$14{,}528 + 8 \\cdot 18{,}560 = 163{,}008$"),
+        "conv4": (57_728 + 8 * 73_984, "$57{,}728 + 8 \\cdot 73{,}984 = 649{,}600$"),
+    }
+    for stage, (count, written) in stages.items():
+        units = [layer for layer in deep_model.layers if layer.name.startswith(f"{stage}_block")]
+        assert sum(trainable(unit) for unit in units) == count
+        assert written in text
+    stem = sum(trainable(deep_model.get_layer(name)) for name in ("conv1_conv", "conv1_bn"))
+    head = trainable(deep_model.get_layer("predictions"))
+    assert (stem, head) == (176, 650)
+    assert stem + sum(c for c, _ in stages.values()) + head == trainable(deep_model)
+    assert f"**{n(trainable(deep_model))}** trainable parameters" in text
+    assert f"the {n(trainable(models.build('resnet_fashion')))} of" in text
+    # Exercise 5: the cost per image of the deeper pair.
+    ratio = deep.macs / shallow.macs
+    assert f"{ratio:.1f} times the multiply-accumulates ({deep.macs / 1e6:.1f}M against " in text
+    assert f"against {shallow.macs / 1e6:.1f}M)" in text
+    example = (Path(__file__).resolve().parent.parent / "examples" / "resnet.py").read_text()
+    assert f"at {ratio:.1f} times the multiply-accumulates per image" in example
+
+
+def test_resnet_exercise_4_zero_gamma_unit_is_the_identity():
+    unit = built(BasicResidualUnit(16), (8, 8, 16))
+    unit.branch2_bn.gamma.assign(np.zeros(16, dtype="float32"))
+    x = np.random.default_rng(0).uniform(0, 2, size=(4, 8, 8, 16)).astype("float32")
+    np.testing.assert_array_equal(unit(x, training=False), x)
+    assert "$\\operatorname{ReLU}(0 + x) = x$" in exercises("resnet")
