@@ -222,8 +222,9 @@ def test_an_example_plan_states_its_settings_once(tiny_run, tmp_path, monkeypatc
     assert plan.report().startswith(f"No full run recorded yet: `{plan.full_run.command}`")
     speed = RunSpec.of("lenet5_fashion", "benchmark")
     results.record(_record(tiny_run, speed, train_size=55_000, train_images_per_second=55.0), path)
-    # 20 epochs of 55,000 images at 55 images/s: 20,000 s.
-    assert "its 20 epochs take about 333 min of training" in plan.report()
+    # 20 epochs of 430 steps of 128 images (the last batch completed from the
+    # next pass) at 55 images/s: 1,100,800 / 55 = 20,015 s.
+    assert "its 20 epoch(s) take about 334 min of training" in plan.report()
     assert f"(`{speed.command}`)" in plan.report()
     results.record(_record(tiny_run, plan.full_run, test_accuracy=0.9123), path)
     assert plan.report().startswith("Full run: test accuracy 0.9123 after 1 epoch(s)")
