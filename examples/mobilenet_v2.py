@@ -39,6 +39,7 @@ from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table
 from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
+from cnn_guide.diagrams import draw_model
 from cnn_guide.layers import InvertedResidual
 from cnn_guide.plotting import book_style, plot_comparison, plot_history, show
 from cnn_guide.training import StepHistory, fit
@@ -122,6 +123,86 @@ keras.utils.set_random_seed(plan.recipe.seed)  # the initial weights; fit() seed
 model = models.build("mobilenet_v2_fashion")
 table = layer_table(model)
 print(table)
+
+# %% [markdown]
+# ## Build it yourself
+#
+# The block in plain Keras, with the functional API: a 1x1 expansion to $t$
+# times the input's channels, a depthwise 3x3, a 1x1 projection with batch
+# normalization and *no* activation, and the shortcut when the stride is 1
+# and the channels are unchanged.
+
+
+# %%
+def inverted_residual(x, filters, expansion=6, strides=1):
+    """Expand (1x1, ReLU6) - filter (depthwise 3x3, ReLU6) - project (1x1, linear)."""
+    y = keras.layers.Conv2D(expansion * x.shape[-1], 1, use_bias=False, name="expand")(x)
+    y = keras.layers.BatchNormalization(name="expand_bn")(y)
+    y = keras.layers.ReLU(6.0, name="expand_relu6")(y)
+    y = keras.layers.DepthwiseConv2D(
+        3, strides=strides, padding="same", use_bias=False, name="depthwise"
+    )(y)
+    y = keras.layers.BatchNormalization(name="depthwise_bn")(y)
+    y = keras.layers.ReLU(6.0, name="depthwise_relu6")(y)
+    y = keras.layers.Conv2D(filters, 1, use_bias=False, name="project")(y)
+    y = keras.layers.BatchNormalization(name="project_bn")(y)  # linear: no ReLU here
+    if strides == 1 and x.shape[-1] == filters:
+        y = keras.layers.Add(name="add")([x, y])
+    return y
+
+
+feature_maps = keras.Input((28, 28, 16), name="feature_maps")
+scratch = keras.Model(feature_maps, inverted_residual(feature_maps, 16), name="scratch_block")
+show(
+    draw_model(scratch, title="Inverted residual block, 16 -> 96 -> 16 channels (t = 6)"),
+    "inverted_residual_diagram",
+)
+
+# %% [markdown]
+# In the figure, drawn from the model just built, the thin 16-channel input
+# goes around the wide 96-channel middle to the addition, and nothing
+# follows `project_bn`: the bottleneck is linear.
+#
+# Does it compute what the package's `InvertedResidual` computes? Both hold
+# the same weights in the same order (each convolution's kernel, then its
+# batch normalization's scale, offset and two moving statistics), so the
+# package block's `get_weights` go into the scratch block's `set_weights`.
+# Both then run on real feature maps, the 16 channels the network's stem
+# computes for 32 test images, first with the moving statistics (as in
+# evaluation), then with the batch's own (as in training). In that order:
+# a training-mode call moves the moving statistics by an amount that depends
+# on the momentum, 0.999 in the package's block (as in Keras' MobileNetV2)
+# and Keras' default 0.99 in the scratch one, which only training uses.
+
+# %%
+package_block = InvertedResidual(16, expansion=6)
+maps = keras.Model(model.input, model.get_layer("stem_relu").output)(data.x_test[:32])
+package_block(maps)  # builds its weights
+scratch.set_weights(package_block.get_weights())
+diff = max(
+    float(
+        np.abs(
+            keras.ops.convert_to_numpy(scratch(maps, training=training))
+            - keras.ops.convert_to_numpy(package_block(maps, training=training))
+        ).max()
+    )
+    for training in (False, True)  # evaluation first: training moves the statistics
+)
+a, b = scratch.count_params(), package_block.count_params()
+print(f"feature maps {tuple(maps.shape)}")
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package's block computes the same thing and adds what a library needs:
+# it checks its arguments, saves and loads with every setting
+# (`get_config`), leaves out the expansion when $t = 1$ (the network's first
+# block), takes the kernel size, the batch-norm settings and
+# `linear_bottleneck=False` (the paper's ablation) as options, and reports
+# its receptive-field path to `layer_table`.
 
 # %% [markdown]
 # ## Where the cost of an inverted residual block goes

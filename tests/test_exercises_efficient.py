@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
-from cnn_guide.analysis import compare, layer_table
-from cnn_guide.layers import DenseBlock, DenseLayer, SqueezeExcitation
+from cnn_guide.analysis import compare, conv_macs, layer_table
+from cnn_guide.layers import DenseBlock, DenseLayer, InvertedResidual, SqueezeExcitation
 from cnn_guide.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def assert_stated(chapter: str, *figures: str) -> None:
     assert not missing, f"{chapter}.md's exercises do not state {missing}"
 
 
-CHAPTERS = ["senet", "densenet"]
+CHAPTERS = ["senet", "densenet", "mobilenet"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -148,3 +148,94 @@ def test_densenet_steps_per_epoch_and_momentum():
     assert keras.layers.BatchNormalization().momentum == 0.99
     assert DenseLayer().bn_momentum == 0.99
     assert_stated("densenet", "= 430$ steps", "1/(1 - 0.99) = 100$ steps", "512 training images")
+
+
+# MobileNetV2
+
+
+def test_mobilenet_block_macs():
+    parts = [
+        conv_macs(28, 28, 1, 32, 192),
+        conv_macs(28, 28, 3, 192, 192, groups=192),
+        conv_macs(28, 28, 1, 192, 32),
+    ]
+    assert [part // 784 for part in parts] == [6_144, 1_728, 6_144]
+    assert sum(parts) == 784 * 14_016 == 10_988_544
+    assert conv_macs(28, 28, 3, 32, 32) == 7_225_344
+    assert_stated("mobilenet", "**10,988,544**", "**7,225,344**", "14{,}016")
+
+
+def test_mobilenet_block_parameters():
+    block = InvertedResidual(24, expansion=6)
+    block(keras.Input((56, 56, 24)))
+    convolutions = sum(
+        int(np.prod(layer.kernel.shape)) for layer in (block.expand, block.depthwise, block.project)
+    )
+    trainable = sum(int(np.prod(w.shape)) for w in block.trainable_weights)
+    assert convolutions == 8_208
+    assert block.count_params() - convolutions == 4 * 312 == 1_248
+    assert (block.count_params(), trainable) == (9_456, 8_832)
+    assert_stated("mobilenet", "8{,}208", "1,248", "**9,456**", "**8,832**", "624")
+
+
+def test_mobilenet_receptive_field():
+    table = layer_table(models.build("mobilenet_v2_fashion"))
+    fields = {name: table[name].receptive_field for name in ("stem_conv", "block0", "block1")}
+    assert fields == {"stem_conv": 3, "block0": 5, "block1": 7}
+    assert [table[f"block{i}"].receptive_field for i in (2, 3, 12, 13, 16)] == [
+        11,
+        15,
+        87,
+        95,
+        143,
+    ]
+    assert [table[f"block{i}"].jump for i in (1, 3, 13)] == [2, 4, 8]
+    assert_stated("mobilenet", "receptive field of 143 pixels", "**143**", "(87)", "(95)")
+
+
+def test_mobilenet_width_multiplier_035():
+    model = models.build("mobilenet_v2_fashion", alpha=0.35)
+    blocks = [layer for layer in model.layers if isinstance(layer, InvertedResidual)]
+    stage_starts = [0, 1, 3, 6, 10, 13, 16]  # the paper's stages: 1, 2, 3, 4, 3, 3, 1 blocks
+    assert [blocks[i].filters for i in stage_starts] == [8, 8, 16, 24, 32, 56, 112]
+    assert model.get_layer("stem_conv").filters == 16
+    assert model.get_layer("last_conv").filters == 1280
+    assert model.count_params() == 422_730
+    assert models.build("mobilenet_v2_fashion").count_params() == 718_746
+    assert_stated("mobilenet", "**8, 8, 16, 24, 32, 56 and 112**", "**422,730**", "718,746")
+
+
+def inverted_residual(x, filters, project_relu):
+    """The example's scratch block, with the exercise's optional ReLU6 after the projection."""
+    y = keras.layers.Conv2D(6 * x.shape[-1], 1, use_bias=False)(x)
+    y = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(y))
+    y = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(y)
+    y = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(y))
+    y = keras.layers.BatchNormalization()(keras.layers.Conv2D(filters, 1, use_bias=False)(y))
+    if project_relu:
+        y = keras.layers.ReLU(6.0)(y)
+    return keras.layers.Add()([x, y])
+
+
+def test_mobilenet_a_relu_after_the_projection_is_the_ablation():
+    maps = np.random.default_rng(0).normal(size=(4, 8, 8, 16)).astype("float32")
+    inputs = keras.Input((8, 8, 16))
+    scratch = keras.Model(inputs, inverted_residual(inputs, 16, project_relu=True))
+    linear, ablation = InvertedResidual(16), InvertedResidual(16, linear_bottleneck=False)
+    for block in (linear, ablation):
+        block(maps)
+    assert scratch.count_params() == linear.count_params() == ablation.count_params()
+    differences = []
+    for block in (linear, ablation):
+        scratch.set_weights(block.get_weights())
+        expected = keras.ops.convert_to_numpy(block(maps, training=False))
+        got = keras.ops.convert_to_numpy(scratch(maps, training=False))
+        differences.append(np.abs(got - expected).max())
+    assert differences[0] > 1e-3 and differences[1] < 1e-5
+    assert_stated("mobilenet", "linear_bottleneck=False", 'name="project_relu6"')
+
+
+def test_mobilenet_has_fewer_macs_than_resnet_fashion():
+    mobile, resnet = compare(["mobilenet_v2_fashion", "resnet_fashion"]).rows
+    assert mobile.macs < resnet.macs
+    assert_stated("mobilenet", "cnn-guide bench --throughput --models mobilenet_v2_fashion")
