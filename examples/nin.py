@@ -141,6 +141,60 @@ print(
 )
 
 # %% [markdown]
+# ## Build it yourself
+#
+# An mlpconv layer is three convolutions with ReLU: a $k \times k$ one over
+# each patch, then two 1x1 ones, the two-layer perceptron applied to the
+# channels of every pixel. In plain Keras:
+
+
+# %%
+def my_mlpconv(x, filters, kernel_size, strides=1, padding="same", name="mlpconv"):
+    """A k x k convolution, then two 1x1 convolutions: a perceptron slid over the image."""
+    x = keras.layers.Conv2D(
+        filters, kernel_size, strides, padding, activation="relu", name=f"{name}_conv"
+    )(x)
+    x = keras.layers.Conv2D(filters, 1, activation="relu", name=f"{name}_mlp1")(x)
+    return keras.layers.Conv2D(filters, 1, activation="relu", name=f"{name}_mlp2")(x)
+
+
+# The second mlpconv of nin_fashion: 64 filters of 3x3 on the 13x13x32 maps after pool1.
+inputs = keras.Input((13, 13, 32), name="pool1_output")
+block = keras.Model(inputs, my_mlpconv(inputs, 64, 3, name="mlpconv2"), name="my_mlpconv")
+
+# %%
+from cnn_guide.diagrams import draw_model
+
+show(draw_model(block, title="An mlpconv layer, from scratch"), "mlpconv_diagram")
+
+# %% [markdown]
+# The check: copy the kernels and biases of `nin_fashion`'s `mlpconv2_conv`,
+# `mlpconv2_mlp1` and `mlpconv2_mlp2`, in that order, into the scratch block,
+# and feed both the same real feature maps, the outputs of `pool1` for 256
+# test images.
+
+# %%
+names = ["mlpconv2_conv", "mlpconv2_mlp1", "mlpconv2_mlp2"]
+block.set_weights([w for name in names for w in model.get_layer(name).get_weights()])
+features = keras.Model(model.input, model.get_layer("pool1").output)(data.x_test[:256])
+reference = features
+for name in names:  # the package's own layers, applied in order
+    reference = model.get_layer(name)(reference)
+diff = float(np.abs(block(features) - reference).max())
+a, b = block.count_params(), sum(model.get_layer(name).count_params() for name in names)
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package's mlpconv is the same three layers, built by a private helper
+# of the model builders rather than a public block; what the builders add is
+# He initialisation, the checks on their arguments, and the layer names
+# (`mlpconv2_conv`, ...) that the per-layer tables and this check rely on.
+
+# %% [markdown]
 # ## Training
 #
 # The recipe every architecture chapter of the book uses, so that results

@@ -31,7 +31,7 @@ from cnn_guide.analysis import (
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "docs" / "chapters"
 EXAMPLES = ROOT / "examples"
-CLASSIC = ["foundations", "simple-cnn", "lenet", "alexnet", "vgg"]
+CLASSIC = ["foundations", "simple-cnn", "lenet", "alexnet", "vgg", "nin"]
 
 
 @cache
@@ -521,3 +521,65 @@ def test_vgg_exercise_5_block5_comparison():
 def test_vgg_exercise_6_chance_loss():
     assert f"{math.log(10):.3f}" == "2.303"
     assert_in("vgg", 6, "\\ln 10 \\approx 2.303")
+
+
+# --------------------------------------------------------------------------------------
+# Network in Network
+# --------------------------------------------------------------------------------------
+
+MLPCONV2 = ("mlpconv2_conv", "mlpconv2_mlp1", "mlpconv2_mlp2")
+
+
+def test_nin_exercise_1_second_mlpconv():
+    t = table("nin_fashion")
+    conv, mlp1, mlp2 = (t[name] for name in MLPCONV2)
+    assert (conv.params, conv.macs) == (conv_params(3, 32, 64), conv_macs(13, 13, 3, 32, 64))
+    assert (mlp1.params, mlp1.macs) == (conv_params(1, 64, 64), conv_macs(13, 13, 1, 64, 64))
+    assert (mlp2.params, mlp2.macs) == (mlp1.params, mlp1.macs)
+    params = conv.params + 2 * mlp1.params
+    macs = conv.macs + 2 * mlp1.macs
+    assert_in("nin", 1, conv.params, conv.macs, mlp1.params, mlp1.macs, params, macs)
+    assert_in("nin", 1, percent(2 * mlp1.params / params), percent(2 * mlp1.macs / macs))
+
+
+def test_nin_exercise_2_pointwise_convolution_is_dense():
+    conv, dense = keras.layers.Conv2D(64, 1), keras.layers.Dense(64)
+    x = np.random.default_rng(0).random((2, 13, 13, 64)).astype("float32")
+    conv(x), dense(x)
+    kernel, bias = conv.get_weights()
+    dense.set_weights([kernel[0, 0], bias])
+    assert np.abs(keras.ops.convert_to_numpy(conv(x) - dense(x))).max() < 1e-5
+    assert conv.count_params() == dense.count_params() == 4_160
+    assert_in("nin", 2, 4_160, "dense.set_weights([kernel[0, 0], bias])")
+
+
+def test_nin_exercise_3_class_map_receptive_field():
+    t = table("nin_fashion")
+    fields = {
+        "mlpconv1_conv": 5,
+        "mlpconv1_mlp2": 5,
+        "pool1": 7,
+        "mlpconv2_conv": 11,
+        "pool2": 15,
+        "mlpconv3_conv": 23,
+        "mlpconv4_mlp2": 31,
+    }
+    assert {name: t[name].receptive_field for name in fields} == fields
+    assert (t["pool1"].jump, t["pool2"].jump) == (2, 4)
+    assert t["mlpconv4_mlp2"].output_shape == (6, 6, 10)
+    assert_in("nin", 3, "= 11", "= 15", "gives 23", "31x31", "36 overlapping")
+
+
+def test_nin_exercise_4_larger_input():
+    t = table("nin_fashion", input_shape=(56, 56, 1))
+    assert t.total_params == table("nin_fashion").total_params == 148_390
+    assert (t["pool1"].output_shape[0], t["pool2"].output_shape[0]) == (27, 13)
+    assert t["mlpconv4_mlp2"].output_shape == (13, 13, 10)
+    flat_56 = 13 * 13 * 128
+    flat_28 = math.prod(table("nin_fashion")["mlpconv3_mlp2"].output_shape)
+    assert flat_28 == 6 * 6 * 128
+    assert_in("nin", 4, 148_390, "13x13x10", "169", flat_56, flat_56 * 10 + 10, flat_28 * 10 + 10)
+
+
+def test_nin_exercise_5_the_changed_line_exists():
+    assert "rows = sorted(rows)[:5]\n" in (EXAMPLES / "nin.py").read_text(encoding="utf-8")
