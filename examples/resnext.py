@@ -35,13 +35,15 @@ import time
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+import tensorflow as tf
 from matplotlib.ticker import StrMethodFormatter
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table
 from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
-from cnn_guide.layers import BottleneckResidualUnit
+from cnn_guide.diagrams import draw_model
+from cnn_guide.layers import BottleneckResidualUnit, GroupedConv2D
 from cnn_guide.plotting import book_style, plot_comparison, plot_history, show
 from cnn_guide.training import StepHistory, fit
 
@@ -81,6 +83,67 @@ model.summary()
 # %%
 table = layer_table(model)
 print(table)
+
+# %% [markdown]
+# ## Build it yourself
+#
+# A grouped convolution in plain Keras: split the input channels into $g$
+# equal groups, give each group its own ordinary convolution with
+# $C_\text{out}/g$ filters, and concatenate the outputs in group order. With
+# the functional API:
+
+
+# %%
+def grouped_conv(x, filters, kernel_size, groups):
+    """A convolution in which input channel group i feeds only output channel group i."""
+    parts = keras.ops.split(x, groups, axis=-1)  # groups tensors of C_in / groups channels
+    outputs = [
+        keras.layers.Conv2D(filters // groups, kernel_size, padding="same", name=f"group{i}")(part)
+        for i, part in enumerate(parts)
+    ]
+    return keras.layers.Concatenate(name="concatenate")(outputs)
+
+
+feature_maps = keras.Input((28, 28, 16), name="feature_maps")
+scratch = keras.Model(feature_maps, grouped_conv(feature_maps, 16, 3, groups=4), name="scratch")
+show(
+    draw_model(scratch, title="Grouped 3x3 convolution, 16 -> 16 channels in 4 groups"),
+    "grouped_conv_diagram",
+)
+
+# %% [markdown]
+# The figure is drawn from the model just built (the `split` box shows the
+# shape of one group): four independent convolutions side by side, none of
+# which sees another group's channels.
+#
+# Does it compute what the package's `GroupedConv2D` computes? That layer
+# keeps one `Conv2D` per group too (its `convs`), so the weights are copied
+# group by group, each group's kernel and biases into the scratch layer of
+# the same name. Both then run on real feature maps, the 16 channels the
+# network's stem computes for 32 test images.
+
+# %%
+package_conv = GroupedConv2D(16, 3, padding="same", groups=4)
+maps = keras.Model(model.input, model.get_layer("conv1_relu").output)(data.x_test[:32])
+expected = keras.ops.convert_to_numpy(package_conv(maps))
+for index, conv in enumerate(package_conv.convs):
+    scratch.get_layer(f"group{index}").set_weights(conv.get_weights())
+diff = float(np.abs(keras.ops.convert_to_numpy(scratch(maps)) - expected).max())
+a, b = scratch.count_params(), package_conv.count_params()
+print(f"feature maps {tuple(maps.shape)}")
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide), "
+    f"against {conv_params(3, 16, 16):,} for an ordinary 3x3 convolution; "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package's layer computes the same thing and adds what a library needs:
+# it checks that the channels divide by the groups, takes strides, padding,
+# biases and initializer as options, saves and loads with every setting
+# (`get_config`), and returns its kernel in `Conv2D(groups=...)`'s layout
+# (`kernel`), which the last section of this page uses.
 
 # %% [markdown]
 # ## Cardinality at a fixed cost (the paper's Table 2)
@@ -278,8 +341,9 @@ else:  # one epoch gives one point per curve: plot every step's training loss in
 # Keras has grouped convolution built in: `keras.layers.Conv2D(groups=g)`.
 # The book's units use `GroupedConv2D` instead, which splits the channels into
 # $g$ groups, runs one ordinary `Conv2D` per group and concatenates the
-# results, because TensorFlow's grouped kernel on CPUs was measured far slower
-# (see its docstring). Same function, faster. We check it on the real input
+# results, because TensorFlow's CPU kernels for `Conv2D(groups=g)`, its
+# gradient above all, are far slower than the separate convolutions (timed
+# below). Same function, faster. We check it on the real input
 # of the trained network's first grouped convolution: the 24-channel feature
 # maps of 32 test images after `conv2_block1`'s first 1x1 convolution. A
 # `Conv2D(groups=8)` given the same kernel must produce the same output, and
@@ -307,7 +371,10 @@ print(
     f"({grouped.groups} groups of {maps.shape[-1] // grouped.groups} channels)"
 )
 difference = np.abs(ours - keras_out).max()
-print(f"largest difference between GroupedConv2D and Conv2D(groups=8): {difference:.2e}")
+print(
+    f"largest difference between GroupedConv2D and Conv2D(groups={grouped.groups}): "
+    f"{difference:.2e}"
+)
 
 per_group = maps.shape[-1] // grouped.groups
 changed_input = keras.ops.convert_to_numpy(maps).copy()
@@ -321,6 +388,51 @@ print(
     f"weights: {conv_params(3, 24, 24, bias=False, groups=8):,} grouped vs "
     f"{conv_params(3, 24, 24, bias=False):,} for an ordinary 3x3 of the same width"
 )
+
+# %% [markdown]
+# Same function, not the same speed. Below, each layer does what it does in
+# one training step, the forward pass and the gradients with respect to its
+# input and kernel, on the same feature maps, on the machine that built this
+# page (the median of three runs, after a first call that builds the
+# graph). An ordinary `Conv2D` over all 24 channels, with 8 times the
+# multiply-accumulates of the grouped ones, gives the scale.
+
+
+# %%
+def step_seconds(layer, repeats=3):
+    """Median time of a forward pass and its gradients on `maps`, in seconds."""
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x))
+        return tape.gradient(loss, [x, *layer.trainable_weights])
+
+    step(maps)[0].numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step(maps)[0].numpy()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+ordinary = keras.layers.Conv2D(grouped.filters, 3, padding="same", use_bias=False)
+ordinary.build(maps.shape)
+ours_s, keras_s, ordinary_s = (step_seconds(layer) for layer in (grouped, reference, ordinary))
+print(
+    f"forward and backward on {tuple(maps.shape)}: GroupedConv2D {ours_s * 1e3:.1f} ms, "
+    f"Conv2D(groups={grouped.groups}) {keras_s * 1e3:.1f} ms "
+    f"({keras_s / ours_s:.0f} times as long), "
+    f"ordinary Conv2D {ordinary_s * 1e3:.1f} ms"
+)
+
+# %% [markdown]
+# The ratio depends on the machine, and on a GPU the built-in grouped
+# kernels are the usual choice; run this page's script to time yours, or
+# compare whole networks with
+# `cnn-guide bench --throughput --models resnext_fashion,resnet_fashion`.
 
 # %% [markdown]
 # ## The full run

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
-from cnn_guide.analysis import compare, conv_macs, layer_table
+from cnn_guide.analysis import compare, conv_macs, conv_params, layer_table
 from cnn_guide.layers import DenseBlock, DenseLayer, InvertedResidual, SqueezeExcitation
 from cnn_guide.recipes import get_recipe
 
@@ -38,7 +38,7 @@ def assert_stated(chapter: str, *figures: str) -> None:
     assert not missing, f"{chapter}.md's exercises do not state {missing}"
 
 
-CHAPTERS = ["senet", "densenet", "mobilenet"]
+CHAPTERS = ["senet", "densenet", "mobilenet", "resnext"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -239,3 +239,60 @@ def test_mobilenet_has_fewer_macs_than_resnet_fashion():
     mobile, resnet = compare(["mobilenet_v2_fashion", "resnet_fashion"]).rows
     assert mobile.macs < resnet.macs
     assert_stated("mobilenet", "cnn-guide bench --throughput --models mobilenet_v2_fashion")
+
+
+# ResNeXt
+
+
+def test_resnext_grouped_weights():
+    counts = [conv_params(3, 128, 128, bias=False, groups=g) for g in (32, 1, 128)]
+    assert counts == [4_608, 147_456, 1_152]
+    assert_stated("resnext", "**4,608**", "**147,456**", "**1,152**")
+
+
+def unit_weights(cardinality, d):
+    """Form (c) of a first-stage unit: 1x1 256 -> Cd, grouped 3x3, 1x1 Cd -> 256."""
+    width = cardinality * d
+    return (
+        conv_params(1, 256, width, bias=False)
+        + conv_params(3, width, width, bias=False, groups=cardinality)
+        + conv_params(1, width, 256, bias=False)
+    )
+
+
+def test_resnext_form_a_equals_form_c():
+    path = (
+        conv_params(1, 256, 4, bias=False)
+        + conv_params(3, 4, 4, bias=False)
+        + conv_params(1, 4, 256, bias=False)
+    )
+    assert path == 2_192
+    assert 32 * path == unit_weights(32, 4) == 70_144
+    assert conv_params(1, 256, 128, bias=False) == 32_768
+    assert_stated("resnext", "2{,}192", "**70,144**", "32{,}768", "4{,}608")
+
+
+def test_resnext_sixteen_paths():
+    assert unit_weights(1, 64) == 69_632
+    assert (unit_weights(16, 7), unit_weights(16, 8)) == (64_400, 74_752)
+    assert (74_752 - 69_632, 69_632 - 64_400) == (5_120, 5_232)
+    assert_stated("resnext", "**64,400**", "**74,752**", "5,120 above", "5,232 below", "69,632")
+
+
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_resnext_fashion_with_four_groups():
+    four, eight = (models.build("resnext_fashion", cardinality=c) for c in (4, 8))
+    assert (trainable(four), trainable(eight)) == (168_186, 140_970)
+    grouped = 2 * 9 * (24**2 + 48**2 + 96**2)
+    assert (grouped // 8, grouped // 4) == (27_216, 54_432)
+    assert trainable(four) - trainable(eight) == grouped // 4 - grouped // 8
+    assert_stated("resnext", "**168,186**", "140,970", "27,216", "54,432")
+
+
+def test_resnext_and_resnet_fashion_macs():
+    resnext, resnet = compare(["resnext_fashion", "resnet_fashion"]).rows
+    assert (round(resnext.macs / 1e6, 1), round(resnet.macs / 1e6, 1)) == (17.6, 20.2)
+    assert_stated("resnext", "17.6 million against 20.2 million")

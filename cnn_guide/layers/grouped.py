@@ -7,9 +7,12 @@ Neural Networks", https://arxiv.org/abs/1611.05431, made the number of groups
 Chapter: ``docs/chapters/resnext.md``.
 
 ``keras.layers.Conv2D(groups=g)`` computes the same function, but
-TensorFlow's CPU kernel for it was measured here about 200 times slower than
-running the ``g`` group convolutions separately, which made a grouped network
-untrainable on a laptop. `GroupedConv2D` splits the channels, convolves each
+TensorFlow's CPU kernels for it, its gradient above all, are far slower than
+running the ``g`` group convolutions separately, slow enough to make a grouped
+network impractical to train on a laptop. The ResNeXt chapter's executed
+example times both on the machine that runs it and prints the ratio;
+``cnn-guide bench --throughput --models resnext_fashion,resnet_fashion``
+compares whole networks. `GroupedConv2D` splits the channels, convolves each
 group with an ordinary ``Conv2D`` and concatenates the results: the same
 parameters (``k * k * (C_in / g) * (C_out / g) * g``), the same
 multiply-accumulates, the same outputs.
