@@ -39,6 +39,7 @@ from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table
 from cnn_guide.budget import plan_example
 from cnn_guide.data import load_fashion_mnist
+from cnn_guide.diagrams import draw_model
 from cnn_guide.layers import SeparableConvBlock, XceptionBlock
 from cnn_guide.plotting import book_style, plot_history, show
 from cnn_guide.training import fit
@@ -330,6 +331,80 @@ with book_style():
             ax.set_title(f"{name} {channel}", fontsize=7)
     fig.tight_layout()
 show(fig, "depthwise_pointwise")
+
+# %% [markdown]
+# ## Build it yourself
+#
+# The depthwise separable block of Xception's modules in plain Keras: a ReLU,
+# a `DepthwiseConv2D` (one 3x3 filter per channel), a 1x1 `Conv2D` that mixes
+# the channels, and batch normalization (momentum 0.9, as in
+# `xception_fashion`). Keras' `SeparableConv2D` fuses the two convolutions
+# into one layer; written apart, the two steps of the chapter are two
+# layers. An entry-flow module stacks two such blocks, halves the map with a
+# 3x3/2 max pooling, and adds a strided 1x1 projection of its input.
+
+
+# %%
+def my_separable_block(x, filters, name="sepconv"):
+    """ReLU, depthwise 3x3, pointwise 1x1, batch normalization."""
+    x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_depthwise")(x)
+    x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pointwise")(x)
+    return keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+
+
+def my_xception_module(x, filters):
+    """Two separable blocks and a 3x3/2 max pooling, plus a strided 1x1 projection."""
+    y = my_separable_block(x, filters, name="sepconv1")
+    y = my_separable_block(y, filters, name="sepconv2")
+    y = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool")(y)
+    shortcut = keras.layers.Conv2D(filters, 1, strides=2, use_bias=False, name="shortcut_conv")(x)
+    shortcut = keras.layers.BatchNormalization(momentum=0.9, name="shortcut_bn")(shortcut)
+    return keras.layers.Add(name="add")([y, shortcut])
+
+
+# The second entry-flow module of xception_fashion: 14x14x48 in, 7x7x96 out.
+inputs = keras.Input((14, 14, 48), name="input")
+scratch_module = keras.Model(inputs, my_xception_module(inputs, 96), name="my_xception_module")
+show(draw_model(scratch_module, title="my_xception_module(x, 96)"), "block_diagram")
+
+# %% [markdown]
+# The diagram is drawn from the model itself: the two separable blocks, each
+# a depthwise step that keeps the 48 or 96 channels apart and a pointwise
+# step that mixes them, the pooling, and the projection shortcut beside them.
+#
+# Do they compute the package's functions? The scratch models hold their
+# weights in the same order as the package's blocks (for each separable
+# convolution its depthwise kernel, its pointwise kernel and the batch
+# normalization's $\gamma$, $\beta$, mean and variance; then the shortcut's
+# kernel and batch normalization), so `set_weights(block.get_weights())`
+# copies them across. The separable block is checked against the first
+# `SeparableConvBlock` of the trained `entry_block2`, the module against
+# `entry_block2` itself, on the feature maps the trained network feeds it for
+# 64 test images (in inference mode, with the trained running averages).
+
+# %%
+block = model.get_layer("entry_block2")
+feature_maps = keras.Model(model.input, block.input)(data.x_test[:64])
+scratch_block = keras.Model(inputs, my_separable_block(inputs, 96), name="my_separable_block")
+for scratch, package in [(scratch_block, block.units[0]), (scratch_module, block)]:
+    scratch.set_weights(package.get_weights())
+    ours = np.asarray(scratch(feature_maps, training=False))
+    diff = float(np.abs(ours - np.asarray(package(feature_maps, training=False))).max())
+    print(
+        f"{scratch.name}: parameters: {scratch.count_params():,} (scratch) = "
+        f"{package.count_params():,} (cnn_guide); largest difference after copying the "
+        f"weights: {diff:.1e}"
+    )
+    assert scratch.count_params() == package.count_params() and diff < 1e-5
+
+# %% [markdown]
+# The package's `SeparableConvBlock` and `XceptionBlock` compute these
+# functions with Keras' fused `SeparableConv2D`, and add what a library
+# needs: one layer each (one row of `summary()`) that saves and loads
+# through `get_config`, checked arguments, and options (kernel size, stride,
+# the activation before or after, any number of separable convolutions, an
+# identity shortcut where the shape is kept, `residual=False`).
 
 # %% [markdown]
 # ## The full run

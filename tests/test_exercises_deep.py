@@ -20,7 +20,7 @@ import pytest
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
-from cnn_guide.layers import BasicResidualUnit, InceptionModule
+from cnn_guide.layers import BasicResidualUnit, InceptionModule, XceptionBlock
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
 
@@ -52,7 +52,7 @@ def built(layer: keras.layers.Layer, input_shape: tuple) -> keras.layers.Layer:
     return layer
 
 
-@pytest.mark.parametrize("name", ["googlenet", "batch-norm", "resnet"])
+@pytest.mark.parametrize("name", ["googlenet", "batch-norm", "resnet", "xception"])
 def test_every_chapter_has_four_to_six_exercises_each_with_a_collapsible_answer(name):
     raw = (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
     section = raw.split("\n## Exercises\n", 1)[1].split("\n[^", 1)[0]
@@ -274,3 +274,74 @@ def test_resnet_exercise_4_zero_gamma_unit_is_the_identity():
     x = np.random.default_rng(0).uniform(0, 2, size=(4, 8, 8, 16)).astype("float32")
     np.testing.assert_array_equal(unit(x, training=False), x)
     assert "$\\operatorname{ReLU}(0 + x) = x$" in exercises("resnet")
+
+
+# --- Xception ----------------------------------------------------------------
+
+
+def separable(k: int, c_in: int, c_out: int) -> int:
+    return conv_params(k, c_in, c_in, bias=False, groups=c_in) + conv_params(
+        1, c_in, c_out, bias=False
+    )
+
+
+def test_xception_exercise_1_separable_at_256_channels():
+    text = exercises("xception")
+    regular, sep = conv_params(3, 256, 256, bias=False), separable(3, 256, 256)
+    keras_sep = built(keras.layers.SeparableConv2D(256, 3, use_bias=False), (8, 8, 256))
+    assert keras_sep.count_params() == sep
+    assert f"$9 \\cdot 256 \\cdot 256 = {tex(regular)}$" in text
+    assert f"= 2{{,}}304 + 65{{,}}536 = {tex(sep)}$" in text
+    assert f"$1/256 + 1/9 = {1 / 256 + 1 / 9:.3f}$" in text
+    assert f"**{regular / sep:.1f} times fewer**" in text
+    assert f"the {conv_params(3, 728, 728, bias=False) / separable(3, 728, 728):.1f} at 728" in text
+
+
+@pytest.fixture(scope="module")
+def paper_xception():
+    return models.build("xception")
+
+
+def test_xception_exercises_2_and_3_middle_flow(paper_xception):
+    text = exercises("xception")
+    module = built(XceptionBlock((728, 728, 728)), (19, 19, 728))
+    per_conv = separable(3, 728, 728) + 4 * 728
+    assert module.count_params() == 3 * per_conv
+    assert f"$3 \\cdot {tex(per_conv)} =$ **{n(module.count_params())}**" in text
+    middle = [f"block{i}" for i in range(5, 13)]
+    counts = [paper_xception.get_layer(name).count_params() for name in middle]
+    assert counts == [module.count_params()] * 8
+    total = paper_xception.count_params()
+    assert f"$8 \\cdot {tex(module.count_params())} = {tex(sum(counts))}$ of the {n(total)}" in text
+    assert f"**{sum(counts) / total:.0%}**" in text
+    assert f"1/{round(299**2 / 19**2)} of the input's area" in text
+    table = layer_table(paper_xception)
+    fields = {name: table[name].receptive_field for name in ("block5", "block6", "block12")}
+    assert {table[name].jump for name in middle} == {16}
+    assert fields["block6"] - fields["block5"] == 3 * 2 * 16 == 96
+    assert "**96 pixels** per module" in text
+    assert f"from {fields['block5']} after `block5` to {fields['block6']} after `block6`" in text
+    assert f"and {fields['block12']} after `block12`" in text
+
+
+def test_xception_exercise_4_larger_depthwise_kernel():
+    text = exercises("xception")
+    three, five = separable(3, 728, 728), separable(5, 728, 728)
+    assert f"= 18{{,}}200 + 529{{,}}984 = {tex(five)}$ weights instead of ${tex(three)}$" in text
+    assert f"**{five / three - 1:.1%}** more" in text
+    regular3, regular5 = conv_params(3, 728, 728, bias=False), conv_params(5, 728, 728, bias=False)
+    assert f"$25 \\cdot 728^2 = {tex(regular5)}$ instead of ${tex(regular3)}$" in text
+    assert f"$25/9 = {regular5 / regular3:.1f}$ times" in text
+
+
+def test_xception_exercise_5_command_options_exist():
+    from cnn_guide.recipes import get_recipe
+
+    assert not get_recipe("protocol").settle_batch_norm
+    text = exercises("xception")
+    command = "cnn-guide train xception_fashion --recipe protocol --epochs 2 --settle-batch-norm"
+    assert f"`{command}`" in text
+    # Settling runs on the first 512 training images, as the answer says.
+    source = (Path(__file__).resolve().parent.parent / "cnn_guide" / "training.py").read_text()
+    assert "PreciseBatchNorm(net, data.x_train[:512])" in source
+    assert "from 512 training images" in text
