@@ -38,7 +38,7 @@ def assert_stated(chapter: str, *figures: str) -> None:
     assert not missing, f"{chapter}.md's exercises do not state {missing}"
 
 
-CHAPTERS = ["senet", "densenet", "mobilenet", "resnext"]
+CHAPTERS = ["senet", "densenet", "mobilenet", "resnext", "choosing"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -296,3 +296,113 @@ def test_resnext_and_resnet_fashion_macs():
     resnext, resnet = compare(["resnext_fashion", "resnet_fashion"]).rows
     assert (round(resnext.macs / 1e6, 1), round(resnet.macs / 1e6, 1)) == (17.6, 20.2)
     assert_stated("resnext", "17.6 million against 20.2 million")
+
+
+# Choosing an architecture
+
+
+def chapter_text(chapter: str) -> str:
+    text = (ROOT / "docs" / "chapters" / f"{chapter}.md").read_text(encoding="utf-8")
+    return " ".join(text.split())
+
+
+def vgg16_macs() -> int:
+    """VGG-16's multiply-accumulates at 224x224, layer by layer (configuration D)."""
+    macs, side, channels = 0, 224, 3
+    for stage in ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)):
+        for filters in stage:
+            macs += conv_macs(side, side, 3, channels, filters)
+            channels = filters
+        side //= 2
+    return macs + 7 * 7 * 512 * 4096 + 4096 * 4096 + 4096 * 1000
+
+
+def test_choosing_table_names_alexnets_paper_network():
+    grouped = models.get_info("alexnet_grouped").reference_params
+    assert grouped == 60_965_224
+    assert f"{grouped / 1e6:.1f}M" == "61.0M"
+    text = chapter_text("choosing")
+    assert "| AlexNet (two GPUs, grouped) | 61.0M |" in text
+    assert "60,965,224" in chapter_text("alexnet")
+
+
+def test_choosing_compares_with_vgg16_as_the_vgg_chapter_reports_it():
+    vgg = chapter_text("vgg")
+    assert "| D (16 layers) | 27.0% / 8.8% |" in vgg
+    assert "| MobileNetV2 | 72.0% |" in chapter_text("mobilenet")
+    assert "| DenseNet-121, single crop | 25.02% |" in chapter_text("densenet")
+    vgg_params = models.get_info("vgg16").reference_params
+    assert vgg_params == 138_357_544
+    assert vgg16_macs() == 15_470_264_320
+    mobile = compare(["mobilenet_v2"]).rows[0]
+    shares = [
+        models.get_info("densenet121").reference_params / vgg_params,
+        mobile.params / vgg_params,
+        mobile.macs / vgg16_macs(),
+    ]
+    assert [f"{share:.1%}" for share in shares] == ["5.8%", "2.6%", "1.9%"]
+    assert_in_text = chapter_text("choosing")
+    for phrase in (
+        "25.0%, is below VGG-16's 27.0% at a single test scale",
+        "with 5.8% of its parameters",
+        "(72.0% against 73.0%) with 2.6% of its parameters and 1.9% of its",
+    ):
+        assert phrase in assert_in_text
+
+
+def test_choosing_separable_fraction():
+    c_in = 64
+    separable = conv_params(5, c_in, c_in, bias=False, groups=c_in) + conv_params(
+        1, c_in, 128, bias=False
+    )
+    share = separable / conv_params(5, c_in, 128, bias=False)
+    assert math.isclose(share, 1 / 128 + 1 / 25)
+    assert f"{share:.1%}" == "4.8%"
+    three = (conv_params(3, 256, 256, bias=False, groups=256) + 256 * 256) / conv_params(
+        3, 256, 256, bias=False
+    )
+    assert f"{three:.1%}" == "11.5%"
+    assert_stated("choosing", "**4.8%**", "11.5%", "25/9 \\approx 2.8$")
+
+
+def test_choosing_dense_head_of_vgg16():
+    assert conv_params(7, 512, 4096) == 7 * 7 * 512 * 4096 + 4096 == 102_764_544
+    assert conv_params(1, 512, 4096) == 2_101_248
+    assert round(102_764_544 / 2_101_248) == 49
+    assert round(4 * 102_764_544 / models.get_info("vgg16").reference_params) == 3
+    assert_stated("choosing", "**102,764,544**", "**2,101,248**", "138,357,544", "49 times")
+
+
+def test_choosing_parameters_against_arithmetic():
+    vgg = layer_table(models.build("vgg_fashion"))
+    resnet = compare(["resnet_fashion"]).rows[0]
+    assert (vgg.total_params, vgg.macs) == (640_714, 22_264_832)
+    assert (resnet.params, resnet.macs) == (176_090, 20_183_936)
+    head = ("fc1", "fc2", "predictions")
+    head_params = sum(vgg[name].params for name in head)
+    head_macs = sum(vgg[name].macs for name in head)
+    assert (head_params, head_macs) == (363_530, 363_008)
+    assert f"{head_params / vgg.total_params:.0%}" == "57%"
+    assert f"{head_macs / vgg.macs:.1%}" == "1.6%"
+    assert vgg["block3_conv2"].macs == 49 * 147_456
+    assert (round(resnet.macs / resnet.params), round(vgg.macs / vgg.total_params)) == (115, 35)
+    assert models.build("resnet_fashion").get_layer("predictions").count_params() == 650
+    assert_stated(
+        "choosing",
+        "640,714",
+        "22,264,832",
+        "176,090",
+        "20,183,936",
+        "363,530",
+        "57%",
+        "363,008",
+        "1.6%",
+        "147,456",
+        "about 115",
+        "35 for",
+    )
+
+
+def test_choosing_mac_ranking():
+    rows = compare(["fast_resnet_fashion", "mobilenet_v2_fashion", "resnet_fashion"]).rows
+    assert [row.macs for row in rows] == sorted(row.macs for row in rows)
