@@ -10,6 +10,7 @@ check a few figures that the chapters' corrections rest on.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
+from cnn_guide.distribute import linear_scaling, per_replica_batch_size, read_tf_config
 from cnn_guide.layers import BasicResidualUnit, InceptionModule, XceptionBlock
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
@@ -52,7 +54,7 @@ def built(layer: keras.layers.Layer, input_shape: tuple) -> keras.layers.Layer:
     return layer
 
 
-@pytest.mark.parametrize("name", ["googlenet", "batch-norm", "resnet", "xception"])
+@pytest.mark.parametrize("name", ["googlenet", "batch-norm", "resnet", "xception", "distributed"])
 def test_every_chapter_has_four_to_six_exercises_each_with_a_collapsible_answer(name):
     raw = (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
     section = raw.split("\n## Exercises\n", 1)[1].split("\n[^", 1)[0]
@@ -345,3 +347,98 @@ def test_xception_exercise_5_command_options_exist():
     source = (Path(__file__).resolve().parent.parent / "cnn_guide" / "training.py").read_text()
     assert "PreciseBatchNorm(net, data.x_train[:512])" in source
     assert "from 512 training images" in text
+
+
+# --- Training on GPUs and clusters ---------------------------------------------
+
+
+def test_distributed_exercise_1_batches_and_steps(fashion):
+    from cnn_guide.data import make_dataset
+    from cnn_guide.recipes import get_recipe
+    from cnn_guide.training import StepHistory, fit
+
+    text = exercises("distributed")
+    assert 4 * 64 == 256 and per_replica_batch_size(256, 4) == 64
+    steps = math.ceil(55_000 / 256)
+    assert f"\\lceil 55{{,}}000 / 256 \\rceil = {steps}$ steps" in text
+    left = 55_000 - (steps - 1) * 256
+    assert f"$55{{,}}000 - {steps - 1} \\cdot 256 = {left}$ images left" in text
+    assert f"with {256 - left} of the next" in text
+    # fit runs ceil(train / batch) steps per epoch, every batch full.
+    data = fashion.subset(train=600, valid=64, test=64)
+    history = StepHistory()
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    fit(
+        model,
+        data,
+        get_recipe("protocol", batch_size=256, epochs=1),
+        callbacks=[history],
+        verbose=0,
+    )
+    assert len(history.loss) == math.ceil(600 / 256)
+    stream = make_dataset(data.x_train, data.y_train, batch_size=256, shuffle=True, repeat=True)
+    assert [int(x.shape[0]) for x, _ in stream.take(3)] == [256, 256, 256]
+    with pytest.raises(ValueError, match="248 or 252"):
+        per_replica_batch_size(250, 4)
+    assert "248 or 252" in text
+
+
+def test_distributed_exercise_2_scaling_rules():
+    text = exercises("distributed")
+    assert linear_scaling(0.01, 8) == pytest.approx(0.08)
+    assert "$8 \\cdot 0.01 = 0.08$" in text
+    assert f"$\\sqrt{{8}} \\cdot 0.001 \\approx {math.sqrt(8) * 0.001:.5f}$" in text
+
+
+def test_distributed_exercise_3_tf_config_of_the_third_machine(monkeypatch):
+    raw = (CHAPTERS / "distributed.md").read_text(encoding="utf-8")
+    section = raw.split("\n## Exercises\n", 1)[1]
+    value = re.search(r"export TF_CONFIG='(.*?)'", section, flags=re.DOTALL).group(1)
+    config = read_tf_config(value)
+    assert config["cluster"]["worker"] == [f"10.0.0.{i}:12345" for i in (1, 2, 3)]
+    assert config["task"] == {"type": "worker", "index": 2}
+    assert json.loads(value) == config
+    assert per_replica_batch_size(384, 3) == 128
+    assert "$384 / 3 = 128$" in exercises("distributed")
+
+
+def test_distributed_exercise_4_all_reduce_traffic():
+    text = exercises("distributed")
+    params = models.get_info("resnet50").reference_params
+    assert models.get_info("resnet50").reference_kind == "trainable"
+    assert f"ResNet-50 has {n(params)} trainable parameters" in text
+    numbers = 2 * 7 / 8 * params
+    assert f"\\approx {numbers / 1e6:.1f}$ million numbers" in text
+    assert f"4 bytes each: {n(round(numbers * 4))} bytes" in text
+    assert f"about **{numbers * 4 / 1e6:.0f} MB**" in text
+
+
+def test_distributed_exercise_5_loss_scaling():
+    text = exercises("distributed")
+    assert float(np.float16(1e-9)) == 0.0
+    scaled = np.float16(1e-9 * 2**15)
+    assert scaled > 0 and abs(float(scaled) - 1e-9 * 2**15) / (1e-9 * 2**15) < 1e-3
+    assert f"it is ${1e-9 * 2**15 * 1e5:.2f} \\times 10^{{-5}}$" in text
+    assert float(np.finfo(np.float16).max) == 65_504
+    assert f"65{{,}}504 / 32{{,}}768 \\approx {65_504 / 32_768:.3f}$" in text
+
+
+def test_distributed_speed_bullet_uses_the_protocol_batch():
+    from cnn_guide.recipes import get_recipe
+
+    text = chapter("distributed")
+    batch = get_recipe("protocol").batch_size
+    model = models.build("simple_cnn")
+    macs = layer_table(model).macs
+    assert f"CNN's {n(model.count_params())} parameters" in text
+    assert f"$3 \\times {round(macs / 1e6, -1):.0f}$ million multiply-accumulates" in text
+    flops = 2 * 3 * macs * batch
+    assert f"a batch of {batch} images" in text
+    assert f"some {flops / 1e9:.0f} billion floating-point operations" in text
+    assert "book's default" not in text and "Nadam" not in text
