@@ -38,7 +38,7 @@ def assert_stated(chapter: str, *figures: str) -> None:
     assert not missing, f"{chapter}.md's exercises do not state {missing}"
 
 
-CHAPTERS = ["senet", "densenet", "mobilenet", "resnext", "choosing"]
+CHAPTERS = ["senet", "densenet", "mobilenet", "resnext", "choosing", "results"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -406,3 +406,52 @@ def test_choosing_parameters_against_arithmetic():
 def test_choosing_mac_ranking():
     rows = compare(["fast_resnet_fashion", "mobilenet_v2_fashion", "resnet_fashion"]).rows
     assert [row.macs for row in rows] == sorted(row.macs for row in rows)
+
+
+# Measured results
+
+
+def test_results_epochs_and_steps_in_the_budget(fashion):
+    recipe = get_recipe("benchmark")
+    seconds = 60 * recipe.minutes
+    assert (seconds, recipe.batch_size, recipe.eval_every) == (180, 128, 30)
+    train = len(fashion.x_train)
+    assert train == 55_000
+    images = seconds * 1_500
+    assert images == 270_000
+    assert (f"{images / train:.1f}", images // recipe.batch_size) == ("4.9", 2_109)
+    assert_stated("results", "270{,}000", "**4.9 epochs**", "**2,109**", "--eval-every 10")
+
+
+def test_results_batch_norm_lag():
+    momentum = keras.layers.BatchNormalization().momentum
+    assert momentum == 0.99
+    steps = math.ceil(math.log(0.05) / math.log(momentum))
+    assert (f"{math.log(0.05) / math.log(momentum):.1f}", steps) == ("298.1", 299)
+    assert steps * get_recipe("benchmark").batch_size == 38_272
+    assert f"{38_272 / 55_000:.1f}" == "0.7"
+    run_steps = 180 * 100 // get_recipe("benchmark").batch_size
+    assert run_steps == 140
+    assert f"{momentum**140:.0%}" == "24%"
+    assert f"{momentum**70 - momentum**140:.0%}" == "25%"
+    assert_stated("results", "= 298.1$", "**299 steps**", "38,272", "0.7 epoch", "**24%**", "25\\%")
+
+
+def test_results_standard_error_of_the_test_accuracy(fashion):
+    assert len(fashion.x_test) == 10_000
+    assert f"{100 * math.sqrt(0.9 * 0.1 / len(fashion.x_test)):.1f}" == "0.3"
+    assert_stated("results", "**0.3 points**", "--seed 1")
+
+
+def test_results_chapter_lists_its_references():
+    text = (ROOT / "docs" / "chapters" / "results.md").read_text(encoding="utf-8")
+    for key, source in {
+        "xiao": "arXiv:1708.07747",
+        "kingma": "arXiv:1412.6980",
+        "ioffe": "arXiv:1502.03167",
+        "wu": "arXiv:2105.07576",
+        "imagenet": "arXiv:1409.0575",
+        "lecun": "doi:10.1109/5.726791",
+    }.items():
+        assert f"[^{key}]:" in text and source in text
+        assert text.count(f"[^{key}]") >= 2  # cited in the text, and defined
