@@ -8,6 +8,7 @@ section "Exercises".
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from cnn_guide import models
 from cnn_guide.analysis import compare, conv_macs, conv_params, layer_table
 from cnn_guide.layers import DenseBlock, DenseLayer, InvertedResidual, SqueezeExcitation
-from cnn_guide.recipes import get_recipe
+from cnn_guide.recipes import get_recipe, one_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +39,7 @@ def assert_stated(chapter: str, *figures: str) -> None:
     assert not missing, f"{chapter}.md's exercises do not state {missing}"
 
 
-CHAPTERS = ["senet", "densenet", "mobilenet", "resnext", "choosing", "results"]
+CHAPTERS = ["senet", "densenet", "mobilenet", "resnext", "choosing", "results", "fast"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -455,3 +456,67 @@ def test_results_chapter_lists_its_references():
     }.items():
         assert f"[^{key}]:" in text and source in text
         assert text.count(f"[^{key}]") >= 2  # cited in the text, and defined
+
+
+# Training fast on a CPU
+
+
+def test_fast_one_cycle_values():
+    recipe = get_recipe("fast")
+    assert (recipe.learning_rate, recipe.schedule, recipe.minutes) == (0.004, "one-cycle", 3)
+    schedule = recipe.learning_rate_schedule
+    seconds = [0, 22.5, 45, 90, 180]
+    rates = [schedule(t / (60 * recipe.minutes)) for t in seconds]
+    assert rates == [one_cycle(0.004)(t / 180) for t in seconds]
+    assert [round(rate, 6) for rate in rates] == [0.0004, 0.0022, 0.004, 0.003, 0.0]
+    assert_stated("fast", "**0.0004**", "**0.0022**", "**0.004**", "**0.003**", "**0**")
+
+
+@pytest.mark.parametrize(
+    ("smoothing", "targets", "loss"), [(0.1, (0.91, 0.01), "0.500"), (0.2, (0.82, 0.02), "0.867")]
+)
+def test_fast_label_smoothing_floor(smoothing, targets, loss):
+    one_hot = np.eye(10, dtype="float32")[[3]]
+    smoothed = one_hot * (1 - smoothing) + smoothing / 10
+    assert (round(float(smoothed[0, 3]), 2), round(float(smoothed[0, 0]), 2)) == targets
+    floor = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)(one_hot, smoothed)
+    assert f"{float(floor):.3f}" == loss
+    assert_stated("fast", f"**{loss}**")
+    if smoothing == 0.2:
+        assert_stated("fast", "**0.82**", "**0.02**")
+    else:
+        assert get_recipe("fast").label_smoothing == smoothing
+        assert_stated("fast", "0.086 + 0.414")
+
+
+def test_fast_receptive_field():
+    table = layer_table(models.build("fast_resnet_fashion"))
+    fields = [
+        table[name].receptive_field
+        for name in ("stem_conv", "pool1", "stage2_conv", "pool2", "res2_add", "stage3_conv")
+    ]
+    assert fields == [3, 4, 8, 10, 26, 34]
+    assert (table["pool3"].receptive_field, table["res3_add"].receptive_field) == (38, 70)
+    convolutions = [row for row in table if row.type == "Conv2D"]
+    assert len(convolutions) == 7
+    assert_stated(
+        "fast", "receptive field of 70 pixels", "**70**", "(26)", "(38)", "seven convolutions"
+    )
+
+
+def test_fast_network_at_double_width():
+    wide, default = compare(
+        [models.build("fast_resnet_fashion", width=32), "fast_resnet_fashion"]
+    ).rows
+    assert (wide.params, wide.macs) == (464_810, 13_719_296)
+    assert (default.params, default.macs) == (117_210, 3_486_592)
+    assert round(wide.params / default.params) == round(wide.macs / default.macs) == 4
+    assert get_recipe("throughput").steps == 23
+    assert_stated("fast", "**464,810**", "**13,719,296**", "117,210", "3,486,592", "23 steps")
+
+
+def test_fast_recipe_variants_and_warm_up():
+    fast, constant = get_recipe("fast"), get_recipe("fast-no-schedule")
+    assert constant.changes_from(fast) == {"learning_rate": 0.001, "schedule": "constant"}
+    assert inspect.signature(one_cycle).parameters["warmup"].default * 60 == 15
+    assert_stated("fast", "warms up for 15 s", "Adam's default 0.001", "peaking at 0.004")
