@@ -231,3 +231,17 @@ def test_bad_option_values_are_refused_by_the_parser(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_bench_trains_a_recipe_on_its_own_model_by_default(capsys, monkeypatch):
+    from cnn_guide.runs import RunSpec
+
+    asked = []
+    monkeypatch.setattr(
+        "cnn_guide.cli.bench.run_each",
+        lambda specs, record, data_dir: asked.append(specs) or 0,
+    )
+    assert main(["bench", "--recipe", "fast", "--quick"]) == 0
+    assert asked == [[RunSpec.of("fast_resnet_fashion", "fast", quick=True)]]
+    assert main(["bench", "--quick"]) == 0  # the benchmark: every Fashion-MNIST model
+    assert len(asked[1]) == 13 and asked[1][0] == RunSpec.of("simple_cnn", "benchmark", quick=True)

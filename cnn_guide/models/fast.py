@@ -56,7 +56,7 @@ def fast_resnet_fashion(
     with ``4w`` filters, pooling to 3x3, and a residual pair of
     ``4w``-filter convolutions; global max pooling and the classifier. Every
     convolution is 3x3 without bias, followed by batch normalization and ReLU.
-    At ``width=16``: 117,210 parameters (116,314 trainable) and about 3.5
+    At ``width=16``: 117,210 parameters (116,602 trainable) and about 3.5
     million multiply-accumulates per image.
 
     What makes it fast on a CPU, against the book's `resnet_fashion` (20
