@@ -54,7 +54,8 @@ _KINDS = (  # (kind, words in the layer's class name)
     ("norm", ("Normalization", "LRN", "ResponseNorm")),
     ("merge", ("Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum")),
 )
-_BOX_WIDTH, _BOX_HEIGHT, _COLUMN, _ROW = 2.5, 0.62, 2.9, 1.0
+_BOX_WIDTH, _BOX_HEIGHT, _COLUMN, _ROW = 2.3, 0.72, 2.55, 1.0
+_DPI = 120  # sharper than the book's plots: a diagram is mostly small text
 _BULGE = 0.7  # how far a skip connection's arc swings out beside the boxes
 
 
@@ -98,10 +99,12 @@ def draw_model(
     _place(boxes)
     columns = max(sum(1 for box in boxes if box.rank == rank) for rank in _ranks(boxes))
     ranks = max(box.rank for box in boxes) + 1
-    scale = 0.62  # inches per drawing unit
-    fig_width = width or max(3.6, (columns * _COLUMN + 1.4) * scale)
+    # Inches per drawing unit: small enough that four branches side by side
+    # still fit a phone's width with legible labels.
+    scale = 0.4
+    fig_width = width or max(2.8, (columns * _COLUMN + 2 * _BULGE + 0.4) * scale)
     with book_style():
-        fig, ax = plt.subplots(figsize=(fig_width, (ranks * _ROW + 0.4) * scale + 0.4))
+        fig, ax = plt.subplots(figsize=(fig_width, (ranks * _ROW + 0.4) * scale + 0.4), dpi=_DPI)
         for box in boxes:
             for parent in box.parents:
                 _arrow(ax, boxes[parent], box, boxes)
@@ -232,10 +235,17 @@ def _draw_box(ax: plt.Axes, box: _Box, shapes: bool) -> None:
         )
     )
     if shapes and box.detail:
-        ax.text(box.x, y + 0.11, box.name, ha="center", va="center", fontsize=7.5, zorder=3)
-        ax.text(box.x, y - 0.15, box.detail, ha="center", va="center", fontsize=6.5, zorder=3)
+        ax.text(box.x, y + 0.13, box.name, ha="center", va="center", fontsize=_fits(box.name, 7))
+        ax.text(
+            box.x, y - 0.17, box.detail, ha="center", va="center", fontsize=_fits(box.detail, 6)
+        )
     else:
-        ax.text(box.x, y, box.name, ha="center", va="center", fontsize=7.5, zorder=3)
+        ax.text(box.x, y, box.name, ha="center", va="center", fontsize=_fits(box.name, 7))
+
+
+def _fits(text: str, size: float) -> float:
+    """A font size at which ``text`` fits its box: ``size``, smaller for long labels."""
+    return min(size, size * 15 / max(len(text), 1))
 
 
 def _arrow(ax: plt.Axes, parent: _Box, child: _Box, boxes: Sequence[_Box]) -> None:
