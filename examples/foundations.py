@@ -53,6 +53,7 @@ from cnn_guide.training import fit
 plan = plan_example("lenet5_fashion", "protocol", epochs=20, site_epochs=1, site_train_size=30_000)
 print(plan.describe())
 data = plan.apply(load_fashion_mnist())
+print(plan.expected_time(data))
 
 # One real test image to filter: a bag, whose straight edges make the kernels easy to read.
 bag = data.class_names.index("Bag")

@@ -46,6 +46,7 @@ print(plan.describe())
 
 start = time.perf_counter()
 data = plan.apply(load_fashion_mnist())
+print(plan.expected_time(data))
 print(f"Loaded Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s.")
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")

@@ -56,6 +56,7 @@ print(
     f"Loaded and verified Fashion-MNIST from {data.source} in {time.perf_counter() - start:.2f} s."
 )
 data = plan.apply(data)
+print(plan.expected_time(data))
 for split, images in [("train", data.x_train), ("valid", data.x_valid), ("test", data.x_test)]:
     print(f"{split:>5}: {images.shape[0]:>6,} images of shape {images.shape[1:]}")
 

@@ -65,3 +65,12 @@ def test_record_lists_and_records_only_what_is_missing(capsys, monkeypatch, tmp_
     )
     assert main(["record", "--plan", "benchmark", "--models", "lenet5_fashion,vgg_fashion"]) == 0
     assert asked == [([RunSpec.of("vgg_fashion", "benchmark")], True)]
+
+
+def test_each_training_example_says_how_long_it_takes_before_it_trains():
+    from conftest import ROOT
+
+    for name in evidence.example_runs():
+        source = (ROOT / "examples" / f"{name}.py").read_text(encoding="utf-8")
+        assert "print(plan.expected_time(data))" in source, name
+        assert source.index("plan.expected_time(") < source.index("fit("), name
