@@ -169,8 +169,8 @@ class ExamplePlan:
 
         probe = self.recipe.replace(steps=WARMUP_STEPS + steps, settle_batch_norm=False)
         speed = fit(self.full_run.build_model(), data, probe, verbose=0).train_images_per_second
-        steps_per_epoch = -(-len(data.x_train) // self.recipe.batch_size)
-        images = (self.recipe.epochs or 0) * steps_per_epoch * self.recipe.batch_size
+        batch = self.recipe.batch_size
+        images = self.recipe.max_steps(len(data.x_train), batch) * batch
         return (
             f"Expected training time on this machine: about {images / speed / 60:,.0f} min "
             f"for {self.recipe.stop_rule} ({speed:,.0f} training images/s, timed over "

@@ -237,6 +237,19 @@ class Recipe:
                 f"e.g. get_recipe({self.name!r}, epochs=10) or --epochs 10."
             )
 
+    def max_steps(self, train_size: int, global_batch: int) -> int | None:
+        """Optimizer steps the stop rule allows, or ``None`` when only minutes stop it.
+
+        An epoch is ``ceil(train_size / global_batch)`` steps: its last batch
+        is completed from the next pass over the shuffled images.
+        """
+        per_epoch = -(-train_size // global_batch)
+        limits = [
+            *([round(self.epochs * per_epoch)] if self.epochs is not None else []),
+            *([self.steps] if self.steps is not None else []),
+        ]
+        return max(min(limits), 1) if limits else None
+
     @property
     def learning_rate_schedule(self) -> Callable[[float], float] | None:
         """The learning rate by progress (0 to 1), or ``None`` for a constant one."""

@@ -227,16 +227,8 @@ def estimate_minutes(
             other.date,
         ),
     )
-    steps_per_epoch = -(-55_000 // (recipe.batch_size * likest.replicas))
-    steps = min(
-        x
-        for x in (
-            recipe.steps,
-            None if recipe.epochs is None else recipe.epochs * steps_per_epoch,
-        )
-        if x is not None
-    )
-    images = steps * recipe.batch_size * likest.replicas
+    global_batch = recipe.batch_size * likest.replicas
+    images = recipe.max_steps(likest.train_size, global_batch) * global_batch
     return images / likest.train_images_per_second / 60, likest
 
 

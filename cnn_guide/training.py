@@ -319,11 +319,7 @@ class _RunClock(keras.callbacks.Callback):
         # An epoch is a whole number of steps (the last batch of an epoch is
         # completed from the next pass), so epochs and steps both count steps.
         self.steps_per_epoch = math.ceil(len(data.x_train) / global_batch)
-        limits = [
-            *([round(recipe.epochs * self.steps_per_epoch)] if recipe.epochs is not None else []),
-            *([recipe.steps] if recipe.steps is not None else []),
-        ]
-        self.max_steps = max(min(limits), 1) if limits else None
+        self.max_steps = recipe.max_steps(len(data.x_train), global_batch)
         self.budget = None if recipe.minutes is None else recipe.minutes * 60
         self.schedule = recipe.learning_rate_schedule
         self.history: dict[str, list[float]] = {

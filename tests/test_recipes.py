@@ -148,3 +148,12 @@ def test_augmented_pipeline_flips_shifts_and_one_hot_encodes(fashion):
     augmented, _ = next(iter(get_recipe("fast-augment", seed=1).dataset(images, labels)))
     # Same pixels overall (flips and 2-pixel shifts of mostly dark borders) but moved.
     assert not np.allclose(np.sort(augmented.numpy(), axis=0), np.sort(batch.numpy(), axis=0))
+
+
+def test_the_stop_rule_in_steps():
+    # 55,000 images at batch 128: 430 steps an epoch, the last batch completed
+    # from the next pass; whichever of epochs and steps comes first.
+    assert get_recipe("protocol", epochs=2).max_steps(55_000, 128) == 860
+    assert get_recipe("protocol", epochs=2, steps=100).max_steps(55_000, 128) == 100
+    assert get_recipe("protocol", epochs=0.001).max_steps(55_000, 128) == 1
+    assert get_recipe("benchmark").max_steps(55_000, 128) is None  # minutes alone
