@@ -89,8 +89,11 @@ def plan(name: str, *, examples: str | os.PathLike | None = None) -> list[RunSpe
 
 
 def missing(specs: list[RunSpec], path: str | os.PathLike | None = None) -> list[RunSpec]:
-    """The runs of ``specs`` that the results file does not hold yet."""
+    """The runs of ``specs`` that the results file does not hold, or holds only
+    under an older definition of their recipe (`RunRecord.is_current`)."""
     from cnn_guide.results import load_results
 
     recorded = load_results(path)
-    return [spec for spec in specs if spec.key not in recorded]
+    return [
+        spec for spec in specs if spec.key not in recorded or not recorded[spec.key].is_current()
+    ]

@@ -112,8 +112,12 @@ def record(run: RunRecord, path: str | os.PathLike | None = None) -> RunRecord:
 
 
 def find(spec: RunSpec, path: str | os.PathLike | None = None) -> RunRecord | None:
-    """The recorded run of ``spec``, or ``None``."""
-    return load_results(path).get(spec.key)
+    """The recorded run of ``spec``, or ``None`` (also when its recipe has changed since).
+
+    See `RunRecord.is_current`.
+    """
+    run = load_results(path).get(spec.key)
+    return run if run is not None and run.is_current() else None
 
 
 def benchmark_rows(

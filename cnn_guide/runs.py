@@ -359,6 +359,15 @@ class RunRecord(RunFigures):
             **result.figures(),
         )
 
+    def is_current(self) -> bool:
+        """Whether its recipe still trains as it did (a recipe can be redefined).
+
+        A row recorded under an older definition of its recipe no longer shows
+        what its command does today, so it counts as missing until re-recorded.
+        """
+        current = {name: getattr(self.spec.resolve(), name) for name in setting_fields()}
+        return json.loads(json.dumps(current)) == self.settings
+
     @property
     def key(self) -> str:
         """The row's key (`RunSpec.key`)."""

@@ -46,9 +46,7 @@ from cnn_guide.training import StepHistory, fit
 
 plan = plan_example(
     "mobilenet_v2_fashion",
-    "protocol",
-    epochs=15,
-    settle_batch_norm=True,
+    "book",
     site_epochs=1,
     site_train_size=7_000,
 )

@@ -49,9 +49,7 @@ from cnn_guide.training import StepHistory, fit
 
 plan = plan_example(
     "resnext_fashion",
-    "protocol",
-    epochs=15,
-    settle_batch_norm=True,
+    "book",
     site_epochs=1,
     site_train_size=3_500,
 )

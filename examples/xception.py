@@ -46,9 +46,7 @@ from cnn_guide.training import fit
 
 plan = plan_example(
     "xception_fashion",
-    "protocol",
-    epochs=15,
-    settle_batch_norm=True,
+    "book",
     site_epochs=2,
     site_train_size=4_000,
 )

@@ -8,12 +8,15 @@ import pytest
 
 from cnn_guide import evidence, models, results
 from cnn_guide.cli import main
+from cnn_guide.recipes import setting_fields
 from cnn_guide.runs import RunRecord, RunSpec
 
 
 def test_each_example_full_run_is_read_from_its_own_plan():
     runs = evidence.example_runs()
-    assert runs["lenet5"] == RunSpec.of("lenet5_fashion", "protocol", epochs=20)
+    assert runs["lenet5"] == RunSpec.of("lenet5_fashion", "book", epochs=20)
+    # Every architecture trains its full run under the one shared recipe.
+    assert {spec.recipe for name, spec in runs.items() if name != "simple_cnn"} == {"book"}
     assert runs["simple_cnn"].recipe == "seed"
     # Every training example states its full run; the pages without training do not.
     assert {"alexnet", "vgg", "resnet", "densenet", "mobilenet_v2"} <= set(runs)
@@ -74,3 +77,20 @@ def test_each_training_example_says_how_long_it_takes_before_it_trains():
         source = (ROOT / "examples" / f"{name}.py").read_text(encoding="utf-8")
         assert "print(plan.expected_time(data))" in source, name
         assert source.index("plan.expected_time(") < source.index("fit("), name
+
+
+def test_a_run_recorded_under_an_older_recipe_counts_as_missing(tmp_path):
+    spec = RunSpec.of("lenet5_fashion", "book", epochs=20)
+    path = tmp_path / "results.json"
+    settings = {name: getattr(spec.resolve(), name) for name in setting_fields()}
+    shipped = results.load_results(results.RESULTS_PATH)
+    template = next(run for run in shipped.values() if run.spec.recipe == "benchmark")
+    current = dataclasses.replace(template, spec=spec, settings=settings)
+    results.save_results([current], path)
+    assert evidence.missing([spec], path) == []
+    assert results.find(spec, path) == current
+    # The same command, recorded when the recipe's learning rate was different.
+    stale = dataclasses.replace(current, settings={**settings, "learning_rate": 1e-3})
+    results.save_results([stale], path)
+    assert evidence.missing([spec], path) == [spec]
+    assert results.find(spec, path) is None

@@ -28,10 +28,10 @@ def test_one_cycle_rejects_bad_arguments(kwargs, message):
 
 
 def test_recipes_are_registered_and_unknown_names_list_them():
-    assert {"protocol", "seed", "benchmark", "throughput", "fast", "fast-augment"} <= set(
+    assert {"book", "protocol", "seed", "benchmark", "throughput", "fast", "fast-augment"} <= set(
         list_recipes()
     )
-    with pytest.raises(ValueError, match="choose one of: protocol"):
+    with pytest.raises(ValueError, match="choose one of: book, protocol"):
         get_recipe("fastest")
     with pytest.raises(ValueError, match="resnet_fashion"):
         get_recipe("protocol", model="resnet_fashon")

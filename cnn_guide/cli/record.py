@@ -49,14 +49,18 @@ def run(args: argparse.Namespace) -> int:
     groups = ("full", "benchmark") if args.plan == "all" else (args.plan,)
     specs = [spec for group in groups for spec in plan(group)]
     if args.models:
-        specs = [spec for spec in specs if spec.model in args.models]
+        # In the order asked for, so the runs a reader wants first come first.
+        specs = sorted(
+            (spec for spec in specs if spec.model in args.models),
+            key=lambda spec: args.models.index(spec.model),
+        )
     todo = missing(specs)
     recorded = load_results()
     if args.list:
         total = 0.0
         for spec in specs:
             run = recorded.get(spec.key)
-            if run is not None:
+            if run is not None and run.is_current():
                 status = f"{run.test_accuracy:.4f} ({run.date[:10]})"
             else:
                 estimate = estimate_minutes(spec)
