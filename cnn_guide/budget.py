@@ -177,6 +177,20 @@ class ExamplePlan:
             f"{steps} steps just now), plus the evaluations."
         )
 
+    def show_full_run(self, result: FitResult | None = None) -> None:
+        """Print `report` and draw the recorded full run's curves from the results file.
+
+        An example's last cell: the page shows the full run beside its own
+        short one, and a reader who just ran the full budget sees both results.
+        """
+        from cnn_guide.plotting import plot_recorded_run, show
+        from cnn_guide.results import find
+
+        print(self.report(result))
+        run = find(self.full_run)
+        if run is not None:
+            show(plot_recorded_run(run), f"{run.model}_full_run")
+
     def report(self, result: FitResult | None = None) -> str:
         """The full run's recorded result, beside this run's when it was a full run too."""
         from cnn_guide.results import full_run_report

@@ -27,6 +27,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_history",
+    "plot_recorded_run",
     "plot_samples",
     "show",
 ]
@@ -417,6 +418,52 @@ def plot_confusion_matrix(
                 color = "white" if values[i, j] > threshold else "#333333"
                 ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig.tight_layout()
+    return fig
+
+
+def plot_recorded_run(run: RunRecord) -> plt.Figure:
+    """A recorded run's curves, read from the results file: accuracy and loss by epoch.
+
+    Training figures are running means over each epoch in training mode (with
+    the recipe's label smoothing in the loss); validation figures are measured
+    after each epoch in inference mode, with plain cross-entropy. The final
+    test accuracy is the star at the last epoch.
+
+    Args:
+        run: A recorded run with a per-epoch history (`cnn_guide.results.find`).
+
+    Raises:
+        ValueError: For a run without one (a time-budgeted or throughput run).
+    """
+    history = run.history
+    if not history.get("accuracy"):
+        raise ValueError(
+            f"{run.key!r} has no per-epoch history to draw; only runs stopped by epochs record one."
+        )
+    smoothing = run.settings.get("label_smoothing") or 0.0
+    with book_style():
+        fig, (accuracy, loss) = plt.subplots(1, 2, figsize=(9, 3.2))
+        epochs = np.arange(1, len(history["accuracy"]) + 1)
+        accuracy.plot(epochs, history["accuracy"], "o-", label="training")
+        accuracy.plot(epochs, history["val_accuracy"], "s--", label="validation")
+        accuracy.plot(
+            epochs[-1], run.test_accuracy, "*", markersize=12, label=f"test {run.test_accuracy:.4f}"
+        )
+        accuracy.set_ylabel("accuracy")
+        loss.plot(
+            epochs,
+            history["loss"],
+            "o-",
+            label=f"training (label smoothing {smoothing:g})" if smoothing else "training",
+        )
+        loss.plot(epochs, history["val_loss"], "s--", label="validation")
+        loss.set_ylabel("loss")
+        for ax in (accuracy, loss):
+            ax.set_xlabel("epoch")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.legend()
+        fig.suptitle("Full run: " + " ".join(run.spec.arguments()))
         fig.tight_layout()
     return fig
 

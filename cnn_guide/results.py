@@ -180,11 +180,15 @@ def full_run_report(spec: RunSpec, path: str | os.PathLike | None = None) -> str
     """
     run = find(spec, path)
     if run is not None:
+        from cnn_guide.evidence import full_run_target
+
         return (
-            f"Full run: test accuracy {run.test_accuracy:.4f} after {run.epochs:g} epoch(s) on "
-            f"{run.train_size:,} training images, {run.train_seconds / 60:.1f} min of training "
-            f"({run.seconds_per_epoch:.0f} s per epoch) on {run.hardware}; recorded "
-            f"{run.date[:10]} by `{run.command}`."
+            f"Full run: test accuracy {run.test_accuracy:.4f} (validation "
+            f"{run.valid_accuracy:.4f}) after {run.epochs:g} epoch(s) on {run.train_size:,} "
+            f"training images, {run.train_seconds / 60:.1f} min of training "
+            f"({run.seconds_per_epoch:.0f} s per epoch) on {run.describe_machine()}; recorded "
+            f"{run.date[:10]} by `{run.command}`.\n"
+            + full_run_target(run.model).verdict(run.test_accuracy)
         )
     report = f"No full run recorded yet: `{spec.command}` records one."
     estimate = estimate_minutes(spec, path)

@@ -313,4 +313,4 @@ for scale, what in [(1, "our activations"), (255, "activations 255 times larger"
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -428,4 +428,4 @@ show(fig, "feature_reuse")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -445,4 +445,4 @@ show(
 # that records one) is printed here:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

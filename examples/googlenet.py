@@ -317,4 +317,4 @@ assert scratch.count_params() == module.count_params() and diff < 1e-5
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -280,4 +280,4 @@ show(plot_feature_maps(panels, titles=titles, columns=7), "c1_feature_maps")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -362,4 +362,4 @@ else:  # one epoch gives one point per curve: plot every step's training loss in
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -292,4 +292,4 @@ show(fig, "class_maps")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

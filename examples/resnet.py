@@ -356,4 +356,4 @@ check(
 # on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

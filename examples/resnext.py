@@ -440,4 +440,4 @@ print(
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

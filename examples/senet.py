@@ -301,4 +301,4 @@ show(fig, "se_channel_weights")
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -319,4 +319,4 @@ for name, maps in zip(names, outputs, strict=True):
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -412,4 +412,4 @@ for scratch, package in [(scratch_block, block.units[0]), (scratch_module, block
 # budget's result, recorded by the command it names on the machine it names:
 
 # %%
-print(plan.report(result))
+plan.show_full_run(result)

@@ -227,7 +227,9 @@ def test_an_example_plan_states_its_settings_once(tiny_run, tmp_path, monkeypatc
     assert "its 20 epoch(s) take about 334 min of training" in plan.report()
     assert f"(`{speed.command}`)" in plan.report()
     results.record(_record(tiny_run, plan.full_run, test_accuracy=0.9123), path)
-    assert plan.report().startswith("Full run: test accuracy 0.9123 after 1 epoch(s)")
+    assert plan.report().startswith("Full run: test accuracy 0.9123 (validation ")
+    assert "after 1 epoch(s)" in plan.report()
+    assert plan.report().endswith("The book's target for LeNet-5: 90.00%, met by 1.23 points.")
     monkeypatch.setenv("CNN_GUIDE_BUDGET", "full")
     full = plan_example("lenet5_fashion", "protocol", epochs=20, site_epochs=3)
     assert full.recipe.epochs == 20
@@ -269,3 +271,36 @@ def test_builder_options_change_the_model_and_are_checked():
     assert RunSpec.of("resnet_fashion").build_model() == "resnet_fashion"
     with pytest.raises(ValueError, match="resnet_fashion takes no option depth; its options"):
         RunSpec.of("resnet_fashion", options={"depth": 3}).build_model()
+
+
+def test_the_full_run_is_drawn_from_the_results_file(tiny_run, tmp_path, monkeypatch, capsys):
+    import matplotlib.pyplot as plt
+
+    from cnn_guide.budget import plan_example
+    from cnn_guide.plotting import plot_recorded_run
+
+    path = tmp_path / "results.json"
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(path))
+    monkeypatch.setenv("CNN_GUIDE_OUTPUT", str(tmp_path / "figures"))
+    monkeypatch.setenv("CNN_GUIDE_BUDGET", "site")
+    plan = plan_example("vgg_fashion", "book", site_epochs=1)
+    plan.show_full_run()
+    assert "No full run recorded yet" in capsys.readouterr().out
+    assert not (tmp_path / "figures").exists()  # nothing recorded, nothing drawn
+
+    run = _record(tiny_run, plan.full_run, test_accuracy=0.9011)
+    results.record(run, path)
+    plan.show_full_run()
+    out = capsys.readouterr().out
+    assert "target for every modern architecture: 92.50%, missed by 2.39 points." in out
+    assert (tmp_path / "figures" / "vgg_fashion_full_run.png").stat().st_size > 0
+    fig = plot_recorded_run(run)
+    accuracy, loss = fig.axes
+    assert list(accuracy.lines[1].get_ydata()) == run.history["val_accuracy"]
+    assert accuracy.lines[2].get_ydata()[0] == 0.9011
+    assert "label smoothing 0.1" in loss.get_legend().get_texts()[0].get_text()
+    assert fig._suptitle.get_text() == "Full run: vgg_fashion --recipe book"
+    plt.close(fig)
+    timed = _record(tiny_run, RunSpec.of("vgg_fashion", "benchmark"), history={})
+    with pytest.raises(ValueError, match="has no per-epoch history to draw"):
+        plot_recorded_run(timed)
