@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-__all__ = ["int_at_least", "positive_int", "positive_ints"]
+__all__ = ["boolean", "int_at_least", "positive_int", "positive_ints"]
 
 
 def _prefix(owner: str | None) -> str:
@@ -29,6 +29,32 @@ def _how_to_fix(value: object, minimum: int) -> str:
     if isinstance(value, numbers.Integral):
         return f"Pass {minimum} or more."
     return f"Pass a whole number of {minimum} or more."
+
+
+def boolean(value: object, name: str, owner: str | None = None) -> bool:
+    """Check that ``value`` is ``True`` or ``False`` (not ``1``, ``"false"``, ``None``).
+
+    A string such as ``"false"`` is truthy, so accepting it would silently
+    build the wrong model; on the command line ``--option NAME=false`` is
+    read as JSON and arrives as ``False``.
+
+    Args:
+        value: The argument to check.
+        name: The argument's name, for the message.
+        owner: The layer or model it was passed to, for the message.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: If ``value`` is not a ``bool``.
+    """
+    if isinstance(value, bool):
+        return value
+    raise ValueError(
+        f"{_prefix(owner)}{name} must be True or False, got {value!r}. Pass a bool "
+        f"(on the command line: --option {name}=true or {name}=false, in lower case)."
+    )
 
 
 def int_at_least(value: object, name: str, owner: str | None = None, *, minimum: int) -> int:

@@ -206,7 +206,7 @@ class ExamplePlan:
 
 def plan_example(
     model: str,
-    recipe: str = "protocol",
+    recipe: str = "book",
     *,
     site_epochs: int,
     site_train_size: int | None = None,

@@ -23,7 +23,7 @@ from cnn_guide.recipes import get_recipe
 from cnn_guide.training import fit
 
 strategy = make_strategy("mirrored")  # all local GPUs
-recipe = get_recipe("protocol", batch_size=128)  # per replica
+recipe = get_recipe("book", batch_size=128)  # per replica
 result = fit("simple_cnn", load_fashion_mnist(), recipe, strategy=strategy)
 ```
 

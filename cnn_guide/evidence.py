@@ -6,7 +6,9 @@ once by ``cnn-guide train ... --record`` and kept in the results file:
 * ``full``: each example's full run, as the example states it in its one
   `cnn_guide.budget.plan_example` call (read from the example's source, so the
   page and the recording cannot ask for different runs);
-* ``benchmark``: every Fashion-MNIST model under the ``"benchmark"`` recipe.
+* ``benchmark``: every Fashion-MNIST model under the ``"benchmark"`` recipe;
+* ``experiments``: every run of the chapters' teaching experiments
+  (`cnn_guide.experiments`).
 
 ``cnn-guide record`` runs the missing ones, one process each, and each row is
 written when its run ends: a recording can be stopped at any time and resumed
@@ -32,7 +34,7 @@ from cnn_guide.runs import RunSpec
 
 __all__ = ["PLANS", "Target", "example_runs", "full_run_target", "missing", "plan"]
 
-PLANS = ("full", "benchmark")
+PLANS = ("full", "benchmark", "experiments")
 """The named groups of runs `plan` knows."""
 
 
@@ -117,6 +119,10 @@ def plan(name: str, *, examples: str | os.PathLike | None = None) -> list[RunSpe
         from cnn_guide import models
 
         return [RunSpec.of(model, "benchmark") for model in models.list_models(fashion=True)]
+    if name == "experiments":
+        from cnn_guide.experiments import experiment_runs
+
+        return experiment_runs()
     raise ValueError(f"unknown plan {name!r}; choose one of: {', '.join(PLANS)}.")
 
 

@@ -332,7 +332,12 @@ def render_marker(
     * ``benchmark: MODEL``: that model's benchmark row, machine, date and command;
     * ``benchmark-table``: every model's benchmark row, best test accuracy first;
     * ``benchmark-recipes``: every recorded run of a recipe other than the
-      benchmark's, with the commands that made them.
+      benchmark's, with the commands that made them;
+    * ``full-run: MODEL``: that model's recorded full run (the run its
+      example stands for), held to its target;
+    * ``full-runs-table``: every example's full run, best test accuracy first;
+    * ``experiment: NAME``: a teaching experiment's table and curves
+      (`cnn_guide.experiments`).
 
     Args:
         marker: The comment's text, e.g. ``"benchmark: vgg_fashion"``.
@@ -349,10 +354,61 @@ def render_marker(
         return _benchmark_table(chapters or {}, path)
     if name == "benchmark-recipes":
         return _recipe_runs(path)
+    if name == "full-run" and argument:
+        return _full_run(argument, path)
+    if name == "full-runs-table":
+        return _full_runs_table(chapters or {}, path)
+    if name == "experiment" and argument:
+        from cnn_guide.experiments import render_experiment
+
+        return render_experiment(argument, path)
     raise ValueError(
-        f"unknown results marker {marker!r}; use 'benchmark: MODEL', 'benchmark-table' "
-        "or 'benchmark-recipes'."
+        f"unknown results marker {marker!r}; use 'benchmark: MODEL', 'benchmark-table', "
+        "'benchmark-recipes', 'full-run: MODEL', 'full-runs-table' or 'experiment: NAME'."
     )
+
+
+def _full_run_spec(model: str) -> RunSpec:
+    from cnn_guide.evidence import plan
+
+    spec = next((spec for spec in plan("full") if spec.model == model), None)
+    if spec is None:
+        raise ValueError(f"no example states a full run of {model!r}.")
+    return spec
+
+
+def _full_run(model: str, path: str | os.PathLike | None) -> str:
+    return full_run_report(_full_run_spec(model), path)
+
+
+def _full_runs_table(chapters: Mapping[str, str], path: str | os.PathLike | None) -> str:
+    from cnn_guide.evidence import full_run_target, plan
+
+    specs = plan("full")
+    runs = [run for run in (find(spec, path) for spec in specs) if run is not None]
+    runs.sort(key=lambda run: -run.test_accuracy)
+    lines = [
+        "| network | parameters | epochs | test accuracy | validation | s per epoch | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        target = full_run_target(run.model)
+        margin = 100 * (run.test_accuracy - target.accuracy)
+        name = f"[{run.model}]({chapters[run.model]})" if run.model in chapters else run.model
+        lines.append(
+            f"| {name} | {run.parameters:,} | {run.epochs:g} | {run.test_accuracy:.4f} | "
+            f"{run.valid_accuracy:.4f} | {run.seconds_per_epoch:.0f} | {target.accuracy:.2%}: "
+            f"{'met' if margin >= 0 else 'missed'} by {abs(margin):.2f} points |"
+        )
+    missing = [spec for spec in specs if find(spec, path) is None]
+    machines = "; ".join(sorted({run.describe_machine() for run in runs})) or "-"
+    text = (
+        "\n".join(lines) + f"\n\nMeasured on {machines}; each row by its own command, "
+        "`cnn-guide record --plan full` for all of them."
+    )
+    if missing:
+        text += " Not recorded yet: " + ", ".join(f"`{spec.command}`" for spec in missing) + "."
+    return text
 
 
 def _benchmark_row(model: str, path: str | os.PathLike | None) -> str:

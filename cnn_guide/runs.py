@@ -12,7 +12,7 @@ a new recipe field appears in both without another line of code.
 ```python
 from cnn_guide.runs import RunSpec
 
-spec = RunSpec.of("lenet5_fashion", "protocol", epochs=20)
+spec = RunSpec.of("lenet5_fashion", "book", epochs=20)
 spec.key        # 'lenet5_fashion --recipe protocol --epochs 20'
 spec.command    # 'cnn-guide train lenet5_fashion --recipe protocol --epochs 20 --record'
 spec.resolve()  # the Recipe it trains under
@@ -162,7 +162,7 @@ class RunSpec:
     """
 
     model: str
-    recipe: str = "protocol"
+    recipe: str = "book"
     changes: tuple[tuple[str, Any], ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
     strategy: str = "default"
@@ -173,7 +173,7 @@ class RunSpec:
     def of(
         cls,
         model: str,
-        recipe: str = "protocol",
+        recipe: str = "book",
         *,
         strategy: str = "default",
         devices: tuple[str, ...] | None = None,

@@ -9,7 +9,7 @@ from cnn_guide.data import load_fashion_mnist
 from cnn_guide.recipes import get_recipe
 from cnn_guide.training import fit
 
-result = fit("simple_cnn", load_fashion_mnist(), get_recipe("protocol", epochs=10))
+result = fit("simple_cnn", load_fashion_mnist(), get_recipe("book"))
 print(result.test_accuracy, result.seconds_per_epoch)
 ```
 
@@ -17,7 +17,7 @@ On several GPUs or machines, name a strategy (see `cnn_guide.distribute` and
 the chapter "Training on GPUs and clusters", ``docs/chapters/distributed.md``):
 
 ```python
-recipe = get_recipe("protocol", epochs=10, scale_learning_rate=True, precision="auto")
+recipe = get_recipe("book", scale_learning_rate=True, precision="auto")
 result = fit("simple_cnn", load_fashion_mnist(), recipe, strategy="mirrored")
 ```
 

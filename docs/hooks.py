@@ -158,7 +158,11 @@ def on_page_content(html: str, page, config, files) -> str:
 # --- Results markers --------------------------------------------------------------------
 
 # A chapter line such as <!-- benchmark: vgg_fashion --> or <!-- benchmark-table -->.
-_RESULTS_MARKER = re.compile(r"^<!-- (benchmark(?:: \w+|-table|-recipes)) -->$", re.MULTILINE)
+_RESULTS_MARKER = re.compile(
+    r"^<!-- (benchmark(?:: \w+|-table|-recipes)|full-run: \w+|full-runs-table"
+    r"|experiment: [\w-]+) -->$",
+    re.MULTILINE,
+)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
@@ -179,7 +183,7 @@ def _chapters_by_model() -> dict[str, str]:
         match.group(1).partition(":")[2].strip(): path.name
         for path in sorted(chapters.glob("*.md"))
         for match in _RESULTS_MARKER.finditer(path.read_text(encoding="utf-8"))
-        if ":" in match.group(1)
+        if match.group(1).startswith("benchmark:")
     }
 
 

@@ -41,6 +41,27 @@ def small_fashion(fashion):
     return fashion.subset(train=256, valid=64, test=128)
 
 
+@pytest.fixture(scope="session")
+def tiny_run():
+    """One real, tiny run: its figures are the template of records made by `as_record`."""
+    from cnn_guide.data import load_fashion_mnist
+    from cnn_guide.recipes import get_recipe
+    from cnn_guide.training import fit
+
+    data = load_fashion_mnist(download=False).subset(train=128, valid=32, test=64)
+    return fit("lenet5_fashion", data, get_recipe("protocol", epochs=1, eval_every=0.1), verbose=0)
+
+
+def as_record(tiny_run, spec, **figures):
+    """A record of ``spec`` with the tiny run's figures, some of them replaced."""
+    import dataclasses
+
+    from cnn_guide.runs import RunRecord
+
+    as_if = dataclasses.replace(tiny_run, recipe=spec.resolve())
+    return dataclasses.replace(RunRecord.from_fit(spec, as_if), **figures)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_results(tmp_path, monkeypatch):
     """Never let a test write to the book's results file."""

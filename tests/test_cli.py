@@ -111,8 +111,8 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
         "--record",
     )
     assert code == 0 and "Test accuracy" in out and saved.is_file()
-    assert "recipe protocol: adam, batch 64, float32, until 1 epoch(s)" in out
-    key = "simple_cnn --recipe protocol --batch-size 64 --epochs 1 --option dropout=0.2 --quick"
+    assert "recipe book: adamw, batch 64, float32, until 1 epoch(s)" in out  # the default recipe
+    key = "simple_cnn --recipe book --batch-size 64 --epochs 1 --option dropout=0.2 --quick"
     assert f"Recorded the run as {key!r}" in out
     stored = json.loads(results.read_text())["runs"][key]
     assert stored["spec"]["model"] == "simple_cnn" and stored["train_size"] == QUICK_SIZES["train"]

@@ -119,3 +119,30 @@ def test_fashion_variant_is_the_papers_cifar_layout():
     ]
     assert models.densenet_fashion().count_params() == 125_866
     keras.backend.clear_session()
+
+
+def resnet_fashion_params(widths: tuple[int, ...], blocks: int) -> int:
+    """Weights (with BN statistics) of resnet_fashion(widths=..., blocks_per_stage=...)."""
+    total, c_in = 9 * widths[0] + 4 * widths[0], widths[0]  # stem: 3x3 kernel and BN
+    for i, width in enumerate(widths):
+        for j in range(blocks):
+            total += 9 * c_in * width + 9 * width * width + 2 * 4 * width  # two 3x3 + BN
+            if i > 0 and j == 0:  # stride 2 and a new width: 1x1 projection and BN
+                total += c_in * width + 4 * width
+            c_in = width
+    return total + (c_in + 1) * 10  # classifier
+
+
+def test_a_resnet_fashion_with_densenet_fashions_parameters_and_cost():
+    """Dense against residual connectivity: ResNet-20's depth (6n + 2, n = 3), stem of 16."""
+    from cnn_guide.analysis import compare
+
+    assert resnet_fashion_params((16, 32, 64), 2) == 176_090  # the default, as a check
+    dense = models.densenet_fashion()
+    residual = models.resnet_fashion(widths=(16, 26, 38), blocks_per_stage=3)
+    assert residual.count_params() == resnet_fashion_params((16, 26, 38), 3) == 126_038
+    assert abs(residual.count_params() / dense.count_params() - 1) < 0.03  # 125,866
+    # Multiply-accumulates per image match too: 21.4M against 21.1M.
+    dense_row, residual_row = compare([dense, residual]).rows
+    assert abs(residual_row.macs / dense_row.macs - 1) < 0.03
+    keras.backend.clear_session()

@@ -32,6 +32,7 @@ BLOCKS = [
         (5, 6, 6),
     ),
     (lambda: SeparableConvBlock(8, activation=None), (6, 6, 3), (6, 6, 8)),
+    (lambda: SeparableConvBlock(6, strides=2, separable=False), (9, 11, 4), (5, 6, 6)),
     (
         lambda: XceptionBlock((16, 16), strides=2, first_activation=False),
         (9, 11, 8),
@@ -40,6 +41,7 @@ BLOCKS = [
     (lambda: XceptionBlock((8, 8, 8)), (7, 7, 8), (7, 7, 8)),
     (lambda: XceptionBlock((8, 12)), (7, 7, 8), (7, 7, 12)),
     (lambda: XceptionBlock(12, strides=2, residual=False), (8, 8, 4), (4, 4, 12)),
+    (lambda: XceptionBlock((8, 12), strides=2, separable=False), (7, 7, 8), (4, 4, 12)),
     (lambda: DenseLayer(4, bn_size=2), (7, 9, 6), (7, 9, 10)),
     (lambda: DenseBlock(3, growth_rate=4), (7, 9, 6), (7, 9, 18)),
     (lambda: TransitionLayer(), (7, 9, 18), (3, 4, 9)),
@@ -52,15 +54,18 @@ BLOCKS = [
         (6, 6, 8),
         (6, 6, 8),
     ),
+    (lambda: InvertedResidual(16, strides=2, separable=False), (9, 10, 8), (5, 5, 16)),
 ]
 IDS = [
     "sepconv",
     "sepconv-post-act-stride2",
     "sepconv-no-act",
+    "regular-conv-stride2",
     "xception-entry",
     "xception-middle",
     "xception-projection-stride1",
     "xception-no-residual",
+    "xception-regular-convs",
     "dense-layer",
     "dense-block",
     "transition",
@@ -69,6 +74,7 @@ IDS = [
     "inverted-residual-t1",
     "inverted-residual-stride2",
     "inverted-residual-relu-bottleneck",
+    "inverted-residual-regular-3x3",
 ]
 
 
@@ -150,6 +156,9 @@ def test_receptive_field_path(block, path):
         lambda: TransitionLayer(compression=1.5),
         lambda: InvertedResidual(8, strides=3),
         lambda: InvertedResidual(8, expansion=0),
+        lambda: SeparableConvBlock(8, separable="false"),
+        lambda: XceptionBlock((8, 8), separable=0),
+        lambda: InvertedResidual(8, separable=None),
     ],
 )
 def test_bad_block_arguments_raise_value_error(make):
@@ -172,6 +181,26 @@ def test_separable_conv_weights_are_kkcin_plus_cin_cout(c_in, c_out, k):
     assert conv / regular.count_params() == pytest.approx(1 / c_out + 1 / k**2)
     # BatchNorm: gamma, beta, moving mean and variance.
     assert block.count_params() == conv + 4 * c_out
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "k"), [(32, 64, 3), (16, 8, 5)])
+def test_separable_false_is_the_regular_convolution(c_in, c_out, k):
+    block = SeparableConvBlock(c_out, k, separable=False)
+    block.build((None, 8, 8, c_in))
+    assert isinstance(block.sepconv, keras.layers.Conv2D)
+    assert not isinstance(block.sepconv, keras.layers.SeparableConv2D)
+    # k*k*C_in*C_out kernel weights, and the same BatchNorm as before.
+    assert block.count_params() == k * k * c_in * c_out + 4 * c_out
+
+
+def test_inverted_residual_separable_false_has_a_regular_3x3_at_the_hidden_width():
+    block = InvertedResidual(24, expansion=6, separable=False)
+    block.build((None, 8, 8, 16))
+    assert tuple(block.depthwise.kernel.shape) == (3, 3, 96, 96)
+    depthwise = InvertedResidual(24, expansion=6)
+    depthwise.build((None, 8, 8, 16))
+    # 9*h*h instead of 9*h weights, h = 6*16 = 96; nothing else changes.
+    assert block.count_params() - depthwise.count_params() == 9 * 96 * 96 - 9 * 96
 
 
 def test_separable_block_activation_order():

@@ -125,3 +125,52 @@ def test_fashion_variant_keeps_17_blocks_with_three_downsamplings():
     full_width = models.mobilenet_v2_fashion(alpha=1.0, include_top=False)
     assert [b.filters for b in full_width.layers if isinstance(b, InvertedResidual)][-1] == 320
     keras.backend.clear_session()
+
+
+# (t, C_out, repeats) of the fashion variant's stages: the widths of FASHION_STAGES
+# times alpha = 0.5, rounded to multiples of 8.
+FASHION_HALF_STAGES = [(1, 8, 1), (6, 16, 2), (6, 16, 3), (6, 32, 4), (6, 48, 3), (6, 80, 3)]
+FASHION_HALF_STAGES += [(6, 160, 1)]
+
+
+def fashion_hidden_widths() -> list[int]:
+    """The expanded width t * C_in of each of the fashion variant's 17 blocks."""
+    c_in, hidden = 16, []  # the stem's 32 * 0.5 channels
+    for t, c_out, repeats in FASHION_HALF_STAGES:
+        for _ in range(repeats):
+            hidden.append(t * c_in)
+            c_in = c_out
+    return hidden
+
+
+def test_fashion_variant_with_regular_3x3_convolutions():
+    model = models.mobilenet_v2_fashion(separable=False)
+    blocks = [layer for layer in model.layers if isinstance(layer, InvertedResidual)]
+    hidden = fashion_hidden_widths()
+    assert [tuple(b.depthwise.kernel.shape) for b in blocks] == [(3, 3, h, h) for h in hidden]
+    # A regular 3x3 at hidden width h has 9*h*h weights, the depthwise one 9*h.
+    added = sum(9 * h * h - 9 * h for h in hidden)
+    assert added == 10_192_608
+    assert model.count_params() == 718_746 + added
+    keras.backend.clear_session()
+
+
+def test_fashion_variant_without_linear_bottlenecks():
+    model = models.mobilenet_v2_fashion(linear_bottleneck=False)
+    blocks = [layer for layer in model.layers if isinstance(layer, InvertedResidual)]
+    assert all(b.project_relu.max_value == 6.0 for b in blocks)
+    # A ReLU6 has no weights: the count is the default's.
+    assert model.count_params() == 718_746
+    # block1 (stride 2, no shortcut) now ends on the ReLU6: outputs in [0, 6].
+    upto = keras.Model(model.input, model.get_layer("block1").output)
+    x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
+    out = np.asarray(upto(x, training=False))
+    assert out.min() >= 0.0 and out.max() <= 6.0
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("option", ["separable", "linear_bottleneck"])
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_fashion_variant_refuses_non_boolean_switches(option, value):
+    with pytest.raises(ValueError, match=f"{option} must be True or False, got {value!r}"):
+        models.mobilenet_v2_fashion(**{option: value})

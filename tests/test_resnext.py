@@ -63,9 +63,52 @@ def test_resnext_fashion_cardinality_option_keeps_the_widths():
     keras.backend.clear_session()
 
 
+# Xie et al. (2017), Table 3: cardinality against bottleneck width d at (nearly)
+# fixed cost. The 3x3 of stage i is C*d*2**i wide; the default is 8x3d (24-48-96).
+EQUAL_COST = [
+    {"cardinality": 1, "group_width": 13},
+    {"cardinality": 4, "group_width": 5},
+    {"cardinality": 8, "group_width": 3},
+]
+
+
+def resnext_fashion_params(cardinality: int, group_width: int) -> int:
+    """Weights (with BN statistics) of resnext_fashion, filters (12, 24, 48), 2 units."""
+    total, c_in = 9 * 16 + 4 * 16, 16  # stem: 3x3 kernel and BatchNorm
+    for i, out in enumerate((48, 96, 192)):
+        w = cardinality * group_width * 2**i
+        for j in range(2):
+            # 1x1 reduce, grouped 3x3, 1x1 expand, each with a BatchNorm (4 per channel).
+            total += c_in * w + 9 * w * w // cardinality + w * out + 4 * (2 * w + out)
+            if j == 0:  # projection shortcut: the width or the stride changes
+                total += c_in * out + 4 * out
+            c_in = out
+    return total + (c_in + 1) * 10  # classifier
+
+
+def test_resnext_fashion_table_3_configurations_cost_the_same():
+    built = [models.resnext_fashion(**options) for options in EQUAL_COST]
+    counts = [model.count_params() for model in built]
+    assert counts == [resnext_fashion_params(**options) for options in EQUAL_COST]
+    assert counts == [141_076, 140_418, 144_362]
+    assert max(counts) / min(counts) < 1.03
+    # 8x3d is the default network: group_width only makes its widths explicit.
+    assert counts[2] == models.resnext_fashion().count_params()
+    assert [u.branch2_conv.kernel.shape for u in units(built[0])[::2]] == [
+        (3, 3, 13, 13),
+        (3, 3, 26, 26),
+        (3, 3, 52, 52),
+    ]
+    # The output widths stay those of filters, as in the paper's template.
+    assert [u.output_channels for u in units(built[1])] == [48, 48, 96, 96, 192, 192]
+    keras.backend.clear_session()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"group_width": 0}, "group_width must be a positive integer, got 0"),
+        ({"group_width": "4"}, "group_width .* Pass 4 as an int"),
         ({"cardinality": 5}, "cardinality"),
         ({"cardinality": 0}, "cardinality"),
         ({"filters": (12, 24, -1)}, "filters"),

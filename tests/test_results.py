@@ -7,29 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import as_record
 
 from cnn_guide import results
 from cnn_guide.cli import _parser
 from cnn_guide.cli._args import spec_from_args
 from cnn_guide.recipes import get_recipe
 from cnn_guide.runs import RunFigures, RunRecord, RunSpec
-from cnn_guide.training import fit
 
 V1_SAMPLE = Path(__file__).parent / "data" / "results_v1.json"
 
 
-@pytest.fixture(scope="module")
-def tiny_run(request):
-    """One real, tiny run: its figures are the template of the records below."""
-    from cnn_guide.data import load_fashion_mnist
-
-    data = load_fashion_mnist(download=False).subset(train=128, valid=32, test=64)
-    return fit("lenet5_fashion", data, get_recipe("protocol", epochs=1, eval_every=0.1), verbose=0)
-
-
 def _record(tiny_run, spec: RunSpec, **figures) -> RunRecord:
-    as_if = dataclasses.replace(tiny_run, recipe=spec.resolve())
-    return dataclasses.replace(RunRecord.from_fit(spec, as_if), **figures)
+    return as_record(tiny_run, spec, **figures)
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,30 @@ def test_se_resnet_fashion_is_resnet_fashion_plus_se():
     keras.backend.clear_session()
 
 
+@pytest.mark.parametrize(("widths", "blocks"), [((16, 32, 64), 2), ((8, 24), 3)])
+def test_se_resnet_fashion_without_its_se_blocks_is_resnet_fashion(widths, blocks):
+    """So the SE ablation needs no switch: it is resnet_fashion with the same options."""
+    se = models.se_resnet_fashion(widths=widths, blocks_per_stage=blocks)
+    plain = models.resnet_fashion(widths=widths, blocks_per_stage=blocks)
+    # One SE block per unit, on the unit's C output channels: 2*C*(C//4) + C//4 + C.
+    added = sum(se_params(c, 4) for c in widths for _ in range(blocks))
+    assert se.count_params() - added == plain.count_params()
+    # The same units with the same settings, and the same weights in the same order.
+    for se_unit, unit in zip(units(se), units(plain), strict=True):
+        assert {**se_unit.get_config(), "se_ratio": None} == unit.get_config()
+    rest = [w for w in se.weights if "/se/" not in w.path]
+    assert [w.shape for w in rest] == [w.shape for w in plain.weights]
+    # With every gate fixed at sigmoid(50) = 1.0 (in float32) both compute the same.
+    for w in se.weights:
+        if "/se/expand/" in w.path:
+            w.assign(np.full(w.shape, 50.0 if w.name == "bias" else 0.0, "float32"))
+    for w, value in zip(rest, plain.get_weights(), strict=True):
+        w.assign(value)
+    x = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(se(x, training=False), plain(x, training=False), atol=1e-6)
+    keras.backend.clear_session()
+
+
 def test_se_channel_weights_on_real_images(fashion):
     model = models.se_resnet_fashion()
     x = fashion.x_test[:12]

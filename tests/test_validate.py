@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnn_guide import models
-from cnn_guide._validate import int_at_least, positive_int, positive_ints
+from cnn_guide._validate import boolean, int_at_least, positive_int, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 
 
@@ -64,6 +64,17 @@ def test_positive_ints_returns_a_tuple_of_ints():
 def test_positive_ints_names_the_bad_entry(values, message):
     with pytest.raises(ValueError, match=f"resnet_fashion: {message}"):
         positive_ints(values, "widths", "resnet_fashion")
+
+
+@pytest.mark.parametrize("value", ["false", 0, 1, None])
+def test_boolean_refuses_anything_but_a_bool(value):
+    with pytest.raises(
+        ValueError,
+        match=r"xception_fashion: separable must be True or False.*"
+        r"--option separable=true",
+    ):
+        boolean(value, "separable", "xception_fashion")
+    assert boolean(False, "separable") is False
 
 
 def test_the_layers_and_builders_use_them():

@@ -118,3 +118,29 @@ def test_fashion_variant_keeps_the_three_flows():
     assert stem.strides == (1, 1) and stem.padding == "same"
     assert models.xception_fashion().count_params() == 294_178
     keras.backend.clear_session()
+
+
+# (C_in, C_out) of the fashion variant's 20 separable convolutions, in order: entry
+# modules (48, 48) and (96, 96) from the 24-channel stem, 4 middle modules of three
+# 96 -> 96, the exit module (96, 144), then 144 -> 216 -> 288.
+FASHION_SEPARABLE = [(24, 48), (48, 48), (48, 96), (96, 96)]
+FASHION_SEPARABLE += [(96, 96)] * 12 + [(96, 96), (96, 144), (144, 216), (216, 288)]
+
+
+def test_fashion_variant_with_regular_convolutions():
+    model = models.xception_fashion(separable=False)
+    layers = flatten_layers(model, include_self=False)
+    assert not any(isinstance(layer, keras.layers.SeparableConv2D) for layer in layers)
+    # A regular 3x3 convolution has 9*C_in*C_out weights where the separable one has
+    # 9*C_in + C_in*C_out: C_in*(8*C_out - 9) more; biases and BatchNorms are unchanged.
+    added = sum(c_in * (8 * c_out - 9) for c_in, c_out in FASHION_SEPARABLE)
+    assert added == 1_936_512
+    assert model.count_params() == 294_178 + added
+    assert model.output_shape == models.xception_fashion().output_shape
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_fashion_variant_refuses_a_non_boolean_separable(value):
+    with pytest.raises(ValueError, match="xception_fashion: separable must be True or False"):
+        models.xception_fashion(separable=value)

@@ -14,7 +14,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="record every run the book's pages draw on (resumable)",
         description=(
             "Record the runs the book's pages draw on: each example's full run ('full', as\n"
-            "the example's plan_example call states it) and the benchmark ('benchmark').\n"
+            "the example's plan_example call states it), the benchmark ('benchmark') and\n"
+            "the chapters' teaching experiments ('experiments', each arm with two seeds).\n"
             "Runs already in the results file are skipped; each missing one trains in a\n"
             "process of its own and its row is written when it ends, so the command can be\n"
             "stopped at any time and resumed by running it again."
@@ -23,15 +24,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  cnn-guide record --list                  what is recorded, what is missing\n"
             "  cnn-guide record --plan full             every example's full run\n"
-            "  cnn-guide record --models lenet5_fashion,vgg_fashion"
+            "  cnn-guide record --models lenet5_fashion,vgg_fashion\n"
+            "  cnn-guide record --plan experiments --only resnet-degradation"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--plan",
-        choices=("full", "benchmark", "all"),
+        choices=("full", "benchmark", "experiments", "all"),
         default="all",
-        help="which runs: each example's full run, the benchmark, or both (default all)",
+        help="which runs: each example's full run, the benchmark, the teaching "
+        "experiments, or all of them (default all)",
+    )
+    parser.add_argument(
+        "--only",
+        type=names,
+        metavar="A,B",
+        help="only these experiments' runs (cnn_guide.experiments.list_experiments)",
     )
     parser.add_argument("--models", type=names, metavar="A,B", help="only these models' runs")
     parser.add_argument(
@@ -46,8 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from cnn_guide.evidence import missing, plan
     from cnn_guide.results import estimate_minutes, load_results
 
-    groups = ("full", "benchmark") if args.plan == "all" else (args.plan,)
+    groups = ("full", "benchmark", "experiments") if args.plan == "all" else (args.plan,)
     specs = [spec for group in groups for spec in plan(group)]
+    if args.only:
+        from cnn_guide.experiments import experiment_runs
+
+        chosen = set(experiment_runs(args.only))
+        specs = [spec for spec in specs if spec in chosen]
     if args.models:
         # In the order asked for, so the runs a reader wants first come first.
         specs = sorted(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from cnn_guide._validate import positive_int
+from cnn_guide._validate import boolean, positive_int
 
 __all__ = ["InvertedResidual"]
 
@@ -40,7 +40,9 @@ class InvertedResidual(keras.layers.Layer):
     projection). The depthwise term is the small one: for ``t = 6`` and
     ``C_in = C_out = 96`` the block costs ``55,296 + 5,184 + 55,296 = 115,776``,
     where a regular 3x3 convolution at the hidden width would cost
-    ``9*576*576 = 2,985,984`` on its own.
+    ``9*576*576 = 2,985,984`` on its own. ``separable=False`` builds that
+    regular convolution (``depthwise`` is then a ``Conv2D``), for the
+    comparison.
 
     Reference: Sandler et al. (2018), "MobileNetV2: Inverted Residuals and
     Linear Bottlenecks", https://arxiv.org/abs/1801.04381, Figure 3 and
@@ -56,6 +58,8 @@ class InvertedResidual(keras.layers.Layer):
         linear_bottleneck: ``True`` (the paper) for no activation after the
             projection; ``False`` adds a ReLU6 there (the paper's Figure 6a
             ablation).
+        separable: ``True`` (the paper) for a depthwise 3x3; ``False`` for a
+            regular ``k x k`` convolution from and to the hidden width.
         bn_epsilon: Epsilon of the batch normalizations (1e-3 in Keras'
             MobileNetV2).
         bn_momentum: Momentum of the batch normalizations (0.999 in Keras'
@@ -70,6 +74,7 @@ class InvertedResidual(keras.layers.Layer):
         strides: int = 1,
         kernel_size: int = 3,
         linear_bottleneck: bool = True,
+        separable: bool = True,
         bn_epsilon: float = 1e-3,
         bn_momentum: float = 0.999,
         **kwargs,
@@ -82,6 +87,7 @@ class InvertedResidual(keras.layers.Layer):
         self.strides = strides
         self.kernel_size = positive_int(kernel_size, "kernel_size", self.name)
         self.linear_bottleneck = bool(linear_bottleneck)
+        self.separable = boolean(separable, "separable", self.name)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
 
@@ -110,14 +116,15 @@ class InvertedResidual(keras.layers.Layer):
             shape = self.expand.compute_output_shape(shape)
             self.expand_bn.build(shape)
         # "same" padding at stride 2 pads like Keras' correct_pad + "valid".
-        self.depthwise = keras.layers.DepthwiseConv2D(
-            self.kernel_size,
-            strides=self.strides,
-            padding="same",
-            use_bias=False,
-            dtype=policy,
-            name="depthwise",
-        )
+        spatial = {"strides": self.strides, "padding": "same", "use_bias": False, "dtype": policy}
+        if self.separable:
+            self.depthwise = keras.layers.DepthwiseConv2D(
+                self.kernel_size, **spatial, name="depthwise"
+            )
+        else:
+            self.depthwise = keras.layers.Conv2D(
+                shape[-1], self.kernel_size, **spatial, name="conv"
+            )
         self.depthwise_bn = keras.layers.BatchNormalization(**bn_args, name="depthwise_bn")
         self.depthwise_relu = keras.layers.ReLU(6.0, dtype=policy, name="depthwise_relu")
         self.depthwise.build(shape)
@@ -173,6 +180,7 @@ class InvertedResidual(keras.layers.Layer):
             strides=self.strides,
             kernel_size=self.kernel_size,
             linear_bottleneck=self.linear_bottleneck,
+            separable=self.separable,
             bn_epsilon=self.bn_epsilon,
             bn_momentum=self.bn_momentum,
         )

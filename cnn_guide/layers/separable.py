@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import keras
 
-from cnn_guide._validate import positive_int
+from cnn_guide._validate import boolean, positive_int
 
 __all__ = ["SeparableConvBlock", "XceptionBlock"]
 
@@ -40,6 +40,8 @@ class SeparableConvBlock(keras.layers.Layer):
     output pixel) against ``k*k*C_in*C_out`` for a regular convolution, a ratio
     of ``1/C_out + 1/k**2``. For ``k = 3``, ``C_in = C_out = 728``:
     ``6,552 + 529,984 = 536,536`` against ``4,769,856``, 8.9 times fewer.
+    ``separable=False`` builds that regular convolution instead (``sepconv``
+    is then a ``Conv2D``), for Chollet's comparison.
 
     Reference: Chollet, F. (2017), "Xception: Deep Learning with Depthwise
     Separable Convolutions", https://arxiv.org/abs/1610.02357.
@@ -54,6 +56,8 @@ class SeparableConvBlock(keras.layers.Layer):
             ``None`` for none.
         activation_first: ``True`` for activation - conv - BN, ``False`` for
             conv - BN - activation.
+        separable: ``False`` replaces the separable convolution by a regular
+            ``k x k`` one with the same output channels.
         bn_epsilon: Epsilon of the batch normalization.
         bn_momentum: Momentum of the batch normalization's moving statistics.
         **kwargs: Standard layer arguments (``name``, ``dtype``, ...).
@@ -66,6 +70,7 @@ class SeparableConvBlock(keras.layers.Layer):
         strides: int = 1,
         activation: str | None = "relu",
         activation_first: bool = True,
+        separable: bool = True,
         bn_epsilon: float = 1e-3,
         bn_momentum: float = 0.99,
         **kwargs,
@@ -76,6 +81,7 @@ class SeparableConvBlock(keras.layers.Layer):
         self.strides = positive_int(strides, "strides", self.name)
         self.activation = activation
         self.activation_first = bool(activation_first)
+        self.separable = boolean(separable, "separable", self.name)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
 
@@ -87,14 +93,15 @@ class SeparableConvBlock(keras.layers.Layer):
             if self.activation
             else None
         )
-        self.sepconv = keras.layers.SeparableConv2D(
+        conv = keras.layers.SeparableConv2D if self.separable else keras.layers.Conv2D
+        self.sepconv = conv(
             self.filters,
             self.kernel_size,
             strides=self.strides,
             padding="same",
             use_bias=False,
             dtype=policy,
-            name="sepconv",
+            name="sepconv" if self.separable else "conv",
         )
         self.bn = keras.layers.BatchNormalization(
             epsilon=self.bn_epsilon, momentum=self.bn_momentum, dtype=policy, name="bn"
@@ -137,6 +144,7 @@ class SeparableConvBlock(keras.layers.Layer):
             strides=self.strides,
             activation=self.activation,
             activation_first=self.activation_first,
+            separable=self.separable,
             bn_epsilon=self.bn_epsilon,
             bn_momentum=self.bn_momentum,
         )
@@ -174,6 +182,8 @@ class XceptionBlock(keras.layers.Layer):
             has just been through the stem's ReLU.
         residual: Whether to add the shortcut at all (the paper's Figure 9
             compares Xception with and without residual connections).
+        separable: ``False`` makes every separable convolution a regular 3x3
+            one of the same width (the shortcut is a 1x1 convolution anyway).
         bn_epsilon: Epsilon of every batch normalization.
         bn_momentum: Momentum of every batch normalization.
         **kwargs: Standard layer arguments (``name``, ``dtype``, ...).
@@ -185,6 +195,7 @@ class XceptionBlock(keras.layers.Layer):
         strides: int = 1,
         first_activation: bool = True,
         residual: bool = True,
+        separable: bool = True,
         bn_epsilon: float = 1e-3,
         bn_momentum: float = 0.99,
         **kwargs,
@@ -199,6 +210,7 @@ class XceptionBlock(keras.layers.Layer):
         self.strides = strides
         self.first_activation = bool(first_activation)
         self.residual = bool(residual)
+        self.separable = boolean(separable, "separable", self.name)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
 
@@ -219,6 +231,7 @@ class XceptionBlock(keras.layers.Layer):
             unit = SeparableConvBlock(
                 width,
                 activation="relu" if (i > 0 or self.first_activation) else None,
+                separable=self.separable,
                 bn_epsilon=self.bn_epsilon,
                 bn_momentum=self.bn_momentum,
                 dtype=policy,
@@ -287,6 +300,7 @@ class XceptionBlock(keras.layers.Layer):
             strides=self.strides,
             first_activation=self.first_activation,
             residual=self.residual,
+            separable=self.separable,
             bn_epsilon=self.bn_epsilon,
             bn_momentum=self.bn_momentum,
         )

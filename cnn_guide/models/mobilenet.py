@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import keras
 
-from cnn_guide._validate import positive_int
+from cnn_guide._validate import boolean, positive_int
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.mobile import InvertedResidual
 from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
@@ -83,6 +83,8 @@ def _mobilenet_v2_body(
     stages: Sequence[tuple[int, int, int, int]],
     last_channels: int,
     bn_momentum: float,
+    separable: bool = True,
+    linear_bottleneck: bool = True,
 ) -> keras.KerasTensor:
     bn = {"epsilon": 1e-3, "momentum": bn_momentum}
     x = keras.layers.Conv2D(
@@ -104,6 +106,8 @@ def _mobilenet_v2_body(
                 width,
                 expansion=expansion,
                 strides=stride if i == 0 else 1,
+                separable=separable,
+                linear_bottleneck=linear_bottleneck,
                 bn_epsilon=1e-3,
                 bn_momentum=bn_momentum,
                 name=f"block{block}",
@@ -243,6 +247,8 @@ def mobilenet_v2_fashion(
     classifier_activation: str | None = "softmax",
     alpha: float = 0.5,
     last_channels: int = 1280,
+    separable: bool = True,
+    linear_bottleneck: bool = True,
     dropout: float = 0.0,
     name: str = "mobilenet_v2_fashion",
 ) -> keras.Model:
@@ -265,8 +271,8 @@ def mobilenet_v2_fashion(
 
     Cost: about 17.5 million multiply-accumulates per 28x28 image, with
     718,746 weights. With regular 3x3 convolutions in place of the depthwise
-    ones the same network would cost about 304 million (17 times more) and
-    have 10.9 million convolution weights.
+    ones (``separable=False``) the same network costs about 304 million (17
+    times more) and has 10,911,354 weights.
 
     The smallest input is 5x5 (5 -> 3 -> 2 -> 1 through the three
     downsamplings).
@@ -287,6 +293,14 @@ def mobilenet_v2_fashion(
         alpha: Width multiplier of the blocks and the stem.
         last_channels: Channels of the last 1x1 convolution (1280, as the
             paper keeps for every ``alpha`` <= 1).
+        separable: ``False`` makes the depthwise 3x3 of every block a
+            regular 3x3 convolution of the same (expanded) width, to measure
+            what the depthwise factorization of MobileNets (Howard et al.
+            2017; Sandler et al. 2018, section 3.1) saves and costs.
+        linear_bottleneck: ``False`` adds a ReLU6 after every block's 1x1
+            projection: the ablation of Sandler et al. 2018 (section 6.4,
+            Figure 6a), where the non-linear bottleneck trains to a lower
+            accuracy.
         dropout: Dropout rate before the classifier.
         name: Model name.
 
@@ -296,12 +310,15 @@ def mobilenet_v2_fashion(
     Raises:
         ValueError: For an input smaller than 5x5, a wrong rank, non-positive
             classes, an unknown pooling, a non-positive ``alpha`` or
-            ``last_channels``, or a dropout outside [0, 1).
+            ``last_channels``, a non-boolean ``separable`` or
+            ``linear_bottleneck``, or a dropout outside [0, 1).
     """
     alpha = _check_alpha(alpha, name)
     shape = check_input_shape(input_shape, model=name, min_size=_min_side(3))
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     last_channels = positive_int(last_channels, "last_channels", name)
+    separable = boolean(separable, "separable", name)
+    linear_bottleneck = boolean(linear_bottleneck, "linear_bottleneck", name)
     check_dropout(name, dropout)
 
     inputs = keras.Input(shape=shape, name="image")
@@ -312,6 +329,8 @@ def mobilenet_v2_fashion(
         stages=FASHION_STAGES,
         last_channels=last_channels,
         bn_momentum=0.99,
+        separable=separable,
+        linear_bottleneck=linear_bottleneck,
     )
     outputs = global_pool_head(
         x,

@@ -248,7 +248,10 @@ def se_resnet_fashion(
     `resnet_fashion`) and about 20.2 million multiply-accumulates per 28x28
     image, the same as `resnet_fashion` to within 0.3%. Same layer names
     as `resnet_fashion`, so the chapter can compare the two directly and read
-    the channel weights with `cnn_guide.layers.se_channel_weights`.
+    the channel weights with `cnn_guide.layers.se_channel_weights`. The
+    ablation without SE blocks therefore needs no switch: it is
+    `resnet_fashion` with the same ``widths`` and ``blocks_per_stage``,
+    weight for weight.
 
     Changes from the paper's SE-ResNet-50, and why:
 

@@ -1,0 +1,403 @@
+"""The chapters' teaching experiments: each idea against its alternative, trained in full.
+
+An experiment trains two or more *arms* (the same registered model with one
+builder option changed, or two models of equal size) under the book recipe
+for the same number of epochs, each with several seeds, and records every
+run in the results file (``cnn-guide record --plan experiments``). The
+pages read them back: `summary` tabulates each arm's parameters, MACs and
+test accuracy per seed with the mean and the spread, and `plot_experiment`
+draws the training error by epoch.
+
+```python
+from cnn_guide.experiments import get_experiment
+
+degradation = get_experiment("resnet-degradation")
+for spec in degradation.runs():
+    print(spec.command)
+```
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cnn_guide.runs import RunRecord, RunSpec
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+
+__all__ = [
+    "Arm",
+    "Experiment",
+    "experiment_runs",
+    "get_experiment",
+    "list_experiments",
+    "plot_experiment",
+    "render_experiment",
+    "summary",
+]
+
+SEEDS = (42, 43)
+"""The seeds every arm trains with: two, so that the spread shows."""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of an experiment: a registered model and its builder options.
+
+    Attributes:
+        label: What the arm stands for on the page, e.g. ``"residual, 56 layers"``.
+        model: The registered model.
+        options: Builder options (`cnn_guide.runs.RunSpec.options`).
+    """
+
+    label: str
+    model: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A chapter's teaching experiment: arms trained alike, with several seeds.
+
+    Attributes:
+        name: Its name, e.g. ``"resnet-degradation"``.
+        chapter: The example (and chapter) that shows it.
+        question: What it asks, in one sentence.
+        source: The paper's experiment it reproduces.
+        arms: The networks it compares.
+        epochs: Epochs of the book recipe every run trains for.
+        seeds: The seeds each arm trains with.
+        error_target: A training error whose first epoch the summary reports
+            (AlexNet's Figure 1 counts epochs to 25% training error).
+    """
+
+    name: str
+    chapter: str
+    question: str
+    source: str
+    arms: tuple[Arm, ...]
+    epochs: int
+    seeds: tuple[int, ...] = SEEDS
+    error_target: float | None = None
+
+    def run_of(self, arm: Arm, seed: int) -> RunSpec:
+        """The run of one arm with one seed."""
+        return RunSpec.of(
+            arm.model, "book", options=dict(arm.options), epochs=self.epochs, seed=seed
+        )
+
+    def runs(self) -> list[RunSpec]:
+        """Every run of the experiment, arm by arm."""
+        return [self.run_of(arm, seed) for arm in self.arms for seed in self.seeds]
+
+    def recorded(self, path: str | os.PathLike | None = None) -> dict[str, list[RunRecord]]:
+        """Each arm's recorded runs (current ones only), by label."""
+        from cnn_guide.results import find
+
+        found = {
+            arm.label: [find(self.run_of(arm, s), path) for s in self.seeds] for arm in self.arms
+        }
+        return {label: [run for run in runs if run is not None] for label, runs in found.items()}
+
+
+def _resnet(label: str, blocks: int, skip: bool) -> Arm:
+    options = {"widths": [8, 16, 32], "blocks_per_stage": blocks, "skip_connections": skip}
+    return Arm(label, "resnet_fashion", options)
+
+
+_EXPERIMENTS = (
+    Experiment(
+        name="lenet-1998",
+        chapter="lenet5",
+        question="Do LeNet-5's 1998 choices (tanh, average subsampling) cost accuracy "
+        "against today's (ReLU, max pooling)?",
+        source="LeCun et al. (1998) chose squashing units and trainable subsampling",
+        arms=(
+            Arm("1998: tanh, average subsampling", "lenet5_fashion"),
+            Arm(
+                "modern: ReLU, max pooling",
+                "lenet5_fashion",
+                {"activation": "relu", "subsampling": "max"},
+            ),
+        ),
+        epochs=10,
+    ),
+    Experiment(
+        name="alexnet-relu",
+        chapter="alexnet",
+        question="Does ReLU train faster than tanh, as AlexNet's Figure 1 showed?",
+        source="Krizhevsky et al. (2012), Figure 1: ReLU reached 25% training error "
+        "on CIFAR-10 six times sooner than tanh",
+        arms=(
+            Arm("ReLU", "alexnet_fashion"),
+            Arm("tanh", "alexnet_fashion", {"activation": "tanh"}),
+        ),
+        epochs=5,
+        error_target=0.10,
+    ),
+    Experiment(
+        name="vgg-stacked-kernels",
+        chapter="vgg",
+        question="Do stacked 3x3 convolutions beat one larger kernel of the same receptive field?",
+        source="Simonyan and Zisserman (2014), section 2.3",
+        arms=(
+            Arm("stacked 3x3", "vgg_fashion"),
+            Arm("one large kernel per stage", "vgg_fashion", {"stacked_kernels": False}),
+        ),
+        epochs=5,
+    ),
+    Experiment(
+        name="nin-head",
+        chapter="nin",
+        question="Does global average pooling match a fully connected head with far "
+        "fewer parameters?",
+        source="Lin et al. (2013), section 4.6",
+        arms=(
+            Arm("global average pooling", "nin_fashion"),
+            Arm("fully connected head", "nin_fashion", {"head": "dense"}),
+        ),
+        epochs=5,
+    ),
+    Experiment(
+        name="googlenet-reductions",
+        chapter="googlenet",
+        question="What do the 1x1 reductions save, and what do they cost in accuracy?",
+        source="Szegedy et al. (2014), Figure 2",
+        arms=(
+            Arm("with 1x1 reductions", "googlenet_fashion"),
+            Arm("naive modules", "googlenet_fashion", {"reductions": False}),
+        ),
+        epochs=5,
+    ),
+    Experiment(
+        name="resnet-degradation",
+        chapter="resnet",
+        question="Does a deeper plain network train worse than a shallower one, and do "
+        "skip connections fix it?",
+        source="He et al. (2015), Figure 1 and Figure 6 (CIFAR-10, 20 and 56 layers)",
+        arms=(
+            _resnet("plain, 20 layers", 3, False),
+            _resnet("plain, 56 layers", 9, False),
+            _resnet("residual, 20 layers", 3, True),
+            _resnet("residual, 56 layers", 9, True),
+        ),
+        epochs=10,
+    ),
+    Experiment(
+        name="se-blocks",
+        chapter="senet",
+        question="What does squeeze-and-excitation add in accuracy per added parameter?",
+        source="Hu et al. (2017), Table 2",
+        arms=(
+            Arm("ResNet", "resnet_fashion"),
+            Arm("SE-ResNet", "se_resnet_fashion"),
+        ),
+        epochs=10,
+    ),
+    Experiment(
+        name="densenet-vs-residual",
+        chapter="densenet",
+        question="Does dense connectivity beat residual connectivity at the same number "
+        "of parameters?",
+        source="Huang et al. (2017), Figure 3 (DenseNet against ResNet at equal parameters)",
+        arms=(
+            Arm("dense connectivity", "densenet_fashion"),
+            # Within 0.2% of the DenseNet's parameters and 1.3% of its MACs.
+            Arm(
+                "residual, equal parameters",
+                "resnet_fashion",
+                {"widths": [16, 26, 38], "blocks_per_stage": 3},
+            ),
+        ),
+        epochs=10,
+    ),
+    Experiment(
+        name="resnext-cardinality",
+        chapter="resnext",
+        question="At a fixed cost, do more groups of narrower paths beat fewer wide ones?",
+        source="Xie et al. (2017), Table 3",
+        arms=(
+            # The paper's d (group_width) shrinks as the cardinality grows, so
+            # that the three differ by under 3% in parameters.
+            Arm(
+                "cardinality 1, width 13", "resnext_fashion", {"cardinality": 1, "group_width": 13}
+            ),
+            Arm("cardinality 4, width 5", "resnext_fashion", {"cardinality": 4, "group_width": 5}),
+            Arm("cardinality 8, width 3 (the book's variant)", "resnext_fashion"),
+        ),
+        epochs=5,
+    ),
+    Experiment(
+        name="xception-separable",
+        chapter="xception",
+        question="Do depthwise separable convolutions keep the accuracy of regular ones "
+        "at a fraction of the parameters?",
+        source="Chollet (2017), section 2",
+        arms=(
+            Arm("separable", "xception_fashion"),
+            Arm("regular convolutions", "xception_fashion", {"separable": False}),
+        ),
+        epochs=5,
+    ),
+    Experiment(
+        name="mobilenet-bottleneck",
+        chapter="mobilenet_v2",
+        question="Does the linear bottleneck help, and what does the depthwise convolution save?",
+        source="Sandler et al. (2018), section 6.4 and Figure 6",
+        arms=(
+            Arm("linear bottleneck (the paper's)", "mobilenet_v2_fashion"),
+            Arm("ReLU6 in the bottleneck", "mobilenet_v2_fashion", {"linear_bottleneck": False}),
+            Arm("regular 3x3 convolution", "mobilenet_v2_fashion", {"separable": False}),
+        ),
+        epochs=5,
+    ),
+)
+
+_BY_NAME = {experiment.name: experiment for experiment in _EXPERIMENTS}
+
+
+def list_experiments() -> list[str]:
+    """Names of the experiments, in the book's order."""
+    return list(_BY_NAME)
+
+
+def get_experiment(name: str) -> Experiment:
+    """An experiment by name.
+
+    Raises:
+        ValueError: For an unknown name, listing the known ones.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown experiment {name!r}; choose one of: {', '.join(_BY_NAME)}."
+        ) from None
+
+
+def experiment_runs(names: list[str] | None = None) -> list[RunSpec]:
+    """The runs of the named experiments (default: all), without repeats."""
+    chosen = [get_experiment(name) for name in (names or list_experiments())]
+    return list(dict.fromkeys(spec for experiment in chosen for spec in experiment.runs()))
+
+
+def _first_epoch_below(run: RunRecord, error: float) -> int | None:
+    return next(
+        (
+            epoch
+            for epoch, accuracy in enumerate(run.history["accuracy"], 1)
+            if 1 - accuracy <= error
+        ),
+        None,
+    )
+
+
+def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> str:
+    """A Markdown table of the experiment's recorded runs, or the command that records them.
+
+    Each arm's row gives its parameters and MACs, the test accuracy of each
+    seed, their mean and spread (largest minus smallest), and, where the
+    experiment names a training error, the epoch each seed first reached it.
+    """
+    recorded = experiment.recorded(path)
+    done = sum(len(runs) for runs in recorded.values())
+    wanted = len(experiment.arms) * len(experiment.seeds)
+    command = f"cnn-guide record --plan experiments --only {experiment.name}"
+    if done == 0:
+        return f"*Not recorded yet: `{command}` trains its {wanted} runs.*"
+    seeds = ", ".join(str(seed) for seed in experiment.seeds)
+    header = ["network", "parameters", "MACs", f"test accuracy (seeds {seeds})", "mean", "spread"]
+    if experiment.error_target is not None:
+        header.append(f"epoch to {experiment.error_target:.0%} training error")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for arm in experiment.arms:
+        runs = recorded[arm.label]
+        if not runs:
+            cells = [arm.label, "", "", "not recorded yet"] + [""] * (len(header) - 4)
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
+        accuracies = [run.test_accuracy for run in runs]
+        cells = [
+            arm.label,
+            f"{runs[0].parameters:,}",
+            f"{runs[0].macs / 1e6:,.1f}M" if runs[0].macs else "",
+            ", ".join(f"{a:.4f}" for a in accuracies),
+            f"{sum(accuracies) / len(accuracies):.4f}",
+            f"{max(accuracies) - min(accuracies):.4f}",
+        ]
+        if experiment.error_target is not None:
+            epochs = [_first_epoch_below(run, experiment.error_target) for run in runs]
+            cells.append(", ".join("not reached" if e is None else str(e) for e in epochs))
+        lines.append("| " + " | ".join(cells) + " |")
+    first = next(runs[0] for runs in recorded.values() if runs)
+    note = (
+        f"\n\n{experiment.epochs} epochs of the book recipe on all {first.train_size:,} training "
+        f"images, test accuracy on all {first.test_size:,} test images; measured on "
+        f"{first.describe_machine()} by `{command}`."
+    )
+    if done < wanted:
+        note += f" {done} of its {wanted} runs are recorded so far."
+    return "\n".join(lines) + note
+
+
+def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:
+    """Training and validation error by epoch of every recorded run, one colour per arm.
+
+    Raises:
+        ValueError: If none of its runs is recorded yet.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from cnn_guide.plotting import book_style
+
+    recorded = experiment.recorded(path)
+    if not any(recorded.values()):
+        raise ValueError(f"no run of the experiment {experiment.name!r} is recorded yet.")
+    with book_style():
+        fig, (train, valid) = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+        for colour, (label, runs) in enumerate(recorded.items()):
+            for index, run in enumerate(runs):
+                epochs = np.arange(1, len(run.history["accuracy"]) + 1)
+                style = {"color": f"C{colour}", "label": label if index == 0 else None}
+                train.plot(epochs, 1 - np.asarray(run.history["accuracy"]), "-", **style)
+                valid.plot(epochs, 1 - np.asarray(run.history["val_accuracy"]), "--", **style)
+        train.set_ylabel("error")
+        train.set_title("training (running mean over each epoch)")
+        valid.set_title("validation")
+        for ax in (train, valid):
+            ax.set_xlabel("epoch")
+            ax.set_yscale("log")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        train.legend(fontsize="small")
+        fig.suptitle(f"{experiment.name}: one line per seed")
+        fig.tight_layout()
+    return fig
+
+
+def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
+    """An experiment for a chapter: its question, its table and, once recorded, its curves.
+
+    The figure is embedded in the page as a PNG, so the chapter needs no file
+    written beside it.
+    """
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    experiment = get_experiment(name)
+    text = f"**{experiment.question}** ({experiment.source}.)\n\n" + summary(experiment, path)
+    if not any(experiment.recorded(path).values()):
+        return text
+    fig = plot_experiment(experiment, path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    image = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = f"Training and validation error by epoch of the {name} experiment"
+    return text + f'\n\n<img class="book-figure" alt="{alt}" src="data:image/png;base64,{image}">\n'

@@ -1,0 +1,92 @@
+"""cnn_guide.experiments and the results markers: the teaching experiments and full runs."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from conftest import as_record
+
+from cnn_guide import evidence, experiments, models, results
+from cnn_guide.cli import main
+from cnn_guide.runs import RunSpec
+
+
+@pytest.mark.parametrize("name", experiments.list_experiments())
+def test_every_arm_asks_for_options_its_builder_takes(name):
+    experiment = experiments.get_experiment(name)
+    assert len(experiment.arms) >= 2 and len(experiment.seeds) >= 2
+    for arm in experiment.arms:
+        builder = inspect.signature(models.get_info(arm.model).builder).parameters
+        assert set(arm.options) <= set(builder), (arm.label, sorted(builder))
+    runs = experiment.runs()
+    assert len(runs) == len(set(runs)) == len(experiment.arms) * len(experiment.seeds)
+    assert all(spec.recipe == "book" for spec in runs)
+    assert all(spec.resolve().epochs == experiment.epochs for spec in runs)
+
+
+def test_experiments_are_a_plan_of_the_recorder(capsys):
+    assert evidence.plan("experiments") == experiments.experiment_runs()
+    assert main(["record", "--plan", "experiments", "--only", "nin-head", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("cnn-guide train nin_fashion --recipe book") == 4
+    assert '--option head="dense"' in out and "--seed 43" in out
+    with pytest.raises(ValueError, match="unknown experiment 'nin'; choose one of: lenet-1998"):
+        experiments.experiment_runs(["nin"])
+
+
+def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
+    path = tmp_path / "results.json"
+    alexnet = experiments.get_experiment("alexnet-relu")
+    assert "*Not recorded yet: `cnn-guide record --plan experiments --only alexnet-relu`" in (
+        experiments.summary(alexnet, path)
+    )
+    relu, tanh = alexnet.arms
+    for seed, accuracy, curve in ((42, 0.91, [0.8, 0.92]), (43, 0.93, [0.91, 0.95])):
+        history = {**tiny_run.history, "accuracy": curve, "val_accuracy": curve}
+        run = as_record(
+            tiny_run, alexnet.run_of(relu, seed), test_accuracy=accuracy, history=history
+        )
+        results.record(run, path)
+    table = experiments.summary(alexnet, path)
+    assert "| ReLU |" in table and "| 0.9100, 0.9300 | 0.9200 | 0.0200 | 2, 1 |" in table
+    row = next(line for line in table.splitlines() if line.startswith(f"| {tanh.label} |"))
+    assert "not recorded yet" in row and row.count("|") == table.splitlines()[0].count("|")
+    assert "2 of its 4 runs are recorded so far." in table
+    page = experiments.render_experiment("alexnet-relu", path)
+    assert (
+        page.startswith("**Does ReLU train faster than tanh") and "data:image/png;base64," in page
+    )
+    fig = experiments.plot_experiment(alexnet, path)
+    assert len(fig.axes[0].lines) == 2  # one line per recorded seed
+    with pytest.raises(ValueError, match="no run of the experiment 'nin-head' is recorded yet"):
+        experiments.plot_experiment(experiments.get_experiment("nin-head"), path)
+
+
+def test_full_run_markers(tiny_run, tmp_path):
+    path = tmp_path / "results.json"
+    vgg = next(spec for spec in evidence.plan("full") if spec.model == "vgg_fashion")
+    assert results.render_marker("full-run: vgg_fashion", path=path).startswith(
+        f"No full run recorded yet: `{vgg.command}` records one."
+    )
+    results.record(as_record(tiny_run, vgg, test_accuracy=0.9312), path)
+    marker = results.render_marker("full-run: vgg_fashion", path=path)
+    assert "test accuracy 0.9312" in marker and marker.endswith("met by 0.62 points.")
+    table = results.render_marker("full-runs-table", chapters={"vgg_fashion": "vgg.md"}, path=path)
+    assert "| [vgg_fashion](vgg.md) |" in table and "| 0.9312 |" in table
+    assert "92.50%: met by 0.62 points |" in table
+    assert "Not recorded yet: `cnn-guide train alexnet_fashion --recipe book --record`" in table
+    with pytest.raises(ValueError, match="no example states a full run of 'fast_resnet_fashion'"):
+        results.render_marker("full-run: fast_resnet_fashion", path=path)
+
+
+def test_full_run_targets():
+    assert evidence.full_run_target("simple_cnn").accuracy == 0.9117
+    assert evidence.full_run_target("lenet5_fashion").accuracy == 0.90
+    target = evidence.full_run_target("resnet_fashion")
+    assert target.accuracy == 0.925
+    assert target.verdict(0.9249).endswith("92.50%, missed by 0.01 points.")
+
+
+def test_a_seeded_run_has_its_own_key():
+    assert RunSpec.of("nin_fashion", "book", seed=43).key != RunSpec.of("nin_fashion", "book").key
