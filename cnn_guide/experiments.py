@@ -52,11 +52,13 @@ class Arm:
         label: What the arm stands for on the page, e.g. ``"residual, 56 layers"``.
         model: The registered model.
         options: Builder options (`cnn_guide.runs.RunSpec.options`).
+        changes: Changes to the book recipe, e.g. ``{"learning_rate": 0.016}``.
     """
 
     label: str
     model: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    changes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,8 @@ class Experiment:
 
     def run_of(self, arm: Arm, seed: int) -> RunSpec:
         """The run of one arm with one seed."""
-        return RunSpec.of(
-            arm.model, "book", options=dict(arm.options), epochs=self.epochs, seed=seed
-        )
+        changes = {"epochs": self.epochs, **arm.changes, "seed": seed}
+        return RunSpec.of(arm.model, "book", options=dict(arm.options), **changes)
 
     def runs(self) -> list[RunSpec]:
         """Every run of the experiment, arm by arm."""
@@ -170,6 +171,24 @@ _EXPERIMENTS = (
         arms=(
             Arm("with 1x1 reductions", "googlenet_fashion"),
             Arm("naive modules", "googlenet_fashion", {"reductions": False}),
+        ),
+        epochs=5,
+    ),
+    Experiment(
+        name="batch-norm-learning-rates",
+        chapter="batch_norm",
+        question="Does batch normalization let a network train at learning rates that "
+        "stall it without?",
+        source="Ioffe and Szegedy (2015), section 4.2 (higher learning rates)",
+        arms=tuple(
+            Arm(
+                f"{'with' if norm else 'without'} batch norm, peak rate {rate:g}",
+                "vgg_fashion",
+                {"batch_norm": True} if norm else {},
+                {"learning_rate": rate},
+            )
+            for rate in (1e-3, 4e-3, 1.6e-2)
+            for norm in (False, True)
         ),
         epochs=5,
     ),

@@ -109,6 +109,29 @@ def test_fashion_variant_keeps_the_signature_ideas():
     assert model.count_params() == 645_258
 
 
+def test_fashion_variant_with_tanh_as_in_figure_1():
+    model = models.alexnet_fashion(activation="tanh")
+    # Activations have no weights: conv1 (5*5*1 + 1)*32, conv2 (5*5*32 + 1)*64,
+    # conv3 (3*3*64 + 1)*96, conv4 (3*3*96 + 1)*96, conv5 (3*3*96 + 1)*64, then
+    # fc6 (2*2*64 + 1)*512, fc7 (512 + 1)*512, output (512 + 1)*10, as with ReLU.
+    convs = 26 * 32 + (25 * 32 + 1) * 64 + (9 * 64 + 1) * 96 + (9 * 96 + 1) * (96 + 64)
+    dense = (256 + 1) * 512 + (512 + 1) * 512 + (512 + 1) * 10
+    assert model.count_params() == convs + dense == models.alexnet_fashion().count_params()
+    hidden = [f"conv{i}" for i in range(1, 6)] + ["fc6", "fc7"]
+    for name in hidden:
+        layer = model.get_layer(name)
+        assert layer.activation is keras.activations.tanh, name
+        assert isinstance(layer.kernel_initializer, keras.initializers.GlorotUniform), name
+    assert model.get_layer("predictions").activation is keras.activations.softmax
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "Tanh", None])
+def test_fashion_variant_rejects_an_unknown_activation(activation):
+    message = r"activation must be one of \('relu', 'tanh'\), got .*--option activation=tanh"
+    with pytest.raises(ValueError, match=message):
+        models.alexnet_fashion(activation=activation)
+
+
 def test_fashion_variant_under_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

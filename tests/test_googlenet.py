@@ -94,6 +94,35 @@ def test_fashion_variant():
     assert model.layers[-2].rate == 0.4
 
 
+def test_fashion_variant_with_naive_modules():
+    model = models.googlenet_fashion(reductions=False)
+    modules = [layer for layer in model.layers if isinstance(layer, InceptionModule)]
+    # Figure 2a: the pooling branch passes its input on, so each module adds
+    # 1x1 + 3x3 + 5x5 filters to the channels it reads: 64 -> 176 -> 384 -> 608.
+    assert [m.output.shape[1:] for m in modules] == [(14, 14, 176), (7, 7, 384), (7, 7, 608)]
+
+    def naive(c_in: int, f1: int, f3: int, f5: int) -> int:
+        return (c_in + 1) * f1 + (9 * c_in + 1) * f3 + (25 * c_in + 1) * f5
+
+    # The stem (3*3*1 + 1)*64, the three modules (Table 1's halved 1x1, 3x3 and
+    # 5x5 counts, on the widened inputs), then the classifier (608 + 1)*10.
+    expected = (
+        (9 + 1) * 64
+        + naive(64, 32, 64, 16)
+        + naive(176, 64, 96, 48)
+        + naive(384, 96, 104, 24)
+        + (608 + 1) * 10
+    )
+    assert model.count_params() == expected
+    assert not any("reduce" in w.path or "proj" in w.path for w in model.weights)
+
+
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_fashion_variant_refuses_a_non_boolean_reductions(value):
+    with pytest.raises(ValueError, match="googlenet_fashion: reductions must be True or False"):
+        models.googlenet_fashion(reductions=value)
+
+
 def test_rejects_a_bad_dropout():
     with pytest.raises(ValueError, match="dropout"):
         models.googlenet_fashion(dropout=1.0)

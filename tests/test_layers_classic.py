@@ -139,6 +139,31 @@ def test_inception_keeps_every_argument_in_its_config():
     assert InceptionModule.from_config(config).activation == "tanh"
 
 
+def test_naive_inception_module_has_no_reductions():
+    module = InceptionModule(*TABLE_3A, reductions=False, name="naive")
+    x = np.random.default_rng(3).normal(size=(2, 6, 6, 3)).astype("float32")
+    out = np.asarray(module(x))
+    # Figure 2a: 1x1, 3x3 and 5x5 on the input, and the max pooling passed on as is.
+    branches = [
+        module.branch_1x1(x),
+        module.branch_3x3(x),
+        module.branch_5x5(x),
+        module.branch_pool(x),
+    ]
+    np.testing.assert_allclose(out, np.concatenate(branches, axis=-1), rtol=1e-6)
+    assert module.output_channels == 64 + 128 + 32 + 3
+    assert module.compute_output_shape((None, 6, 6, 3)) == (None, 6, 6, 227)
+    assert module.count_params() == (3 + 1) * 64 + (9 * 3 + 1) * 128 + (25 * 3 + 1) * 32
+    assert module.receptive_field_path() == [(5, 1)]
+    clone = InceptionModule.from_config(module.get_config())
+    assert clone.get_config() == module.get_config() and clone.reductions is False
+    with pytest.raises(ValueError, match="reductions must be True or False"):
+        InceptionModule(*TABLE_3A, reductions="false")
+    unbuilt = InceptionModule(*TABLE_3A, reductions=False)
+    with pytest.raises(ValueError, match="known only once it is built"):
+        _ = unbuilt.output_channels
+
+
 def test_inception_receptive_field_path():
     assert InceptionModule(*TABLE_3A).receptive_field_path() == [(1, 1), (5, 1)]
 

@@ -69,9 +69,31 @@ def test_fashion_variant_pads_c1_and_keeps_the_rest():
     assert paper.count_params() == 60_850
 
 
+def test_modern_choices_keep_the_parameter_count():
+    model = models.lenet5_fashion(activation="relu", subsampling="max")
+    # Neither ReLU nor max pooling has weights: C1 (5*5*1 + 1)*6, C3 (5*5*6 + 1)*16,
+    # C5 (5*5*16 + 1)*120, F6 (120 + 1)*84, output (84 + 1)*10, as with tanh.
+    expected = (25 + 1) * 6 + (25 * 6 + 1) * 16 + (25 * 16 + 1) * 120 + 121 * 84 + 85 * 10
+    assert model.count_params() == expected == models.lenet5_fashion().count_params()
+    assert isinstance(model.get_layer("s2"), keras.layers.MaxPooling2D)
+    for name in ("c1", "c3", "c5", "f6"):
+        layer = model.get_layer(name)
+        assert layer.activation is keras.activations.relu, name
+        assert isinstance(layer.kernel_initializer, keras.initializers.HeNormal), name
+    # Trainable subsampling squashes with the chosen activation too.
+    trainable = models.lenet5_fashion(activation="relu", subsampling="trainable")
+    assert trainable.get_layer("s4").activation is keras.activations.relu
+    assert trainable.count_params() == expected + 2 * 6 + 2 * 16  # a coefficient and bias per map
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"c3_connections": "partial"}, "c3_connections"), ({"subsampling": "max"}, "subsampling")],
+    [
+        ({"c3_connections": "partial"}, "c3_connections"),
+        ({"subsampling": "maximum"}, r"subsampling must be one of \(.*'max'\), got 'maximum'"),
+        ({"activation": "sigmoid"}, r"activation must be one of \('tanh', 'relu'\), got 'sigmoid'"),
+        ({"activation": "ReLU"}, r"--option activation=relu"),
+    ],
 )
 def test_rejects_unknown_options(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -64,6 +64,27 @@ def test_fashion_variant_shapes_and_size():
     assert model.count_params() == 148_390
 
 
+def test_fashion_variant_with_a_fully_connected_head():
+    model = models.nin_fashion(head="dense")
+    names = [layer.name for layer in model.layers[-4:]]
+    assert names == ["mlpconv4_mlp2", "flatten", "head_dropout", "predictions"]
+    assert model.get_layer("head_dropout").rate == 0.5
+    # The same mlpconvs, then a dense layer from the flattened 6x6x10 class maps
+    # to 10 classes instead of a parameter-free average.
+    spec = [(1, 32, 5), (32, 64, 3), (64, 128, 3), (128, 10, 3)]
+    mlpconvs = sum(mlpconv_params(*s) for s in spec)
+    assert model.count_params() == mlpconvs + (6 * 6 * 10) * 10 + 10
+    out = model(np.random.default_rng(2).random((2, 28, 28, 1), dtype=np.float32))
+    np.testing.assert_allclose(np.sum(out, axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("head", ["dense_layer", "gap", None])
+def test_fashion_variant_rejects_an_unknown_head(head):
+    message = r"head must be one of \('global_average', 'dense'\), got .*--option head=dense"
+    with pytest.raises(ValueError, match=message):
+        models.nin_fashion(head=head)
+
+
 def test_feature_extractor_ends_before_the_class_maps():
     model = models.nin(include_top=False)
     assert model.output_shape == (None, 5, 5, 384)

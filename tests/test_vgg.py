@@ -81,6 +81,47 @@ def test_fashion_variant_blocks():
     assert model.count_params() == 640_714
 
 
+def test_fashion_variant_with_one_large_kernel_per_block():
+    model = models.vgg_fashion(stacked_kernels=False)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    # n stacked 3x3 convolutions see 2n+1 pixels: blocks of 1, 2, 2 become 3x3, 5x5, 5x5.
+    assert [(c.name, c.kernel_size, c.filters) for c in convs] == [
+        ("block1_conv1", (3, 3), 32),
+        ("block2_conv1", (5, 5), 64),
+        ("block3_conv1", (5, 5), 128),
+    ]
+    assert model.get_layer("block3_pool").output.shape[1:] == (3, 3, 128)
+    # (k*k*c_in + 1)*filters per convolution, then the unchanged dense head.
+    convs = (9 * 1 + 1) * 32 + (25 * 32 + 1) * 64 + (25 * 64 + 1) * 128
+    head = (3 * 3 * 128 + 1) * 256 + (256 + 1) * 256 + (256 + 1) * 10
+    assert model.count_params() == convs + head
+
+
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_fashion_variant_refuses_a_non_boolean_stacked_kernels(value):
+    with pytest.raises(ValueError, match=r"vgg_fashion: stacked_kernels must be True or False"):
+        models.vgg_fashion(stacked_kernels=value)
+
+
 def test_rejects_a_bad_dropout():
     with pytest.raises(ValueError, match="dropout"):
         models.vgg16(dropout=-0.1)
+
+
+def test_fashion_variant_with_batch_norm():
+    model = models.vgg_fashion(batch_norm=True)
+    names = [layer.name for layer in model.layers][1:7]
+    assert names == [
+        "block1_conv1",
+        "block1_bn1",
+        "block1_relu1",
+        "block1_pool",
+        "block2_conv1",
+        "block2_bn1",
+    ]
+    # Each of the five convolutions of F filters trades its F biases for 4F
+    # normalization numbers (scale, shift, moving mean and variance).
+    filters = 32 + 64 + 64 + 128 + 128
+    assert model.count_params() == 640_714 + 3 * filters
+    with pytest.raises(ValueError, match=r"vgg_fashion: batch_norm must be True or False"):
+        models.vgg_fashion(batch_norm="yes")

@@ -18,7 +18,7 @@ from cnn_guide.models._common import (
     check_dropout,
     check_head,
     check_input_shape,
-    dense_head,
+    classifier,
     feature_pooling,
 )
 from cnn_guide.models._registry import register
@@ -45,6 +45,11 @@ ALEXNET_CONVS = (
     (384, 3, 1, True, False),
     (256, 3, 1, True, True),
 )
+ACTIVATION_CHOICES = ("relu", "tanh")
+# Each activation with the initializer derived for it: He et al. (2015) for
+# ReLU, Glorot and Bengio (2010) for tanh, which He's larger weights would
+# push into saturation and so handicap in the comparison.
+_INITIALIZERS = {"relu": "he_normal", "tanh": "glorot_uniform"}
 
 
 def _alexnet_graph(
@@ -59,9 +64,11 @@ def _alexnet_graph(
     include_top: bool,
     pooling: str | None,
     classifier_activation: str | None,
+    activation: str,
     name: str,
 ) -> keras.Model:
-    """Conv-ReLU(-LRN)(-pool) stack and the dropout dense head (arguments checked)."""
+    """Conv-activation(-LRN)(-pool) stack and the dropout dense head (arguments checked)."""
+    act = {"activation": activation, "kernel_initializer": _INITIALIZERS[activation]}
     inputs = keras.Input(shape=shape, name="image")
     x = inputs
     for index, (filters, kernel, stride, grouped, pool) in enumerate(convs, start=1):
@@ -71,8 +78,7 @@ def _alexnet_graph(
             strides=stride,
             padding=stem_padding if index == 1 else "same",
             groups=groups if grouped else 1,
-            activation="relu",
-            kernel_initializer="he_normal",
+            **act,
             name=f"conv{index}",
         )(x)
         # Section 3.3: response normalization after the ReLU of conv1 and conv2.
@@ -82,15 +88,12 @@ def _alexnet_graph(
         if pool:
             x = keras.layers.MaxPooling2D(3, strides=2, name=f"pool{index}")(x)
     if include_top:
-        # Section 4.2: dropout on the outputs of the first two dense layers.
-        x = dense_head(
-            x,
-            units=(dense_units, dense_units),
-            dropout=dropout,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            first_index=6,
-        )
+        x = keras.layers.Flatten(name="flatten")(x)
+        for index in (6, 7):
+            x = keras.layers.Dense(dense_units, **act, name=f"fc{index}")(x)
+            # Section 4.2: dropout on the outputs of the first two dense layers.
+            x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
+        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
     else:
         x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
@@ -196,6 +199,7 @@ def alexnet(
         include_top=include_top,
         pooling=pooling,
         classifier_activation=classifier_activation,
+        activation="relu",
         name=name,
     )
 
@@ -304,6 +308,7 @@ def alexnet_fashion(
     pooling: str | None = None,
     classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
+    activation: str = "relu",
     name: str = "alexnet_fashion",
 ) -> keras.Model:
     """AlexNet for 28x28 Fashion-MNIST: 645,258 parameters, about 16.6M MACs.
@@ -348,6 +353,13 @@ def alexnet_fashion(
             ``"avg"`` or ``"max"`` a global pooling of it.
         classifier_activation: Activation of the output layer.
         dropout: Dropout rate after each hidden dense layer.
+        activation: ``"relu"`` (the paper's) or ``"tanh"``, for every
+            convolution and hidden dense layer, each with the initializer
+            derived for it (He normal for ReLU, Glorot uniform for tanh). The
+            paper's Figure 1 (section 3.1) shows a four-layer ReLU network
+            reaching 25% training error on CIFAR-10 six times sooner than the
+            same network with tanh; ``"tanh"`` repeats that comparison here.
+            The parameter count does not change.
         name: Model name.
 
     Returns:
@@ -355,12 +367,18 @@ def alexnet_fashion(
 
     Raises:
         ValueError: For an input smaller than 15x15, a wrong rank,
-            non-positive classes, an unknown pooling or a dropout outside
-            [0, 1).
+            non-positive classes, an unknown pooling, a dropout outside
+            [0, 1) or an unknown activation.
     """
     shape = check_input_shape(input_shape, model=name, min_size=15)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     check_dropout(name, dropout)
+    if activation not in ACTIVATION_CHOICES:
+        raise ValueError(
+            f"{name}: activation must be one of {ACTIVATION_CHOICES}, got {activation!r}. "
+            "Pass 'relu' (the paper's) or 'tanh' (its Figure 1 baseline), e.g. "
+            "--option activation=tanh on the command line."
+        )
     return _alexnet_graph(
         shape=shape,
         convs=FASHION_CONVS,
@@ -372,5 +390,6 @@ def alexnet_fashion(
         include_top=include_top,
         pooling=pooling,
         classifier_activation=classifier_activation,
+        activation=activation,
         name=name,
     )

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import keras
 
+from cnn_guide._validate import boolean
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.inception import InceptionModule
 from cnn_guide.layers.normalization import LocalResponseNormalization
@@ -245,6 +246,7 @@ def googlenet_fashion(
     pooling: str | None = None,
     classifier_activation: str | None = "softmax",
     dropout: float = 0.4,
+    reductions: bool = True,
     name: str = "googlenet_fashion",
 ) -> keras.Model:
     """GoogLeNet for 28x28 Fashion-MNIST: 232,442 parameters, about 17.2M MACs.
@@ -284,6 +286,16 @@ def googlenet_fashion(
             ``"avg"`` or ``"max"`` a global pooling of it.
         classifier_activation: Activation of the output layer.
         dropout: Dropout rate before the classifier.
+        reductions: ``False`` builds every module as the paper's naive
+            inception module (Figure 2a): 1x1, 3x3 and 5x5 convolutions
+            reading the input directly, and a pooling branch of max pooling
+            alone, without the 1x1 reductions and pooling projections of
+            Figure 2b. Section 4 explains why the paper does not use it: the
+            pooling branch passes every input channel on, so the width
+            grows from module to module (128 -> 240 -> 256 channels become
+            176 -> 384 -> 608), and the 3x3 and 5x5 convolutions read all of
+            it: 1,073,002 parameters and about 62M multiply-accumulates
+            against 232,442 and 17.2M.
         name: Model name.
 
     Returns:
@@ -291,11 +303,13 @@ def googlenet_fashion(
 
     Raises:
         ValueError: For an input smaller than 4x4, a wrong rank, non-positive
-            classes, an unknown pooling or a dropout outside [0, 1).
+            classes, an unknown pooling, a dropout outside [0, 1) or a
+            non-boolean ``reductions``.
     """
     shape = check_input_shape(input_shape, model=name, min_size=4)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     check_dropout(name, dropout)
+    reductions = boolean(reductions, "reductions", name)
 
     inputs = keras.Input(shape=shape, name="image")
     x = _conv(64, 3, "conv1")(inputs)
@@ -307,7 +321,12 @@ def googlenet_fashion(
             stage += 1
             continue
         label, filters = entry
-        x = InceptionModule(*filters, kernel_initializer="he_normal", name=f"inception_{label}")(x)
+        x = InceptionModule(
+            *filters,
+            kernel_initializer="he_normal",
+            reductions=reductions,
+            name=f"inception_{label}",
+        )(x)
     x = global_pool_head(
         x,
         include_top=include_top,

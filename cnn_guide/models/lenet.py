@@ -31,7 +31,12 @@ LENET_PAPER = (
 )
 
 C3_CHOICES = ("full", "paper")
-SUBSAMPLING_CHOICES = ("average", "trainable")
+SUBSAMPLING_CHOICES = ("average", "trainable", "max")
+ACTIVATION_CHOICES = ("tanh", "relu")
+# Each activation with the initializer derived for it: Glorot and Bengio (2010)
+# for tanh (Keras's default, what the builder always used), He et al. (2015)
+# for ReLU, whose zeroed half would otherwise shrink the signal layer by layer.
+_INITIALIZERS = {"tanh": "glorot_uniform", "relu": "he_normal"}
 
 
 def _lenet5(
@@ -43,45 +48,51 @@ def _lenet5(
     classifier_activation: str | None,
     c3_connections: str,
     subsampling: str,
+    activation: str,
     c1_padding: str,
     name: str,
 ) -> keras.Model:
     """The LeNet-5 graph shared by `lenet5` and `lenet5_fashion` (arguments checked)."""
+    act = {"activation": activation, "kernel_initializer": _INITIALIZERS[activation]}
 
     def subsample(x: keras.KerasTensor, layer_name: str) -> keras.KerasTensor:
         if subsampling == "trainable":
-            return TrainableSubsampling(2, activation="tanh", name=layer_name)(x)
+            return TrainableSubsampling(2, activation=activation, name=layer_name)(x)
+        if subsampling == "max":
+            return keras.layers.MaxPooling2D(2, name=layer_name)(x)
         return keras.layers.AveragePooling2D(2, name=layer_name)(x)
 
     inputs = keras.Input(shape=shape, name="image")
-    x = keras.layers.Conv2D(6, 5, padding=c1_padding, activation="tanh", name="c1")(inputs)
+    x = keras.layers.Conv2D(6, 5, padding=c1_padding, **act, name="c1")(inputs)
     x = subsample(x, "s2")
     if c3_connections == "paper":
-        x = PartialConv2D(LENET5_C3_TABLE, kernel_size=5, activation="tanh", name="c3")(x)
+        x = PartialConv2D(LENET5_C3_TABLE, kernel_size=5, **act, name="c3")(x)
     else:
-        x = keras.layers.Conv2D(16, 5, activation="tanh", name="c3")(x)
+        x = keras.layers.Conv2D(16, 5, **act, name="c3")(x)
     x = subsample(x, "s4")
     # C5 is a convolution, not a dense layer: on a 32x32 input its 5x5 kernels
     # cover the whole 5x5 map of S4, on a larger input it slides.
-    x = keras.layers.Conv2D(120, 5, activation="tanh", name="c5")(x)
+    x = keras.layers.Conv2D(120, 5, **act, name="c5")(x)
     if include_top:
         x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dense(84, activation="tanh", name="f6")(x)
+        x = keras.layers.Dense(84, **act, name="f6")(x)
         x = classifier(x, num_classes=num_classes, activation=classifier_activation)
     else:
         x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
 
 
-def _check_options(name: str, c3_connections: str, subsampling: str) -> None:
-    if c3_connections not in C3_CHOICES:
-        raise ValueError(
-            f"{name}: c3_connections must be one of {C3_CHOICES}, got {c3_connections!r}."
-        )
-    if subsampling not in SUBSAMPLING_CHOICES:
-        raise ValueError(
-            f"{name}: subsampling must be one of {SUBSAMPLING_CHOICES}, got {subsampling!r}."
-        )
+def _check_options(name: str, c3_connections: str, subsampling: str, activation: str) -> None:
+    for option, value, choices in (
+        ("c3_connections", c3_connections, C3_CHOICES),
+        ("subsampling", subsampling, SUBSAMPLING_CHOICES),
+        ("activation", activation, ACTIVATION_CHOICES),
+    ):
+        if value not in choices:
+            raise ValueError(
+                f"{name}: {option} must be one of {choices}, got {value!r}. Pass one of "
+                f"them as a string (on the command line: --option {option}={choices[-1]})."
+            )
 
 
 @register(
@@ -107,6 +118,7 @@ def lenet5(
     classifier_activation: str | None = "softmax",
     c3_connections: str = "full",
     subsampling: str = "average",
+    activation: str = "tanh",
     name: str = "lenet5",
 ) -> keras.Model:
     """LeNet-5 on the paper's 32x32 images: 61,706 parameters by default.
@@ -122,7 +134,9 @@ def lenet5(
     * F6: 84 units (10,164 parameters);
     * the output: a dense softmax layer of ``num_classes`` units (850 for 10).
 
-    Every layer up to F6 uses tanh. The paper's squashing function is the
+    Every layer up to F6 uses tanh (``activation="relu"`` swaps it for ReLU,
+    ``subsampling="max"`` the subsampling for max pooling, to compare the
+    1998 choices with today's). The paper's squashing function is the
     scaled ``1.7159 * tanh(2x / 3)``, chosen so that the targets +-1 sit where
     the curve bends most; plain tanh differs only by a scale the next layer's
     weights absorb, and is what this builder uses. The paper's output layer is
@@ -155,10 +169,18 @@ def lenet5(
         classifier_activation: Activation of the output layer.
         c3_connections: ``"full"`` (every C3 map reads all six S2 maps) or
             ``"paper"`` (Table I, with `PartialConv2D`).
-        subsampling: ``"average"`` (parameter-free 2x2 average pooling) or
+        subsampling: ``"average"`` (parameter-free 2x2 average pooling),
             ``"trainable"`` (the paper's S2/S4: average, times a trainable
-            coefficient, plus a trainable bias, then tanh; see
-            `TrainableSubsampling`).
+            coefficient, plus a trainable bias, then ``activation``; see
+            `TrainableSubsampling`) or ``"max"`` (2x2 max pooling, no
+            parameters either: the later networks' choice, which Scherer,
+            Mueller and Behnke 2010 found to beat subsampling).
+        activation: ``"tanh"`` (the paper's squashing function, section II.B
+            and Appendix A) or ``"relu"`` (made standard by Krizhevsky et al.
+            2012), used by C1, C3, C5, F6 and trainable subsampling. Each
+            comes with the initializer derived for it: Glorot uniform for
+            tanh, He normal for ReLU. With ``subsampling="max"`` it sets the
+            1998 choices against today's; the parameter count does not change.
         name: Model name.
 
     Returns:
@@ -170,7 +192,7 @@ def lenet5(
     """
     shape = check_input_shape(input_shape, model=name, min_size=32)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_options(name, c3_connections, subsampling)
+    _check_options(name, c3_connections, subsampling, activation)
     return _lenet5(
         shape=shape,
         num_classes=num_classes,
@@ -179,6 +201,7 @@ def lenet5(
         classifier_activation=classifier_activation,
         c3_connections=c3_connections,
         subsampling=subsampling,
+        activation=activation,
         c1_padding="valid",
         name=name,
     )
@@ -206,6 +229,7 @@ def lenet5_fashion(
     classifier_activation: str | None = "softmax",
     c3_connections: str = "full",
     subsampling: str = "average",
+    activation: str = "tanh",
     name: str = "lenet5_fashion",
 ) -> keras.Model:
     """LeNet-5 for 28x28 Fashion-MNIST images: 61,706 parameters, 0.42M MACs.
@@ -216,7 +240,8 @@ def lenet5_fashion(
     pixels of zeros on each side), which has the same effect without resizing
     the data: C1's map is 28x28 exactly as in the paper, and everything after
     it is unchanged, down to the parameter count (61,706 by default). The
-    family options ``c3_connections`` and ``subsampling`` work as in `lenet5`.
+    family options ``c3_connections``, ``subsampling`` and ``activation``
+    work as in `lenet5`.
 
     Compute: C1 28x28x25x6 = 117,600, C3 10x10x150x16 = 240,000 (150,000 with
     the paper's table), C5 400x120 = 48,000, F6 10,080 and the output 840
@@ -237,7 +262,11 @@ def lenet5_fashion(
             ``"max"`` a global pooling of it.
         classifier_activation: Activation of the output layer.
         c3_connections: ``"full"`` or ``"paper"`` (Table I), as in `lenet5`.
-        subsampling: ``"average"`` or ``"trainable"``, as in `lenet5`.
+        subsampling: ``"average"``, ``"trainable"`` or ``"max"``, as in
+            `lenet5`.
+        activation: ``"tanh"`` (the paper's) or ``"relu"``, as in `lenet5`:
+            ``activation="relu", subsampling="max"`` is LeNet-5 with today's
+            choices, at the same 61,706 parameters.
         name: Model name.
 
     Returns:
@@ -249,7 +278,7 @@ def lenet5_fashion(
     """
     shape = check_input_shape(input_shape, model=name, min_size=28)
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_options(name, c3_connections, subsampling)
+    _check_options(name, c3_connections, subsampling, activation)
     return _lenet5(
         shape=shape,
         num_classes=num_classes,
@@ -258,6 +287,7 @@ def lenet5_fashion(
         classifier_activation=classifier_activation,
         c3_connections=c3_connections,
         subsampling=subsampling,
+        activation=activation,
         c1_padding="same",
         name=name,
     )
