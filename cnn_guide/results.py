@@ -417,13 +417,43 @@ def _benchmark_row(model: str, path: str | os.PathLike | None) -> str:
         spec = RunSpec.of(model, "benchmark")
         return f"*Not in the [benchmark](results.md) yet: `{spec.command}` measures it.*"
     run = max(rows, key=lambda row: row.date)
-    return (
+    text = (
         f"In the book's [benchmark](results.md), the same {run.settings['minutes']:g} minutes of "
-        "training for every architecture on all 55,000 training images (Adam, batch 128; "
+        f"training for every architecture on all {run.train_size:,} training images "
+        f"({_recipe_words(run)}; "
         '"to 90%": training time until the test accuracy first reached 90%):\n\n'
         + format_table([run], markdown=True)
         + f"\n\nMeasured on {run.describe_machine()}, {run.date[:10]}, by `{run.command}`."
     )
+    if run.test_accuracy < CHANCE_LINE:
+        text += (
+            f" **This row is at chance** (test accuracy {run.test_accuracy:.4f}; ten classes "
+            "give 0.1000 by guessing). "
+            + (
+                "It was evaluated with the batch-norm moving statistics as training left "
+                "them, which after a few minutes can lag far behind the weights; the full "
+                "runs settle them first (`--settle-batch-norm`, part of the book recipe)."
+                if not run.settings.get("settle_batch_norm")
+                else "It was evaluated with settled batch-norm statistics."
+            )
+        )
+    return text
+
+
+CHANCE_LINE = 0.2
+"""Below this test accuracy a ten-class run has learned next to nothing."""
+
+
+def _recipe_words(run: RunRecord) -> str:
+    """The recipe a run trained under, in a few words, from its own recorded settings."""
+    settings = run.settings
+    words = f"{settings['optimizer'].replace('adamw', 'AdamW').replace('adam', 'Adam')}"
+    words += f", batch {settings['batch_size']}"
+    if settings.get("schedule") == "one-cycle":
+        words += ", one-cycle"
+    if settings.get("settle_batch_norm"):
+        words += ", settled batch-norm statistics"
+    return words
 
 
 def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None) -> str:

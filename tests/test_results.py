@@ -252,7 +252,7 @@ def test_reading_results_does_not_start_tensorflow():
 def test_builder_options_change_the_model_and_are_checked():
     plain = RunSpec.of("resnet_fashion", options={"skip_connections": False, "widths": [8, 16, 32]})
     assert plain.key == (
-        "resnet_fashion --recipe protocol --option skip_connections=false "
+        "resnet_fashion --recipe book --option skip_connections=false "
         "--option widths=[8, 16, 32]"
     )
     assert RunSpec.from_dict(plain.as_dict()) == plain
@@ -294,3 +294,15 @@ def test_the_full_run_is_drawn_from_the_results_file(tiny_run, tmp_path, monkeyp
     timed = _record(tiny_run, RunSpec.of("vgg_fashion", "benchmark"), history={})
     with pytest.raises(ValueError, match="has no per-epoch history to draw"):
         plot_recorded_run(timed)
+
+
+def test_a_benchmark_row_at_chance_says_so(tiny_run, tmp_path):
+    path = tmp_path / "results.json"
+    spec = RunSpec.of("densenet_fashion", "benchmark")
+    results.record(_record(tiny_run, spec, test_accuracy=0.1009), path)
+    row = results.render_marker("benchmark: densenet_fashion", path=path)
+    assert "(Adam, batch 128;" in row  # read from the row's own settings
+    assert "**This row is at chance** (test accuracy 0.1009;" in row
+    assert "the full runs settle them first" in row
+    results.record(_record(tiny_run, spec, test_accuracy=0.8009), path)
+    assert "at chance" not in results.render_marker("benchmark: densenet_fashion", path=path)
