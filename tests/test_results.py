@@ -252,8 +252,7 @@ def test_reading_results_does_not_start_tensorflow():
 def test_builder_options_change_the_model_and_are_checked():
     plain = RunSpec.of("resnet_fashion", options={"skip_connections": False, "widths": [8, 16, 32]})
     assert plain.key == (
-        "resnet_fashion --recipe book --option skip_connections=false "
-        "--option widths=[8, 16, 32]"
+        "resnet_fashion --recipe book --option skip_connections=false --option widths=[8, 16, 32]"
     )
     assert RunSpec.from_dict(plain.as_dict()) == plain
     model = plain.build_model()()
