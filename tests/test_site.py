@@ -193,3 +193,35 @@ def test_fast_chapter_shows_the_recipe_runs(built_site):
     assert {"fast", "seed"} <= recipes
     for recipe in recipes:
         assert f"<td>{recipe}</td>" in html, recipe
+
+
+def test_example_pages_end_with_their_recorded_full_run(built_site):
+    from cnn_guide.evidence import example_runs
+    from cnn_guide.results import find
+
+    for stem, spec in example_runs().items():
+        html = (built_site / "examples" / stem / "index.html").read_text()
+        run = find(spec, ROOT / "cnn_guide" / "results.json")
+        if run is None:
+            assert f"No full run recorded yet: `{spec.command}` records one." in html, stem
+            continue
+        assert f"Full run: test accuracy {run.test_accuracy:.4f}" in html, stem
+        # The curves are drawn from the results file, below the report.
+        tail = html[html.rindex("Full run: test accuracy") :]
+        assert re.search(r'<img[^>]+src="data:image/png', tail), stem
+
+
+def test_chapters_show_their_full_run_and_experiment(built_site):
+    from cnn_guide.experiments import get_experiment
+
+    chapters = ROOT / "docs" / "chapters"
+    for path in sorted(chapters.glob("*.md")):
+        html = (built_site / "chapters" / path.stem / "index.html").read_text()
+        for name in re.findall(r"^<!-- experiment: ([\w-]+) -->$", path.read_text(), re.M):
+            experiment = get_experiment(name)
+            assert experiment.question.replace("'", "&#39;")[:40] in html, name
+            command = f"cnn-guide record --plan experiments --only {name}"
+            assert command in html, name
+            assert "test accuracy (seeds" in html or "Not recorded yet" in html, name
+        if "<!-- full-run: " in path.read_text():
+            assert "Full run: test accuracy" in html or "No full run recorded yet" in html
