@@ -404,19 +404,11 @@ def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
     The figure is embedded in the page as a PNG, so the chapter needs no file
     written beside it.
     """
-    import base64
-    import io
-
-    import matplotlib.pyplot as plt
+    from cnn_guide.plotting import embedded_png
 
     experiment = get_experiment(name)
     text = f"**{experiment.question}** ({experiment.source}.)\n\n" + summary(experiment, path)
     if not any(experiment.recorded(path).values()):
         return text
-    fig = plot_experiment(experiment, path)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    image = base64.b64encode(buffer.getvalue()).decode("ascii")
     alt = f"Training and validation error by epoch of the {name} experiment"
-    return text + f'\n\n<img class="book-figure" alt="{alt}" src="data:image/png;base64,{image}">\n'
+    return text + "\n\n" + embedded_png(plot_experiment(experiment, path), alt) + "\n"

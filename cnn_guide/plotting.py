@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "book_style",
     "confusion_matrix",
+    "embedded_png",
     "plot_accuracy_over_time",
     "plot_benchmark",
     "plot_comparison",
@@ -466,6 +467,23 @@ def plot_recorded_run(run: RunRecord) -> plt.Figure:
         fig.suptitle("Full run: " + " ".join(run.spec.arguments()))
         fig.tight_layout()
     return fig
+
+
+def embedded_png(fig: plt.Figure, alt: str) -> str:
+    """A figure as an HTML image holding its own PNG, for a page built from Markdown.
+
+    The docs hook places such images in chapters, so no file has to be
+    written beside the page. The figure is closed.
+    """
+    import base64
+    import io
+    from html import escape
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    image = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img class="book-figure" alt="{escape(alt)}" src="data:image/png;base64,{image}">'
 
 
 def show(fig: plt.Figure, name: str) -> None:

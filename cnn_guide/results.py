@@ -378,7 +378,14 @@ def _full_run_spec(model: str) -> RunSpec:
 
 
 def _full_run(model: str, path: str | os.PathLike | None) -> str:
-    return full_run_report(_full_run_spec(model), path)
+    spec = _full_run_spec(model)
+    run = find(spec, path)
+    if run is None:
+        return full_run_report(spec, path)
+    from cnn_guide.plotting import embedded_png, plot_recorded_run
+
+    alt = f"Accuracy and loss by epoch of {model}'s recorded full run"
+    return full_run_report(spec, path) + "\n\n" + embedded_png(plot_recorded_run(run), alt) + "\n"
 
 
 def _full_runs_table(chapters: Mapping[str, str], path: str | os.PathLike | None) -> str:

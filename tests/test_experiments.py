@@ -71,7 +71,8 @@ def test_full_run_markers(tiny_run, tmp_path):
     )
     results.record(as_record(tiny_run, vgg, test_accuracy=0.9312), path)
     marker = results.render_marker("full-run: vgg_fashion", path=path)
-    assert "test accuracy 0.9312" in marker and marker.endswith("met by 0.62 points.")
+    assert "test accuracy 0.9312" in marker and "met by 0.62 points." in marker
+    assert marker.rstrip().endswith('">') and "data:image/png;base64," in marker  # its curves
     table = results.render_marker("full-runs-table", chapters={"vgg_fashion": "vgg.md"}, path=path)
     assert "| [vgg_fashion](vgg.md) |" in table and "| 0.9312 |" in table
     assert "92.50%: met by 0.62 points |" in table
