@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ACCURACY_TARGETS", "RunFigures", "RunRecord", "RunSpec", "machine_info"]
 
+BUSY_LOAD = 1.5
+"""A load average above this many times the cores marks a run's timings as contended."""
+
 ACCURACY_TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
 """Test accuracies whose first crossing a run reports (`RunFigures.seconds_to`)."""
 
@@ -390,9 +393,22 @@ class RunRecord(RunFigures):
         cpu = self.machine.get("cpu", "an unknown CPU")
         return gpu or f"{cpu}, {self.machine.get('cores', '?')} cores"
 
+    @property
+    def was_busy(self) -> bool:
+        """Whether other work shared the machine (`BUSY_LOAD` times its cores, over 5 min)."""
+        load, cores = self.machine.get("load_average"), self.machine.get("cores")
+        return bool(load and cores and load[1] > BUSY_LOAD * cores)
+
     def describe_machine(self) -> str:
-        """Where it was measured: the hardware and the TensorFlow version."""
-        return f"{self.hardware}, TensorFlow {self.machine.get('tensorflow', '?')}"
+        """Where it was measured: the hardware, TensorFlow, and a busy machine said as such."""
+        text = f"{self.hardware}, TensorFlow {self.machine.get('tensorflow', '?')}"
+        if self.was_busy:
+            load = self.machine["load_average"][1]
+            text += (
+                f" (a busy machine: load average {load:g} on {self.machine['cores']} cores, so "
+                "its timings are slower than a quiet machine's)"
+            )
+        return text
 
     def to_json(self) -> dict[str, Any]:
         """The row as plain JSON values."""
@@ -438,7 +454,21 @@ def machine_info() -> dict[str, Any]:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": numpy.__version__,
+        "load_average": _load_average(),
     }
+
+
+def _load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages when the run ended (where the OS has them).
+
+    A run keeps about as many cores busy as it has; a higher load means other
+    work shared the machine, and the run's timings are slower than a quiet
+    machine's (its accuracy is not affected).
+    """
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _cpu_model() -> str:

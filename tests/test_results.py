@@ -305,3 +305,18 @@ def test_a_benchmark_row_at_chance_says_so(tiny_run, tmp_path):
     assert "the full runs settle them first" in row
     results.record(_record(tiny_run, spec, test_accuracy=0.8009), path)
     assert "at chance" not in results.render_marker("benchmark: densenet_fashion", path=path)
+
+
+def test_a_run_on_a_busy_machine_says_its_timings_are_slower(tiny_run):
+    spec = RunSpec.of("vgg_fashion", "book")
+    run = _record(tiny_run, spec)
+    assert len(run.machine["load_average"]) == 3
+    quiet = dataclasses.replace(
+        run, machine={**run.machine, "cores": 2, "load_average": [2, 2.9, 2]}
+    )
+    assert not quiet.was_busy and "busy" not in quiet.describe_machine()
+    busy = dataclasses.replace(
+        run, machine={**run.machine, "cores": 2, "load_average": [4, 3.5, 3]}
+    )
+    assert busy.was_busy
+    assert "(a busy machine: load average 3.5 on 2 cores, so its timings" in busy.describe_machine()
