@@ -9,8 +9,8 @@ Every example runs at one of three budgets, chosen by the environment variable
 * ``site``: the real data for a few epochs, what the documentation build
   executes (a few minutes on a 2-core CPU; all 10,000 test images, and the
   training images a slow network can afford);
-* ``full``: the default when a reader runs an example, enough epochs to reach
-  the architecture's accuracy.
+* ``full``: the default when a reader runs an example: the full run the
+  book records for it (`cnn-guide record`), which its last cell sets beside the reader's.
 """
 
 from __future__ import annotations

@@ -406,8 +406,9 @@ show(fig, "receptive_field")
 #
 # Real networks learn their kernels. LeNet-5 (see the chapter
 # [LeNet-5](../../chapters/lenet/)) starts with six 5x5 convolutions on the
-# raw image; trained briefly with the book's recipe ('protocol': Adam, batch
-# 128), its first layer can be set beside the hand-made kernels above. Given
+# raw image; trained briefly with the book recipe ('book': AdamW with a
+# one-cycle schedule, batch 128), its first layer can be set beside the
+# hand-made kernels above. Given
 # the model's name, `fit` builds it after seeding with the recipe's seed, so
 # its initial weights are reproducible too.
 
@@ -433,8 +434,8 @@ show(
 # positive (white). Look for kernels with a bright and a dark side, edge
 # detectors like Sobel's at orientations of their own, and for kernels of
 # mostly one sign, which pass or invert the brightness (the maps that look
-# like the bag, or its negative); after so short a training they are still
-# noisy. Nobody chose them: they are what reduced the classification loss.
+# like the bag, or its negative); after so short a training they can still
+# be noisy. Nobody chose them: they are what reduced the classification loss.
 # Every later chapter stacks many such layers, and the rest of this book is
 # about how to arrange them.
 #
