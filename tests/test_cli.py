@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -167,6 +168,7 @@ def test_bench_trains_each_model_in_its_own_process_and_records(capfd, tmp_path,
     assert stored["parameters"] == 61_706 and stored["macs"] > 0 and stored["images"] == 4 * 128
     assert stored["train_images_per_second"] > 0 and stored["inference_images_per_second"] > 0
     assert "lenet5_fashion" in out and "61,706" in out  # the table
+    assert re.search(r"min of wall-clock time, [0-9.]+ min of CPU time \(all \d+ cores", out)
 
 
 @pytest.mark.slow  # two timed runs in processes of their own

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
     return run_each(specs, record=args.record, data_dir=args.data_dir)
 
 
+def _time_taken(wall_seconds: float) -> str:
+    """The wall-clock and CPU time of the runs, all processes together."""
+    text = f"{wall_seconds / 60:,.1f} min of wall-clock time"
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return text + "."
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = children.ru_utime + children.ru_stime
+    return text + f", {cpu / 60:,.1f} min of CPU time (all {os.cpu_count()} cores together)."
+
+
 def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None) -> int:
     """Train each run in a fresh process (``cnn-guide train``); print the recorded table.
 
@@ -86,6 +100,7 @@ def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None
         The exit status: 1 if any run failed.
     """
     failed = []
+    started = time.perf_counter()
     for index, spec in enumerate(specs, start=1):
         print(f"[{index}/{len(specs)}] {spec.command.removesuffix(' --record')}", flush=True)
         argv = [sys.executable, "-m", "cnn_guide.cli", "train", *spec.arguments()]
@@ -98,6 +113,8 @@ def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None
 
         runs = load_results()
         print(format_table([runs[spec.key] for spec in specs if spec.key in runs]))
+    if specs:
+        print(_time_taken(time.perf_counter() - started))
     if failed:
         print(f"cnn-guide: failed: {'; '.join(failed)} (see above).", file=sys.stderr)
         return 1
