@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ACCURACY_TARGETS", "RunFigures", "RunRecord", "RunSpec", "machine_info"]
 
-BUSY_LOAD = 1.5
-"""A load average above this many times the cores marks a run's timings as contended."""
+BUSY_LOAD = 2.0
+"""A 5-minute load average above this many times the cores marks a run's timings as
+contended (TensorFlow alone, with its extra threads, keeps a 2-core machine near 3)."""
 
 ACCURACY_TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
 """Test accuracies whose first crossing a run reports (`RunFigures.seconds_to`)."""

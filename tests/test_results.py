@@ -312,11 +312,11 @@ def test_a_run_on_a_busy_machine_says_its_timings_are_slower(tiny_run):
     run = _record(tiny_run, spec)
     assert len(run.machine["load_average"]) == 3
     quiet = dataclasses.replace(
-        run, machine={**run.machine, "cores": 2, "load_average": [2, 2.9, 2]}
+        run, machine={**run.machine, "cores": 2, "load_average": [3, 3.1, 3]}
     )
     assert not quiet.was_busy and "busy" not in quiet.describe_machine()
     busy = dataclasses.replace(
-        run, machine={**run.machine, "cores": 2, "load_average": [4, 3.5, 3]}
+        run, machine={**run.machine, "cores": 2, "load_average": [5, 4.5, 4]}
     )
     assert busy.was_busy
-    assert "(a busy machine: load average 3.5 on 2 cores, so its timings" in busy.describe_machine()
+    assert "(a busy machine: load average 4.5 on 2 cores, so its timings" in busy.describe_machine()
