@@ -96,11 +96,12 @@ def test_a_run_recorded_under_an_older_recipe_counts_as_missing(tmp_path):
     assert results.find(spec, path) is None
 
 
-def test_no_recorded_full_run_or_experiment_sits_at_chance():
-    # A run that learned nothing (ten classes: 0.10) would be shown as evidence
-    # of nothing; the recording must be fixed, not published.
+def test_no_recorded_full_run_sits_at_chance():
+    # A full run that learned nothing (ten classes: 0.10) would be shown as a
+    # network's accuracy; the recording must be fixed, not published. (An
+    # experiment's arm may fail to train: that can be its finding.)
     from cnn_guide.results import CHANCE_LINE, find
 
-    for spec in evidence.plan("full") + evidence.plan("experiments"):
+    for spec in evidence.plan("full"):
         run = find(spec, results.RESULTS_PATH)
         assert run is None or run.test_accuracy >= CHANCE_LINE, spec.key
