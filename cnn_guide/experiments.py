@@ -319,8 +319,10 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     """A Markdown table of the experiment's recorded runs, or the command that records them.
 
     Each arm's row gives its parameters and MACs, the test accuracy of each
-    seed, their mean and spread (largest minus smallest), and, where the
-    experiment names a training error, the epoch each seed first reached it.
+    seed, their mean and spread (largest minus smallest), each seed's
+    training error over its last epoch (what the degradation problem is
+    about), and, where the experiment names a training error, the epoch each
+    seed first reached it.
     """
     recorded = experiment.recorded(path)
     done = sum(len(runs) for runs in recorded.values())
@@ -329,7 +331,15 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     if done == 0:
         return f"*Not recorded yet: `{command}` trains its {wanted} runs.*"
     seeds = ", ".join(str(seed) for seed in experiment.seeds)
-    header = ["network", "parameters", "MACs", f"test accuracy (seeds {seeds})", "mean", "spread"]
+    header = [
+        "network",
+        "parameters",
+        "MACs",
+        f"test accuracy (seeds {seeds})",
+        "mean",
+        "spread",
+        "last epoch's training error",
+    ]
     if experiment.error_target is not None:
         header.append(f"epoch to {experiment.error_target:.0%} training error")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -347,6 +357,7 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
             ", ".join(f"{a:.4f}" for a in accuracies),
             f"{sum(accuracies) / len(accuracies):.4f}",
             f"{max(accuracies) - min(accuracies):.4f}",
+            ", ".join(f"{1 - run.history['accuracy'][-1]:.4f}" for run in runs),
         ]
         if experiment.error_target is not None:
             epochs = [_first_epoch_below(run, experiment.error_target) for run in runs]
