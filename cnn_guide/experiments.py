@@ -204,7 +204,7 @@ _EXPERIMENTS = (
             _resnet("residual, 20 layers", 3, True),
             _resnet("residual, 56 layers", 9, True),
         ),
-        epochs=10,
+        epochs=5,
     ),
     Experiment(
         name="se-blocks",
