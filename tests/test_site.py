@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -216,10 +217,10 @@ def test_chapters_show_their_full_run_and_experiment(built_site):
 
     chapters = ROOT / "docs" / "chapters"
     for path in sorted(chapters.glob("*.md")):
-        html = (built_site / "chapters" / path.stem / "index.html").read_text()
+        html = unescape((built_site / "chapters" / path.stem / "index.html").read_text())
         for name in re.findall(r"^<!-- experiment: ([\w-]+) -->$", path.read_text(), re.M):
             experiment = get_experiment(name)
-            assert experiment.question.replace("'", "&#39;")[:40] in html, name
+            assert experiment.question in html, name
             command = f"cnn-guide record --plan experiments --only {name}"
             assert command in html, name
             assert "test accuracy (seeds" in html or "Not recorded yet" in html, name
