@@ -105,3 +105,9 @@ def test_no_recorded_full_run_sits_at_chance():
     for spec in evidence.plan("full"):
         run = find(spec, results.RESULTS_PATH)
         assert run is None or run.test_accuracy >= CHANCE_LINE, spec.key
+
+
+def test_every_full_run_is_recorded():
+    # Every example page ends with its full run, read from the results file.
+    missing = evidence.missing(evidence.plan("full"), results.RESULTS_PATH)
+    assert not missing, [spec.command for spec in missing]
