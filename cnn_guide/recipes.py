@@ -11,7 +11,7 @@ from cnn_guide.recipes import get_recipe, list_recipes
 list_recipes()                          # ['protocol', 'seed', 'fast', ...]
 protocol = get_recipe("protocol")       # Adam, batch 128, 10 epochs
 short = get_recipe("protocol", epochs=2)
-bench = get_recipe("protocol", minutes=3, eval_every=30)  # a time budget instead
+bench = get_recipe("book", minutes=3, eval_every=30)  # a time budget instead
 print(get_recipe("fast").describe())    # one line per technique
 ```
 
@@ -432,9 +432,9 @@ _RECIPES: dict[str, Recipe] = {
             epochs=10,
         ),
         dataclasses.replace(
-            _PROTOCOL,
+            _BOOK,
             name="benchmark",
-            summary="the protocol recipe for a fixed time: what each architecture reaches "
+            summary="the book recipe for a fixed time: what each architecture reaches "
             "in 3 minutes, with the test accuracy checked every 30 s of training",
             epochs=None,
             minutes=3,
