@@ -131,9 +131,6 @@ def missing(specs: list[RunSpec], path: str | os.PathLike | None = None) -> list
 
     See `RunRecord.is_current`.
     """
-    from cnn_guide.results import load_results
+    from cnn_guide.results import find_all
 
-    recorded = load_results(path)
-    return [
-        spec for spec in specs if spec.key not in recorded or not recorded[spec.key].is_current()
-    ]
+    return [spec for spec, run in zip(specs, find_all(specs, path), strict=True) if run is None]

@@ -97,12 +97,18 @@ class Experiment:
 
     def recorded(self, path: str | os.PathLike | None = None) -> dict[str, list[RunRecord]]:
         """Each arm's recorded runs (current ones only), by label."""
-        from cnn_guide.results import find
+        from cnn_guide.results import find_all
 
-        found = {
-            arm.label: [find(self.run_of(arm, s), path) for s in self.seeds] for arm in self.arms
-        }
-        return {label: [run for run in runs if run is not None] for label, runs in found.items()}
+        found = iter(find_all(self.runs(), path))  # arm by arm, seed by seed
+        arms = {arm.label: [next(found) for _ in self.seeds] for arm in self.arms}
+        return {label: [run for run in runs if run is not None] for label, runs in arms.items()}
+
+
+def _ablation(
+    model: str, idea: str, alternative: str, option: Mapping[str, Any]
+) -> tuple[Arm, Arm]:
+    """The model as its paper builds it, against the same model with one option changed."""
+    return Arm(idea, model), Arm(alternative, model, option)
 
 
 def _resnet(label: str, blocks: int, skip: bool) -> Arm:
@@ -133,10 +139,7 @@ _EXPERIMENTS = (
         question="Does ReLU train faster than tanh, as AlexNet's Figure 1 showed?",
         source="Krizhevsky et al. (2012), Figure 1: ReLU reached 25% training error "
         "on CIFAR-10 six times sooner than tanh",
-        arms=(
-            Arm("ReLU", "alexnet_fashion"),
-            Arm("tanh", "alexnet_fashion", {"activation": "tanh"}),
-        ),
+        arms=_ablation("alexnet_fashion", "ReLU", "tanh", {"activation": "tanh"}),
         epochs=5,
         error_target=0.10,
     ),
@@ -145,9 +148,8 @@ _EXPERIMENTS = (
         chapter="vgg",
         question="Do stacked 3x3 convolutions beat one larger kernel of the same receptive field?",
         source="Simonyan and Zisserman (2014), section 2.3",
-        arms=(
-            Arm("stacked 3x3", "vgg_fashion"),
-            Arm("one large kernel per stage", "vgg_fashion", {"stacked_kernels": False}),
+        arms=_ablation(
+            "vgg_fashion", "stacked 3x3", "one large kernel per stage", {"stacked_kernels": False}
         ),
         epochs=5,
     ),
@@ -157,9 +159,8 @@ _EXPERIMENTS = (
         question="Does global average pooling match a fully connected head with far "
         "fewer parameters?",
         source="Lin et al. (2013), section 4.6",
-        arms=(
-            Arm("global average pooling", "nin_fashion"),
-            Arm("fully connected head", "nin_fashion", {"head": "dense"}),
+        arms=_ablation(
+            "nin_fashion", "global average pooling", "fully connected head", {"head": "dense"}
         ),
         epochs=5,
     ),
@@ -168,9 +169,8 @@ _EXPERIMENTS = (
         chapter="googlenet",
         question="What do the 1x1 reductions save, and what do they cost in accuracy?",
         source="Szegedy et al. (2014), Figure 2",
-        arms=(
-            Arm("with 1x1 reductions", "googlenet_fashion"),
-            Arm("naive modules", "googlenet_fashion", {"reductions": False}),
+        arms=_ablation(
+            "googlenet_fashion", "with 1x1 reductions", "naive modules", {"reductions": False}
         ),
         epochs=5,
     ),
@@ -256,9 +256,8 @@ _EXPERIMENTS = (
         question="Do depthwise separable convolutions keep the accuracy of regular ones "
         "at a fraction of the parameters?",
         source="Chollet (2017), section 2",
-        arms=(
-            Arm("separable", "xception_fashion"),
-            Arm("regular convolutions", "xception_fashion", {"separable": False}),
+        arms=_ablation(
+            "xception_fashion", "separable", "regular convolutions", {"separable": False}
         ),
         epochs=5,
     ),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "benchmark_rows",
     "estimate_minutes",
     "find",
+    "find_all",
     "format_table",
     "full_run_report",
     "load_results",
@@ -116,8 +117,16 @@ def find(spec: RunSpec, path: str | os.PathLike | None = None) -> RunRecord | No
 
     See `RunRecord.is_current`.
     """
-    run = load_results(path).get(spec.key)
-    return run if run is not None and run.is_current() else None
+    return find_all([spec], path)[0]
+
+
+def find_all(
+    specs: Sequence[RunSpec], path: str | os.PathLike | None = None
+) -> list[RunRecord | None]:
+    """The recorded run of each of ``specs`` (see `find`), reading the file once."""
+    recorded = load_results(path)
+    runs = [recorded.get(spec.key) for spec in specs]
+    return [run if run is not None and run.is_current() else None for run in runs]
 
 
 def benchmark_rows(
@@ -392,7 +401,8 @@ def _full_runs_table(chapters: Mapping[str, str], path: str | os.PathLike | None
     from cnn_guide.evidence import full_run_target, plan
 
     specs = plan("full")
-    runs = [run for run in (find(spec, path) for spec in specs) if run is not None]
+    found = find_all(specs, path)
+    runs = [run for run in found if run is not None]
     runs.sort(key=lambda run: -run.test_accuracy)
     lines = [
         "| network | parameters | epochs | test accuracy | validation | s per epoch | target |",
@@ -407,7 +417,7 @@ def _full_runs_table(chapters: Mapping[str, str], path: str | os.PathLike | None
             f"{run.valid_accuracy:.4f} | {run.seconds_per_epoch:.0f} | {target.accuracy:.2%}: "
             f"{'met' if margin >= 0 else 'missed'} by {abs(margin):.2f} points |"
         )
-    missing = [spec for spec in specs if find(spec, path) is None]
+    missing = [spec for spec, run in zip(specs, found, strict=True) if run is None]
     machines = "; ".join(sorted({run.describe_machine() for run in runs})) or "-"
     text = (
         "\n".join(lines) + f"\n\nMeasured on {machines}; each row by its own command, "

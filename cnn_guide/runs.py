@@ -37,7 +37,14 @@ from cnn_guide.recipes import STOP_FIELDS, Recipe, get_recipe, setting_fields
 if TYPE_CHECKING:
     from cnn_guide.training import FitResult
 
-__all__ = ["ACCURACY_TARGETS", "RunFigures", "RunRecord", "RunSpec", "machine_info"]
+__all__ = [
+    "ACCURACY_TARGETS",
+    "RunFigures",
+    "RunRecord",
+    "RunSpec",
+    "machine_info",
+    "settings_of",
+]
 
 BUSY_LOAD = 2.0
 """A 5-minute load average above this many times the cores marks a run's timings as
@@ -321,6 +328,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def settings_of(recipe: Recipe) -> dict[str, Any]:
+    """Every training setting of ``recipe``, as the results file stores them (JSON values)."""
+    return json.loads(json.dumps({name: getattr(recipe, name) for name in setting_fields()}))
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunRecord(RunFigures):
     """One row of the results file: a run's spec, its figures and where it ran.
@@ -356,7 +368,7 @@ class RunRecord(RunFigures):
             )
         return cls(
             spec=spec,
-            settings={name: getattr(result.recipe, name) for name in setting_fields()},
+            settings=settings_of(result.recipe),
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             commit=_git_commit(),
             machine=machine_info(),
@@ -369,8 +381,7 @@ class RunRecord(RunFigures):
         A row recorded under an older definition of its recipe no longer shows
         what its command does today, so it counts as missing until re-recorded.
         """
-        current = {name: getattr(self.spec.resolve(), name) for name in setting_fields()}
-        return json.loads(json.dumps(current)) == self.settings
+        return settings_of(self.spec.resolve()) == self.settings
 
     @property
     def key(self) -> str:

@@ -8,8 +8,7 @@ import pytest
 
 from cnn_guide import evidence, models, results
 from cnn_guide.cli import main
-from cnn_guide.recipes import setting_fields
-from cnn_guide.runs import RunRecord, RunSpec
+from cnn_guide.runs import RunRecord, RunSpec, settings_of
 
 
 def test_each_example_full_run_is_read_from_its_own_plan():
@@ -47,7 +46,8 @@ def test_plans_and_what_is_missing(tmp_path):
 
 
 def _record_for(spec: RunSpec, template: RunRecord) -> RunRecord:
-    return dataclasses.replace(template, spec=spec)
+    """``template``'s figures as a record of ``spec`` under its recipe as defined today."""
+    return dataclasses.replace(template, spec=spec, settings=settings_of(spec.resolve()))
 
 
 def test_record_lists_and_records_only_what_is_missing(capsys, monkeypatch, tmp_path):
@@ -82,7 +82,7 @@ def test_each_training_example_says_how_long_it_takes_before_it_trains():
 def test_a_run_recorded_under_an_older_recipe_counts_as_missing(tmp_path):
     spec = RunSpec.of("lenet5_fashion", "book", epochs=20)
     path = tmp_path / "results.json"
-    settings = {name: getattr(spec.resolve(), name) for name in setting_fields()}
+    settings = settings_of(spec.resolve())
     shipped = results.load_results(results.RESULTS_PATH)
     template = next(run for run in shipped.values() if run.spec.recipe == "benchmark")
     current = dataclasses.replace(template, spec=spec, settings=settings)

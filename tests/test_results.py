@@ -13,7 +13,7 @@ from cnn_guide import results
 from cnn_guide.cli import _parser
 from cnn_guide.cli._args import spec_from_args
 from cnn_guide.recipes import get_recipe
-from cnn_guide.runs import RunFigures, RunRecord, RunSpec
+from cnn_guide.runs import RunFigures, RunRecord, RunSpec, settings_of
 
 V1_SAMPLE = Path(__file__).parent / "data" / "results_v1.json"
 
@@ -298,11 +298,17 @@ def test_the_full_run_is_drawn_from_the_results_file(tiny_run, tmp_path, monkeyp
 def test_a_benchmark_row_at_chance_says_so(tiny_run, tmp_path):
     path = tmp_path / "results.json"
     spec = RunSpec.of("densenet_fashion", "benchmark")
-    results.record(_record(tiny_run, spec, test_accuracy=0.1009), path)
+    # A row recorded before the benchmark settled its batch-norm statistics.
+    unsettled = settings_of(get_recipe("protocol", minutes=3, epochs=None))
+    results.record(_record(tiny_run, spec, test_accuracy=0.1009, settings=unsettled), path)
     row = results.render_marker("benchmark: densenet_fashion", path=path)
     assert "(Adam, batch 128;" in row  # read from the row's own settings
     assert "**This row is at chance** (test accuracy 0.1009;" in row
     assert "the full runs settle them first" in row
+    results.record(_record(tiny_run, spec, test_accuracy=0.1009), path)
+    row = results.render_marker("benchmark: densenet_fashion", path=path)
+    assert "(AdamW, batch 128, one-cycle, settled batch-norm statistics;" in row
+    assert "It was evaluated with settled batch-norm statistics." in row
     results.record(_record(tiny_run, spec, test_accuracy=0.8009), path)
     assert "at chance" not in results.render_marker("benchmark: densenet_fashion", path=path)
 
