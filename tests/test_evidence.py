@@ -96,18 +96,21 @@ def test_a_run_recorded_under_an_older_recipe_counts_as_missing(tmp_path):
     assert results.find(spec, path) is None
 
 
-def test_no_recorded_full_run_sits_at_chance():
-    # A full run that learned nothing (ten classes: 0.10) would be shown as a
+@pytest.mark.parametrize("plan", ["full", "benchmark"])
+def test_no_recorded_full_run_or_benchmark_row_sits_at_chance(plan):
+    # A run that learned nothing (ten classes: 0.10) would be shown as a
     # network's accuracy; the recording must be fixed, not published. (An
     # experiment's arm may fail to train: that can be its finding.)
-    from cnn_guide.results import CHANCE_LINE, find
+    from cnn_guide.results import CHANCE_LINE
 
-    for spec in evidence.plan("full"):
-        run = find(spec, results.RESULTS_PATH)
-        assert run is None or run.test_accuracy >= CHANCE_LINE, spec.key
+    specs = evidence.plan(plan)
+    for spec, run in zip(specs, results.find_all(specs, results.RESULTS_PATH), strict=True):
+        assert run is None or run.test_accuracy >= CHANCE_LINE, (spec.key, run.test_accuracy)
 
 
-def test_every_full_run_is_recorded():
-    # Every example page ends with its full run, read from the results file.
-    missing = evidence.missing(evidence.plan("full"), results.RESULTS_PATH)
+@pytest.mark.parametrize("plan", ["full", "benchmark"])
+def test_every_full_run_and_benchmark_row_is_recorded(plan):
+    # Every example page ends with its full run and its benchmark row, read
+    # from the results file, under its recipe as defined today.
+    missing = evidence.missing(evidence.plan(plan), results.RESULTS_PATH)
     assert not missing, [spec.command for spec in missing]
