@@ -31,6 +31,15 @@ def test_experiments_are_a_plan_of_the_recorder(capsys):
     out = capsys.readouterr().out
     assert out.count("cnn-guide train nin_fashion --recipe book") == 4
     assert '--option head="dense"' in out and "--seed 43" in out
+    # Several experiments come in the order asked for, so the cheap ones can go first.
+    assert (
+        main(
+            ["record", "--plan", "experiments", "--only", "nin-head,vgg-stacked-kernels", "--list"]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.index("train nin_fashion") < out.index("train vgg_fashion")
     with pytest.raises(ValueError, match="unknown experiment 'nin'; choose one of: lenet-1998"):
         experiments.experiment_runs(["nin"])
 

@@ -60,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.only:
         from cnn_guide.experiments import experiment_runs
 
-        chosen = set(experiment_runs(args.only))
-        specs = [spec for spec in specs if spec in chosen]
+        # In the order asked for, like --models.
+        planned = set(specs)
+        specs = [spec for spec in experiment_runs(args.only) if spec in planned]
     if args.models:
         # In the order asked for, so the runs a reader wants first come first.
         specs = sorted(
