@@ -346,7 +346,9 @@ def render_marker(
       example stands for), held to its target;
     * ``full-runs-table``: every example's full run, best test accuracy first;
     * ``experiment: NAME``: a teaching experiment's table and curves
-      (`cnn_guide.experiments`).
+      (`cnn_guide.experiments`);
+    * ``fast-goals``: the fast recipe chapter's goals, each checked against
+      the recorded runs (`cnn_guide.evidence.fast_goal_verdicts`).
 
     Args:
         marker: The comment's text, e.g. ``"benchmark: vgg_fashion"``.
@@ -367,13 +369,18 @@ def render_marker(
         return _full_run(argument, path)
     if name == "full-runs-table":
         return _full_runs_table(chapters or {}, path)
+    if name == "fast-goals":
+        from cnn_guide.evidence import fast_goal_verdicts
+
+        return "\n".join(f"- {verdict}" for verdict in fast_goal_verdicts(path)) + "\n"
     if name == "experiment" and argument:
         from cnn_guide.experiments import render_experiment
 
         return render_experiment(argument, path)
     raise ValueError(
         f"unknown results marker {marker!r}; use 'benchmark: MODEL', 'benchmark-table', "
-        "'benchmark-recipes', 'full-run: MODEL', 'full-runs-table' or 'experiment: NAME'."
+        "'benchmark-recipes', 'full-run: MODEL', 'full-runs-table', 'experiment: NAME' or "
+        "'fast-goals'."
     )
 
 

@@ -160,7 +160,7 @@ def on_page_content(html: str, page, config, files) -> str:
 # A chapter line such as <!-- benchmark: vgg_fashion --> or <!-- benchmark-table -->.
 _RESULTS_MARKER = re.compile(
     r"^<!-- (benchmark(?:: \w+|-table|-recipes)|full-run: \w+|full-runs-table"
-    r"|experiment: [\w-]+) -->$",
+    r"|experiment: [\w-]+|fast-goals) -->$",
     re.MULTILINE,
 )
 

@@ -194,6 +194,12 @@ def test_fast_chapter_shows_the_recipe_runs(built_site):
     assert {"fast", "seed"} <= recipes
     for recipe in recipes:
         assert f"<td>{recipe}</td>" in html, recipe
+    # The goals' verdicts are computed from those runs, not typed.
+    from cnn_guide.evidence import fast_goal_verdicts
+
+    for verdict in fast_goal_verdicts(ROOT / "cnn_guide" / "results.json"):
+        goal, _, outcome = verdict.partition(": ")
+        assert f"<li>{goal}: " in html and outcome.replace("**", "")[:20] in html, verdict
 
 
 def test_example_pages_end_with_their_recorded_full_run(built_site):
