@@ -75,6 +75,9 @@ class Experiment:
         seeds: The seeds each arm trains with.
         error_target: A training error whose first epoch the summary reports
             (AlexNet's Figure 1 counts epochs to 25% training error).
+        comparisons: The pairs of arms (indexes into ``arms``) whose
+            difference the summary states; by default each arm against the
+            first.
     """
 
     name: str
@@ -85,6 +88,13 @@ class Experiment:
     epochs: int
     seeds: tuple[int, ...] = SEEDS
     error_target: float | None = None
+    comparisons: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def pairs(self) -> tuple[tuple[Arm, Arm], ...]:
+        """The pairs of arms the summary compares (see ``comparisons``)."""
+        indexes = self.comparisons or tuple((0, i) for i in range(1, len(self.arms)))
+        return tuple((self.arms[a], self.arms[b]) for a, b in indexes)
 
     def run_of(self, arm: Arm, seed: int) -> RunSpec:
         """The run of one arm with one seed."""
@@ -191,6 +201,7 @@ _EXPERIMENTS = (
             for norm in (False, True)
         ),
         epochs=5,
+        comparisons=((0, 1), (2, 3), (4, 5)),  # with against without, at each rate
     ),
     Experiment(
         name="resnet-degradation",
@@ -205,6 +216,8 @@ _EXPERIMENTS = (
             _resnet("residual, 56 layers", 9, True),
         ),
         epochs=5,
+        # Degradation (deeper plain against shallower plain), then its cure at each depth.
+        comparisons=((0, 1), (0, 2), (1, 3)),
     ),
     Experiment(
         name="se-blocks",
@@ -370,7 +383,53 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     )
     if done < wanted:
         note += f" {done} of its {wanted} runs are recorded so far."
+    readings = [
+        _reading(arm, other, recorded, len(experiment.seeds)) for arm, other in experiment.pairs
+    ]
+    readings = [reading for reading in readings if reading]
+    if readings:
+        note += "\n\nWhat the seeds show:\n\n" + "\n".join(f"- {r}" for r in readings)
     return "\n".join(lines) + note
+
+
+def _reading(
+    arm: Arm, other: Arm, recorded: Mapping[str, list[RunRecord]], seeds: int
+) -> str | None:
+    """The difference between two fully recorded arms, held against their seeds' spread.
+
+    ``None`` until every seed of both arms is recorded.
+    """
+    if len(recorded[arm.label]) < seeds or len(recorded[other.label]) < seeds:
+        return None
+
+    def points(values: list[float]) -> tuple[float, float]:  # mean and spread, in points
+        return 100 * sum(values) / len(values), 100 * (max(values) - min(values))
+
+    accuracy, spread = zip(
+        *(points([run.test_accuracy for run in recorded[a.label]]) for a in (arm, other)),
+        strict=True,
+    )
+    error = [
+        points([1 - run.history["accuracy"][-1] for run in recorded[a.label]])[0]
+        for a in (arm, other)
+    ]
+    difference, widest = accuracy[1] - accuracy[0], max(spread)
+    verdict = (
+        "larger than the spread between seeds"
+        if abs(difference) > widest
+        else "within the spread between seeds: noise at this number of seeds, not a finding"
+    )
+    size = [recorded[a.label][0].parameters for a in (arm, other)]
+    weights = (
+        f", with {size[1] - size[0]:+,} parameters ({size[1] / size[0] - 1:+.1%})"
+        if size[0] != size[1]
+        else ""
+    )
+    return (
+        f"*{other.label}* against *{arm.label}*{weights}: test accuracy {difference:+.2f} "
+        f"points (spread up to {widest:.2f}), {verdict}; last epoch's training error "
+        f"{error[1] - error[0]:+.2f} points."
+    )
 
 
 def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:

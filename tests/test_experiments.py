@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import pytest
@@ -71,6 +72,35 @@ def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
     assert len(fig.axes[0].lines) == 2  # one line per recorded seed
     with pytest.raises(ValueError, match="no run of the experiment 'nin-head' is recorded yet"):
         experiments.plot_experiment(experiments.get_experiment("nin-head"), path)
+    assert "What the seeds show" not in table  # not until both arms have every seed
+
+
+@pytest.mark.parametrize(
+    ("tanh_accuracies", "verdict"),
+    [
+        ((0.90, 0.915), "larger than the spread between seeds"),
+        ((0.925, 0.905), "within the spread between seeds: noise"),
+    ],
+)
+def test_summary_holds_each_difference_against_the_seeds_spread(
+    tiny_run, tmp_path, tanh_accuracies, verdict
+):
+    path = tmp_path / "results.json"
+    alexnet = experiments.get_experiment("alexnet-relu")
+    relu, tanh = alexnet.arms
+    for arm, accuracies, error in ((relu, (0.93, 0.94), 0.05), (tanh, tanh_accuracies, 0.08)):
+        for seed, accuracy in zip(alexnet.seeds, accuracies, strict=True):
+            history = {**tiny_run.history, "accuracy": [0.5, 1 - error]}
+            run = as_record(tiny_run, alexnet.run_of(arm, seed), test_accuracy=accuracy)
+            results.record(dataclasses.replace(run, history=history), path)
+    table = experiments.summary(alexnet, path)
+    difference = 100 * (sum(tanh_accuracies) / 2 - 0.935)
+    spread = 100 * max(0.01, abs(tanh_accuracies[0] - tanh_accuracies[1]))
+    assert (
+        f"- *tanh* against *ReLU*: test accuracy {difference:+.2f} points (spread up to "
+        f"{spread:.2f}), {verdict}" in table
+    )
+    assert table.endswith("last epoch's training error +3.00 points.")
 
 
 def test_full_run_markers(tiny_run, tmp_path):
