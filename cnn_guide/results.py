@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cnn_guide.recipes import Recipe
 
 __all__ = [
+    "CHANCE_LINE",
     "RESULTS_PATH",
     "VERSION",
     "benchmark_rows",

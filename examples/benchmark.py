@@ -25,8 +25,8 @@
 # trained to the end is the chapter's table of full runs.
 #
 # **Run it yourself.** `cnn-guide bench --record` re-measures every variant
-# on your machine (about 3 minutes of training plus the evaluations per model,
-# an hour in all on a 2-core CPU; `--models resnet_fashion,vgg_fashion`
+# on your machine (3 minutes of training plus the evaluations per model;
+# `--models resnet_fashion,vgg_fashion`
 # measures a subset and replaces only those rows). Then run this script,
 # `python benchmark.py`, to redraw the figures from your results.
 
@@ -35,7 +35,7 @@ from cnn_guide import models
 from cnn_guide.budget import choose_budget
 from cnn_guide.plotting import plot_accuracy_over_time, plot_benchmark, show
 from cnn_guide.recipes import get_recipe
-from cnn_guide.results import benchmark_rows, format_table
+from cnn_guide.results import CHANCE_LINE, benchmark_rows, format_table
 
 # The budget only matters to pages that train; this one is the same at all three.
 print(choose_budget(site_epochs=1, full_epochs=1).describe())
@@ -104,7 +104,7 @@ if rows:
         )
 
 # %% [markdown]
-# ## Batch-norm statistics, and why no row sits at chance
+# ## Batch-norm statistics, and rows at chance
 #
 # A network that is slow per image gets few optimizer steps in 3 minutes.
 # If it uses batch normalization with Keras' default momentum of 0.99, the
@@ -112,13 +112,13 @@ if rows:
 # values (mean 0, variance 1) at a rate of 1% a step; after a few hundred
 # steps they still partly describe a network that no longer exists, and the
 # predictions can be no better than chance (10%) although training went
-# well. Two rows of an earlier version of this benchmark ended at chance
-# that way. The benchmark now recomputes the statistics before every
+# well. The benchmark therefore recomputes the statistics before every
 # checkpoint, as the full runs do (the recipe setting `settle_batch_norm`,
 # [`PreciseBatchNorm`](../../reference/cnn_guide/training/#cnn_guide.training.PreciseBatchNorm)).
 # The cell below prints, for each network, its optimizer steps in the 3
 # minutes and the weight the untrained network's statistics would still
-# have without that step ($0.99^{steps}$).
+# have without that step ($0.99^{steps}$), then how many rows still ended
+# below the line the book draws at chance.
 
 # %%
 for row in sorted(rows, key=lambda row: row.images):
@@ -127,6 +127,11 @@ for row in sorted(rows, key=lambda row: row.images):
         f"{row.model:22} {steps:6,.0f} steps, initial statistics would still weigh "
         f"{0.99**steps:6.1%}; test accuracy {row.test_accuracy:.4f}"
     )
+at_chance = [row.model for row in rows if row.test_accuracy < CHANCE_LINE]
+print(
+    f"\n{len(at_chance)} of {len(rows)} rows below {CHANCE_LINE:.0%} test accuracy"
+    + (f": {', '.join(at_chance)}" if at_chance else "")
+)
 
 # %% [markdown]
 # ## The papers' figures next to ours

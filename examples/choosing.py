@@ -99,8 +99,8 @@ if missing:
 # trains slower than its MACs suggest. Layers that do little arithmetic per
 # byte they move (depthwise and grouped convolutions, concatenations, batch
 # normalization, many small layers) are the usual reason on a CPU; a tiny
-# network like LeNet-5 falls below it too, because the fixed cost of each
-# training step outweighs its arithmetic.
+# network can fall below it too, because the fixed cost of each training
+# step outweighs its arithmetic.
 
 # %%
 import matplotlib.pyplot as plt
@@ -159,8 +159,8 @@ show(fig, "cost_and_speed")
 
 # %% [markdown]
 # The same comparison as numbers: how many times more time per MAC each
-# network takes to train than the simple CNN, whose plain 3x3 convolutions
-# are what CPU kernels are best at.
+# network takes to train than the simple CNN, the reference line (plain 3x3
+# convolutions, the kind of layer CPU kernels are most tuned for).
 
 # %%
 if rows:
@@ -203,9 +203,8 @@ for spec, run in recorded.items():
 # ## Accuracy in 3 minutes: the benchmark
 #
 # A different question. The book's benchmark gives every network the same 3
-# minutes of training under the plain baseline recipe (the `benchmark`
-# recipe: Adam at a constant learning rate, batch 128), so a network that is
-# slow per image gets fewer epochs. These rows are not full runs: they say
+# minutes of training under the book recipe (the `benchmark` recipe, printed
+# below), so a network that is slow per image gets fewer epochs. These rows are not full runs: they say
 # what each network reaches in a fixed time, on the machine that measured
 # them.
 

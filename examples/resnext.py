@@ -346,8 +346,8 @@ else:  # one epoch gives one point per curve: plot every step's training loss in
 # The book's units use `GroupedConv2D` instead, which splits the channels into
 # $g$ groups, runs one ordinary `Conv2D` per group and concatenates the
 # results, because TensorFlow's CPU kernels for `Conv2D(groups=g)`, its
-# gradient above all, are far slower than the separate convolutions (timed
-# below). Same function, faster. We check it on the real input
+# gradient above all, can be much slower than the separate convolutions.
+# Same function; the speed of each is timed below. We check it on the real input
 # of the trained network's first grouped convolution: the 24-channel feature
 # maps of 32 test images after `conv2_block1`'s first 1x1 convolution. A
 # `Conv2D(groups=8)` given the same kernel must produce the same output, and
