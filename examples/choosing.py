@@ -203,10 +203,10 @@ for spec, run in recorded.items():
 # ## Accuracy in 3 minutes: the benchmark
 #
 # A different question. The book's benchmark gives every network the same 3
-# minutes of training under the book recipe (the `benchmark` recipe, printed
-# below), so a network that is slow per image gets fewer epochs. These rows are not full runs: they say
-# what each network reaches in a fixed time, on the machine that measured
-# them.
+# minutes of training under the book recipe (the `benchmark` recipe), so a
+# network that is slow per image gets fewer epochs. These rows are not full
+# runs: they say what each network reaches in a fixed time, on the machine
+# that measured them.
 
 # %%
 benchmark = sorted(benchmark_rows("benchmark"), key=lambda run: -run.test_accuracy)
