@@ -491,13 +491,14 @@ def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None
         return "*No benchmark recorded yet: `cnn-guide bench --record` measures every variant.*"
     machines = "; ".join(sorted({run.describe_machine() for run in runs}))
     dates = sorted(run.date[:10] for run in runs)
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     lines = format_table(runs, markdown=True).splitlines()
     for index, run in enumerate(runs, start=2):  # link each model to its chapter
         if run.model in chapters:
             link = f"[{run.model}]({chapters[run.model]})"
             lines[index] = lines[index].replace(f"| {run.model} |", f"| {link} |", 1)
     return (
-        "\n".join(lines) + f"\n\nMeasured on {machines}, {dates[0]} to {dates[-1]}, by "
+        "\n".join(lines) + f"\n\nMeasured on {machines}, {when}, by "
         "`cnn-guide bench --record` (each row's own command is in the "
         "results file and on the example page)."
     )
