@@ -20,7 +20,7 @@ for spec in degradation.runs():
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -402,23 +402,19 @@ def _reading(
     if len(recorded[arm.label]) < seeds or len(recorded[other.label]) < seeds:
         return None
 
-    def points(values: list[float]) -> tuple[float, float]:  # mean and spread, in points
-        return 100 * sum(values) / len(values), 100 * (max(values) - min(values))
+    def compare(figure: Callable[[RunRecord], float]) -> str:
+        """The difference of the means, in points, held against the wider spread."""
+        values = [[100 * figure(run) for run in recorded[a.label]] for a in (arm, other)]
+        means = [sum(v) / len(v) for v in values]
+        widest = max(max(v) - min(v) for v in values)
+        difference = means[1] - means[0]
+        verdict = (
+            "larger than that"
+            if abs(difference) > widest
+            else "within it: noise at this number of seeds, not a finding"
+        )
+        return f"{difference:+.2f} points (seeds spread up to {widest:.2f}; {verdict})"
 
-    accuracy, spread = zip(
-        *(points([run.test_accuracy for run in recorded[a.label]]) for a in (arm, other)),
-        strict=True,
-    )
-    error = [
-        points([1 - run.history["accuracy"][-1] for run in recorded[a.label]])[0]
-        for a in (arm, other)
-    ]
-    difference, widest = accuracy[1] - accuracy[0], max(spread)
-    verdict = (
-        "larger than the spread between seeds"
-        if abs(difference) > widest
-        else "within the spread between seeds: noise at this number of seeds, not a finding"
-    )
     size = [recorded[a.label][0].parameters for a in (arm, other)]
     weights = (
         f", with {size[1] - size[0]:+,} parameters ({size[1] / size[0] - 1:+.1%})"
@@ -426,9 +422,9 @@ def _reading(
         else ""
     )
     return (
-        f"*{other.label}* against *{arm.label}*{weights}: test accuracy {difference:+.2f} "
-        f"points (spread up to {widest:.2f}), {verdict}; last epoch's training error "
-        f"{error[1] - error[0]:+.2f} points."
+        f"*{other.label}* against *{arm.label}*{weights}: test accuracy "
+        f"{compare(lambda run: run.test_accuracy)}; last epoch's training error "
+        f"{compare(lambda run: 1 - run.history['accuracy'][-1])}."
     )
 
 
