@@ -10,8 +10,9 @@ for minutes on a network timeout), and holds the small rules that
   or the devices given), ``"multiworker"`` (several machines, configured by
   ``TF_CONFIG``) and ``"tpu"``;
 * `choose_precision`: ``"auto"`` picks ``mixed_float16`` on NVIDIA GPUs,
-  ``mixed_bfloat16`` on TPUs and on CPUs with native bfloat16 instructions,
-  else ``float32``;
+  ``mixed_bfloat16`` on TPUs, and on CPUs with native bfloat16 instructions
+  whichever of bfloat16 and float32 trains the network faster there
+  (`measure_training_speeds`), else ``float32``;
 * `per_replica_batch_size` and `linear_scaling`: how the global batch is split
   and how the learning rate follows it;
 * `sharding_options`: how the input pipeline is split across workers.
@@ -32,10 +33,12 @@ Chapter: ``docs/chapters/distributed.md``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = [
+    "BFLOAT16_MIN_GAIN",
     "STRATEGIES",
     "TF_CONFIG_EXAMPLE",
     "apply_keras_workarounds",
@@ -54,7 +58,9 @@ __all__ = [
     "is_chief",
     "linear_scaling",
     "make_strategy",
+    "measure_training_speeds",
     "per_replica_batch_size",
+    "precision_policy",
     "read_tf_config",
     "sharding_options",
     "task_backup_dir",
@@ -69,6 +75,11 @@ TF_CONFIG_EXAMPLE = (
 )
 """A valid ``TF_CONFIG`` for two machines, as it is set on the first one (the
 second one sets ``"index": 1``)."""
+
+BFLOAT16_MIN_GAIN = 1.1
+"""How much faster bfloat16 must train than float32 on a CPU for ``"auto"`` to
+pick it: a gain under 10% is within the noise of a few timed steps, and not
+worth bfloat16's 8-bit mantissa."""
 
 _POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 _TASK_TYPES = ("worker", "chief")
@@ -240,7 +251,10 @@ def read_tf_config(text: str | None = None) -> dict[str, Any]:
 
 
 def choose_precision(
-    precision: str = "auto", strategy: tf.distribute.Strategy | None = None
+    precision: str = "auto",
+    strategy: tf.distribute.Strategy | None = None,
+    *,
+    measure: Callable[[Sequence[str]], Mapping[str, float]] | None = None,
 ) -> str:
     """Resolve a precision name to a Keras dtype policy name.
 
@@ -252,9 +266,12 @@ def choose_precision(
       capability 7.0 or newer (Volta and later: tensor cores), unless the
       strategy's replicas are all CPUs; Keras then scales the loss so that
       small float16 gradients do not underflow;
-    * ``"mixed_bfloat16"`` on a CPU with native bfloat16 instructions
-      (`cpu_supports_bfloat16`); elsewhere bfloat16 is emulated and slower;
-    * ``"float32"`` otherwise.
+    * on a CPU with native bfloat16 instructions (`cpu_supports_bfloat16`),
+      ``"mixed_bfloat16"`` only if ``measure`` finds it at least
+      `BFLOAT16_MIN_GAIN` times faster than float32 for the network at hand:
+      the gain depends on the network and the CPU (from none to about 2x), so
+      it is timed, not assumed. Without ``measure``, ``"float32"``;
+    * ``"float32"`` otherwise (elsewhere bfloat16 is emulated and slower).
 
     Any other value must be a policy name and is returned unchanged.
 
@@ -262,6 +279,9 @@ def choose_precision(
         precision: ``"auto"``, ``"float32"``, ``"mixed_bfloat16"`` or
             ``"mixed_float16"``.
         strategy: The strategy the model will train under, if any.
+        measure: Times training under the given policies and returns images
+            per second for each (see `measure_training_speeds`); asked only
+            on a CPU with native bfloat16.
 
     Returns:
         A Keras dtype policy name.
@@ -279,7 +299,77 @@ def choose_precision(
         return "mixed_bfloat16"
     if not _replicas_on_cpus_only(strategy) and _has_tensor_core_gpu():
         return "mixed_float16"
-    return "mixed_bfloat16" if cpu_supports_bfloat16() else "float32"
+    if not cpu_supports_bfloat16() or measure is None:
+        return "float32"
+    speeds = measure(("float32", "mixed_bfloat16"))
+    faster = speeds["mixed_bfloat16"] >= BFLOAT16_MIN_GAIN * speeds["float32"]
+    return "mixed_bfloat16" if faster else "float32"
+
+
+def measure_training_speeds(
+    build: Callable[[], keras.Model],
+    batch_size: int,
+    policies: Sequence[str] = ("float32", "mixed_bfloat16"),
+    *,
+    rounds: int = 3,
+    steps: int = 5,
+) -> dict[str, float]:
+    """Training images per second of one network under each precision policy.
+
+    One copy of the network is built per policy and traced with two warm-up
+    steps on random images of its input shape. Then each round times
+    ``steps`` training steps of every policy in turn, in one process, so that
+    any other load on the machine falls on all of them alike; a policy's
+    speed is its best round.
+
+    Args:
+        build: Builds the network (called once per policy, under it).
+        batch_size: Images per training step.
+        policies: Keras dtype policy names.
+        rounds: Interleaved rounds.
+        steps: Timed steps per policy and round.
+
+    Returns:
+        Images per second, by policy.
+    """
+    import numpy as np
+
+    positive_int(batch_size, "batch_size")
+    nets = {}
+    for policy in policies:
+        with precision_policy(policy):
+            net = build()
+        net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        nets[policy] = net
+    rng = np.random.default_rng(0)
+    shape, classes = nets[policies[0]].input_shape[1:], nets[policies[0]].output_shape[-1]
+    images = rng.random((batch_size, *shape), dtype=np.float32)
+    labels = rng.integers(0, classes, batch_size)
+    for net in nets.values():
+        for _ in range(2):  # trace the training step
+            net.train_on_batch(images, labels)
+    speeds = dict.fromkeys(policies, 0.0)
+    for _ in range(rounds):
+        for policy, net in nets.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                net.train_on_batch(images, labels)
+            speed = steps * batch_size / (time.perf_counter() - start)
+            speeds[policy] = max(speeds[policy], speed)
+    return speeds
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    """Set Keras' global dtype policy while a model is built, then restore it."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def cpu_supports_bfloat16(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:

@@ -36,7 +36,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -495,7 +495,9 @@ def fit(
         strategy = distribute.make_strategy(strategy)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     global_batch = recipe.batch_size * replicas
-    precision = distribute.choose_precision(recipe.precision, strategy)
+    precision = distribute.choose_precision(
+        recipe.precision, strategy, measure=_speed_probe(model, recipe.batch_size)
+    )
     if isinstance(model, keras.Model) and precision != "float32":
         raise ValueError(
             f"precision {recipe.precision!r} chose {precision!r} on this machine, but a built "
@@ -505,7 +507,7 @@ def fit(
     keras.utils.set_random_seed(recipe.seed)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        with _precision_policy(precision):
+        with distribute.precision_policy(precision):
             net = _materialize(model)
         optimizer = recipe.make_optimizer(replicas)
         net.compile(
@@ -605,15 +607,31 @@ def _macs(model: keras.Model) -> int:
     return analysis.layer_table(model).macs or 0
 
 
-@contextlib.contextmanager
-def _precision_policy(precision: str) -> Iterator[None]:
-    """Set Keras' global dtype policy while the model is built, then restore it."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+_MEASURED_SPEEDS: dict[tuple[str, int], Mapping[str, float]] = {}
+
+
+def _speed_probe(
+    model: keras.Model | str | Callable[[], keras.Model], batch_size: int
+) -> Callable[[Sequence[str]], Mapping[str, float]] | None:
+    """What `distribute.choose_precision` times, for a model that is not built yet.
+
+    A registered model's measurement is kept for the rest of the process.
+    """
+    if isinstance(model, keras.Model):
+        return None  # a built model cannot change its precision anyway
+
+    def measure(policies: Sequence[str]) -> Mapping[str, float]:
+        key = (model, batch_size) if isinstance(model, str) else None
+        if key not in _MEASURED_SPEEDS:
+            speeds = distribute.measure_training_speeds(
+                lambda: _materialize(model), batch_size, policies
+            )
+            if key is None:
+                return speeds
+            _MEASURED_SPEEDS[key] = speeds
+        return _MEASURED_SPEEDS[key]
+
+    return measure
 
 
 def _materialize(model: keras.Model | str | Callable[[], keras.Model]) -> keras.Model:

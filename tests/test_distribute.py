@@ -186,17 +186,31 @@ def test_mixed_bfloat16_under_a_named_strategy_keeps_float32_outputs(small_fashi
 
 
 def test_auto_precision_picks_a_valid_policy(small_fashion):
-    chosen = choose_precision("auto")
-    assert chosen in PRECISIONS
     import tensorflow as tf
 
-    if not tf.config.list_physical_devices("GPU"):  # this CPU machine: decided by its flags
-        assert chosen == ("mixed_bfloat16" if cpu_supports_bfloat16() else "float32")
     tiny = small_fashion.subset(train=32, valid=32, test=32)
     result = fit("simple_cnn", tiny, get_recipe("protocol", epochs=1, precision="auto"), verbose=0)
-    assert result.precision == chosen
+    chosen = result.precision
+    assert chosen in PRECISIONS
+    if not tf.config.list_physical_devices("GPU") and not cpu_supports_bfloat16():
+        assert chosen == "float32"  # bfloat16 would be emulated, so never faster
     assert result.model.get_layer("conv1").compute_dtype == keras.DTypePolicy(chosen).compute_dtype
     assert result.model.output.dtype == "float32"
+
+
+def test_training_speeds_are_measured_per_policy_in_one_process():
+    def build():
+        inputs = keras.Input((8, 8, 1))
+        x = keras.layers.Conv2D(4, 3)(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(3, dtype="float32")(x))
+
+    speeds = distribute.measure_training_speeds(build, 4, rounds=2, steps=1)
+    assert set(speeds) == {"float32", "mixed_bfloat16"}
+    assert all(speed > 0 for speed in speeds.values())
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    with pytest.raises(ValueError, match="batch_size"):
+        distribute.measure_training_speeds(build, 0)
 
 
 def test_auto_precision_rules(monkeypatch):
@@ -206,8 +220,23 @@ def test_auto_precision_rules(monkeypatch):
     monkeypatch.setattr(distribute, "cpu_supports_bfloat16", lambda: False)
     assert choose_precision("auto", cpus) == "float32"  # replicas on CPUs despite the GPU
     monkeypatch.setattr(distribute, "_has_tensor_core_gpu", lambda: False)
+    asked = []
+
+    def timed(speeds):
+        return lambda policies: asked.append(tuple(policies)) or speeds
+
+    # Without native bfloat16 it is never timed: emulated, it is always slower.
+    assert choose_precision("auto", measure=timed({})) == "float32" and not asked
+    # With it, bfloat16 only where it is measured faster by the margin.
     monkeypatch.setattr(distribute, "cpu_supports_bfloat16", lambda: True)
-    assert choose_precision("auto") == "mixed_bfloat16"
+    faster = {"float32": 100.0, "mixed_bfloat16": 100.0 * distribute.BFLOAT16_MIN_GAIN}
+    assert choose_precision("auto", measure=timed(faster)) == "mixed_bfloat16"
+    assert asked == [("float32", "mixed_bfloat16")]
+    barely = {"float32": 100.0, "mixed_bfloat16": 105.0}
+    assert choose_precision("auto", measure=timed(barely)) == "float32"
+    slower = {"float32": 100.0, "mixed_bfloat16": 60.0}
+    assert choose_precision("auto", measure=timed(slower)) == "float32"
+    assert choose_precision("auto") == "float32"  # nothing to time: the safe choice
     assert choose_precision("mixed_float16") == "mixed_float16"  # explicit names pass through
     with pytest.raises(ValueError, match="precision must be one of"):
         choose_precision("float16")

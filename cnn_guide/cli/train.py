@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from cnn_guide.cli._args import (
     add_data_options,
@@ -76,12 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Train, report, and record or save when asked."""
     from cnn_guide import models
     from cnn_guide.data import load_fashion_mnist
-    from cnn_guide.distribute import (
-        choose_precision,
-        is_chief,
-        make_strategy,
-        per_replica_batch_size,
-    )
+    from cnn_guide.distribute import is_chief, make_strategy, per_replica_batch_size
     from cnn_guide.runs import RunRecord
     from cnn_guide.training import fit
 
@@ -121,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         batch = f"global batch {recipe.batch_size * replicas} ({recipe.batch_size} x {replicas})"
     print(
         f"Training {args.name} on {len(data.x_train):,} images, recipe {args.recipe}: "
-        f"{recipe.optimizer}, {batch}, {choose_precision(recipe.precision, strategy)}, "
+        f"{recipe.optimizer}, {batch}, {_precision_words(recipe.precision, strategy)}, "
         f"until {recipe.stop_rule}."
     )
     result = fit(
@@ -134,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         verbose=1,
     )
     print(result.describe())
+    if recipe.precision == "auto":
+        print(f"Precision: {result.precision} (chosen by precision 'auto').")
     if recipe.scale_learning_rate:
         print(
             f"Learning rate {result.learning_rate:.6g}: the recipe's x {replicas} "
@@ -153,3 +151,13 @@ def run(args: argparse.Namespace) -> int:
         result.model.save(args.save)
         print(f"Saved the model to {args.save}.")
     return 0
+
+
+def _precision_words(precision: str, strategy: Any) -> str:
+    """The precision, or how ``"auto"`` will choose it on this machine."""
+    from cnn_guide.distribute import choose_precision, cpu_supports_bfloat16
+
+    chosen = choose_precision(precision, strategy)
+    if precision == "auto" and chosen == "float32" and cpu_supports_bfloat16():
+        return "float32 or mixed_bfloat16, whichever a few timed steps find faster"
+    return chosen
