@@ -243,7 +243,8 @@ def test_reading_results_does_not_start_tensorflow():
 
     probe = (
         "import sys\nfrom cnn_guide import results\n"
-        "results.render_marker('benchmark-table')\nprint('tensorflow' in sys.modules)"
+        "results.render_marker('benchmark-table')\nresults.render_marker('fast-goals')\n"
+        "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -197,9 +197,9 @@ def test_fast_chapter_shows_the_recipe_runs(built_site):
     # The goals' verdicts are computed from those runs, not typed.
     from cnn_guide.evidence import fast_goal_verdicts
 
+    text = unescape(re.sub(r"<[^>]+>", "", html))
     for verdict in fast_goal_verdicts(ROOT / "cnn_guide" / "results.json"):
-        goal, _, outcome = verdict.partition(": ")
-        assert f"<li>{goal}: " in html and outcome.replace("**", "")[:20] in html, verdict
+        assert verdict.replace("**", "") in text, verdict
 
 
 def test_example_pages_end_with_their_recorded_full_run(built_site):
