@@ -93,9 +93,9 @@ def fast_goal_verdicts(path: str | os.PathLike | None = None) -> list[str]:
     Args:
         path: Results file (default `cnn_guide.results.results_path`).
     """
-    from cnn_guide.results import _timed_runs  # not benchmark_rows: no TensorFlow at build time
+    from cnn_guide.results import timed_runs
 
-    runs = _timed_runs("fast", any_budget=True, path=path)
+    runs = timed_runs("fast", any_budget=True, path=path)
     verdicts = []
     for accuracy, minutes in FAST_GOALS:
         goal = f"{accuracy:.0%} within {minutes} min"

@@ -40,6 +40,7 @@ __all__ = [
     "record",
     "render_marker",
     "results_path",
+    "timed_runs",
 ]
 
 RESULTS_PATH = Path(__file__).with_name("results.json")
@@ -150,11 +151,11 @@ def benchmark_rows(
     from cnn_guide import models
 
     order = {name: index for index, name in enumerate(models.list_models())}
-    rows = _timed_runs(recipe, minutes=minutes, any_budget=any_budget, model=model, path=path)
+    rows = timed_runs(recipe, minutes=minutes, any_budget=any_budget, model=model, path=path)
     return sorted(rows, key=lambda run: (order.get(run.model, len(order)), run.settings["minutes"]))
 
 
-def _timed_runs(
+def timed_runs(
     recipe: str,
     *,
     minutes: float | None = None,
@@ -162,7 +163,11 @@ def _timed_runs(
     model: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> list[RunRecord]:
-    """`benchmark_rows` in file order, without importing the models (and TensorFlow)."""
+    """`benchmark_rows` in file order, without importing the models (and TensorFlow).
+
+    What the docs build reads in MkDocs' own process, which must stay free of
+    TensorFlow's start-up logs.
+    """
     from cnn_guide.recipes import get_recipe
 
     minutes = minutes if minutes is not None else get_recipe(recipe).minutes
@@ -437,7 +442,7 @@ def _full_runs_table(chapters: Mapping[str, str], path: str | os.PathLike | None
 
 
 def _benchmark_row(model: str, path: str | os.PathLike | None) -> str:
-    rows = _timed_runs("benchmark", model=model, path=path)
+    rows = timed_runs("benchmark", model=model, path=path)
     if not rows:
         spec = RunSpec.of(model, "benchmark")
         return f"*Not in the [benchmark](results.md) yet: `{spec.command}` measures it.*"
@@ -483,7 +488,7 @@ def _recipe_words(run: RunRecord) -> str:
 
 def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None) -> str:
     newest: dict[str, RunRecord] = {}
-    for run in _timed_runs("benchmark", path=path):
+    for run in timed_runs("benchmark", path=path):
         if run.date >= newest.get(run.model, run).date:
             newest[run.model] = run
     runs = sorted(newest.values(), key=lambda run: -run.test_accuracy)
@@ -511,7 +516,7 @@ def _recipe_runs(path: str | os.PathLike | None) -> str:
         run
         for name in list_recipes()
         if name not in ("protocol", "benchmark", "throughput")
-        for run in _timed_runs(name, any_budget=True, path=path)
+        for run in timed_runs(name, any_budget=True, path=path)
     ]
     runs.sort(key=lambda run: (run.spec.recipe != "fast", run.spec.recipe, run.settings["minutes"]))
     if not runs:
