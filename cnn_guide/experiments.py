@@ -70,9 +70,13 @@ class Experiment:
         chapter: The example (and chapter) that shows it.
         question: What it asks, in one sentence.
         source: The paper's experiment it reproduces.
-        arms: The networks it compares.
-        epochs: Epochs of the book recipe every run trains for.
+        arms: The networks (or recipe changes) it compares.
+        epochs: Epochs every run trains for.
         seeds: The seeds each arm trains with.
+        recipe: The recipe every run trains under.
+        minutes: Minutes of training instead of epochs, for a recipe that
+            races the clock (its runs must be recorded on a quiet machine:
+            competing work costs them steps).
         error_target: A training error whose first epoch the summary reports
             (AlexNet's Figure 1 counts epochs to 25% training error).
         comparisons: The pairs of arms (indexes into ``arms``) whose
@@ -85,8 +89,10 @@ class Experiment:
     question: str
     source: str
     arms: tuple[Arm, ...]
-    epochs: int
+    epochs: int | None
     seeds: tuple[int, ...] = SEEDS
+    recipe: str = "book"
+    minutes: float | None = None
     error_target: float | None = None
     comparisons: tuple[tuple[int, int], ...] | None = None
 
@@ -98,8 +104,26 @@ class Experiment:
 
     def run_of(self, arm: Arm, seed: int) -> RunSpec:
         """The run of one arm with one seed."""
-        changes = {"epochs": self.epochs, **arm.changes, "seed": seed}
-        return RunSpec.of(arm.model, "book", options=dict(arm.options), **changes)
+        changes = {**self.stop_rule, **arm.changes, "seed": seed}
+        return RunSpec.of(arm.model, self.recipe, options=dict(arm.options), **changes)
+
+    def __post_init__(self) -> None:
+        if (self.epochs is None) == (self.minutes is None):
+            raise ValueError(
+                f"experiment {self.name!r}: give epochs or minutes, one of the two "
+                f"(got epochs={self.epochs!r}, minutes={self.minutes!r})."
+            )
+
+    def describe_stop(self) -> str:
+        """How long every run trains, in words."""
+        if self.epochs is not None:
+            return f"{self.epochs} epochs"
+        return f"{self.minutes:g} minutes of training"
+
+    @property
+    def stop_rule(self) -> dict[str, float]:
+        """The recipe changes that end every run: its epochs, or its minutes."""
+        return {"epochs": self.epochs} if self.epochs is not None else {"minutes": self.minutes}
 
     def runs(self) -> list[RunSpec]:
         """Every run of the experiment, arm by arm."""
@@ -288,6 +312,38 @@ _EXPERIMENTS = (
     ),
 )
 
+# The fast recipe's techniques, one at a time (`cnn-guide bench --recipe fast --against
+# seed` times the whole recipe). 1.5 minutes is about a tenth of T on a 2-core CPU:
+# the budget of the 93% goal.
+_FAST_ABLATION = Experiment(
+    name="fast-ablation",
+    chapter="fast",
+    question="What does each technique of the fast recipe buy within a 1.5-minute budget?",
+    source="the ablation ladders of Page (2018, ResNet-9) and Jordan (2024, airbench)",
+    arms=(
+        Arm("the fast recipe", "fast_resnet_fashion"),
+        Arm(
+            "constant rate 0.001 instead of one-cycle",
+            "fast_resnet_fashion",
+            changes={"schedule": "constant", "learning_rate": 1e-3},
+        ),
+        Arm("no label smoothing", "fast_resnet_fashion", changes={"label_smoothing": 0.0}),
+        Arm("no weight decay", "fast_resnet_fashion", changes={"weight_decay": 0.0}),
+        Arm("test-time flips added", "fast_resnet_fashion", changes={"flip_at_test": True}),
+        Arm(
+            "flips, 2-pixel shifts and test-time flips added",
+            "fast_resnet_fashion",
+            changes={"flip": True, "shift": 2, "flip_at_test": True},
+        ),
+    ),
+    epochs=None,
+    minutes=1.5,
+    recipe="fast",
+    seeds=(42, 43, 44),
+)
+
+_EXPERIMENTS = (*_EXPERIMENTS, _FAST_ABLATION)
+
 _BY_NAME = {experiment.name: experiment for experiment in _EXPERIMENTS}
 
 
@@ -377,9 +433,9 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
         lines.append("| " + " | ".join(cells) + " |")
     first = next(runs[0] for runs in recorded.values() if runs)
     note = (
-        f"\n\n{experiment.epochs} epochs of the book recipe on all {first.train_size:,} training "
-        f"images, test accuracy on all {first.test_size:,} test images; measured on "
-        f"{first.describe_machine()} by `{command}`."
+        f"\n\n{experiment.describe_stop()} of the {experiment.recipe} recipe on all "
+        f"{first.train_size:,} training images, test accuracy on all {first.test_size:,} "
+        f"test images; measured on {first.describe_machine()} by `{command}`."
     )
     if done < wanted:
         note += f" {done} of its {wanted} runs are recorded so far."

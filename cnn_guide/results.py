@@ -37,10 +37,12 @@ __all__ = [
     "full_run_report",
     "load_results",
     "migrate_v1",
+    "read_section",
     "record",
     "render_marker",
     "results_path",
     "timed_runs",
+    "write_section",
 ]
 
 RESULTS_PATH = Path(__file__).with_name("results.json")
@@ -58,14 +60,12 @@ def results_path() -> Path:
     return Path(os.environ.get(RESULTS_ENV_VAR) or RESULTS_PATH)
 
 
-def load_results(path: str | os.PathLike | None = None) -> dict[str, RunRecord]:
-    """All recorded runs, by key; an empty dict when the file does not exist.
+def _read(path: Path) -> dict[str, Any]:
+    """The results file's JSON object; an empty one when the file does not exist.
 
     Raises:
-        ValueError: If the file exists but is not a results file this
-            version of the book can read.
+        ValueError: If the file exists but is not a JSON object.
     """
-    path = Path(path) if path is not None else results_path()
     if not path.exists():
         return {}
     try:
@@ -77,6 +77,27 @@ def load_results(path: str | os.PathLike | None = None) -> dict[str, RunRecord]:
             f"{path} must hold a JSON object with 'version' and 'runs', "
             f"got {type(content).__name__}; restore it with git."
         )
+    return content
+
+
+def _write(content: Mapping[str, Any], path: Path) -> None:
+    """Write the results file atomically (never a half-written file)."""
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def load_results(path: str | os.PathLike | None = None) -> dict[str, RunRecord]:
+    """All recorded runs, by key; an empty dict when the file does not exist.
+
+    Raises:
+        ValueError: If the file exists but is not a results file this
+            version of the book can read.
+    """
+    path = Path(path) if path is not None else results_path()
+    content = _read(path)
+    if not content:
+        return {}
     version = content.get("version", 1)
     if version == 1:
         rows = migrate_v1(content)
@@ -91,15 +112,32 @@ def load_results(path: str | os.PathLike | None = None) -> dict[str, RunRecord]:
 
 
 def save_results(runs: Iterable[RunRecord], path: str | os.PathLike | None = None) -> None:
-    """Write runs in the current format, atomically (never a half-written file)."""
+    """Write runs in the current format, keeping the file's other sections."""
     path = Path(path) if path is not None else results_path()
-    content = {
-        "version": VERSION,
-        "runs": {row.key: row.to_json() for row in sorted(runs, key=lambda row: row.key)},
-    }
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    existing = _read(path)
+    content = existing if existing.get("version") == VERSION else {}  # version 1 is migrated
+    content.update(
+        version=VERSION,
+        runs={row.key: row.to_json() for row in sorted(runs, key=lambda row: row.key)},
+    )
+    _write(content, path)
+
+
+def read_section(name: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A section of the results file other than its runs (e.g. ``"comparisons"``)."""
+    return dict(_read(Path(path) if path is not None else results_path()).get(name, {}))
+
+
+def write_section(
+    name: str, values: Mapping[str, Any], path: str | os.PathLike | None = None
+) -> None:
+    """Replace one section of the results file, keeping its runs and other sections."""
+    path = Path(path) if path is not None else results_path()
+    if not path.exists() or _read(path).get("version", 1) != VERSION:
+        save_results(load_results(path).values(), path)  # a missing or older file: current format
+    content = _read(path)
+    content[name] = dict(values)
+    _write(content, path)
 
 
 def record(run: RunRecord, path: str | os.PathLike | None = None) -> RunRecord:

@@ -42,7 +42,9 @@ __all__ = [
     "RunFigures",
     "RunRecord",
     "RunSpec",
+    "cpu_vector_instructions",
     "machine_info",
+    "machine_kind",
     "settings_of",
 ]
 
@@ -400,10 +402,8 @@ class RunRecord(RunFigures):
 
     @property
     def hardware(self) -> str:
-        """The GPU, or the CPU model and its cores."""
-        gpu = self.machine.get("gpu")
-        cpu = self.machine.get("cpu", "an unknown CPU")
-        return gpu or f"{cpu}, {self.machine.get('cores', '?')} cores"
+        """The GPU, or the CPU model, its cores and its vector instructions where recorded."""
+        return machine_kind(self.machine)
 
     @property
     def was_busy(self) -> bool:
@@ -448,6 +448,14 @@ def _required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
+def machine_kind(machine: Mapping[str, Any]) -> str:
+    """The machine in words: its GPU, or its CPU, cores and vector instructions."""
+    if machine.get("gpu"):
+        return str(machine["gpu"])
+    kind = f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
+    return kind + (f", {machine['isa']}" if machine.get("isa") else "")
+
+
 def machine_info() -> dict[str, Any]:
     """The hardware and software a measurement ran on."""
     import keras
@@ -461,6 +469,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
+        "isa": cpu_vector_instructions(),
         "gpu": ", ".join(gpus) or None,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
@@ -481,6 +490,36 @@ def _load_average() -> list[float] | None:
         return [round(value, 2) for value in os.getloadavg()]
     except (AttributeError, OSError):
         return None
+
+
+# The widest vector instructions first: what sets a CPU's training speed (machines
+# sold under one model name, e.g. "AMD EPYC", range from AVX2 to AVX-512 with BF16).
+_VECTOR_INSTRUCTIONS = (
+    ("amx_bf16", "AMX"),
+    ("avx512_bf16", "AVX-512 with BF16"),
+    ("avx512f", "AVX-512"),
+    ("avx2", "AVX2"),
+    ("asimd", "NEON"),
+)
+
+
+def cpu_vector_instructions(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
+    """The CPU's widest vector instructions, e.g. ``"AVX-512 with BF16"``, or ``None``.
+
+    Reads the ``flags`` (x86) or ``Features`` (Arm) line of ``/proc/cpuinfo``;
+    ``None`` where the file does not exist (macOS, Windows) or names none.
+    """
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    flags = {
+        flag
+        for line in text.splitlines()
+        if line.split(":", 1)[0].strip() in ("flags", "Features")
+        for flag in line.split(":", 1)[1].split()
+    }
+    return next((name for flag, name in _VECTOR_INSTRUCTIONS if flag in flags), None)
 
 
 def _cpu_model() -> str:

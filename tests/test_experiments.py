@@ -22,8 +22,20 @@ def test_every_arm_asks_for_options_its_builder_takes(name):
         assert set(arm.options) <= set(builder), (arm.label, sorted(builder))
     runs = experiment.runs()
     assert len(runs) == len(set(runs)) == len(experiment.arms) * len(experiment.seeds)
-    assert all(spec.recipe == "book" for spec in runs)
-    assert all(spec.resolve().epochs == experiment.epochs for spec in runs)
+    assert all(spec.recipe == experiment.recipe for spec in runs)
+    stop = {"epochs": experiment.epochs, "minutes": experiment.minutes}
+    assert all({k: getattr(spec.resolve(), k) for k in stop} == stop for spec in runs)
+
+
+def test_an_experiment_has_one_stop_rule():
+    nin = experiments.get_experiment("nin-head")
+    with pytest.raises(ValueError, match="give epochs or minutes, one of the two"):
+        dataclasses.replace(nin, minutes=1.5)
+    with pytest.raises(ValueError, match="got epochs=None, minutes=None"):
+        dataclasses.replace(nin, epochs=None)
+    ablation = experiments.get_experiment("fast-ablation")
+    assert ablation.describe_stop() == "1.5 minutes of training"
+    assert all(spec.resolve().epochs is None for spec in ablation.runs())
 
 
 def test_experiments_are_a_plan_of_the_recorder(capsys):

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnn_guide.cli._args import add_data_options, add_recipe_options, names, recipe_changes
+from cnn_guide.comparison import FRACTIONS
+from cnn_guide.recipes import STOP_FIELDS, get_recipe, list_recipes
 
 if TYPE_CHECKING:
     from cnn_guide.runs import RunSpec
@@ -37,6 +44,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "  cnn-guide bench --record                      every variant, 3 minutes each\n"
             "  cnn-guide bench --models resnet_fashion --minutes 10\n"
             "  cnn-guide bench --recipe fast --minutes 10 --record\n"
+            "  cnn-guide bench --recipe fast --against seed --record   goals as fractions of T\n"
             "  cnn-guide bench --throughput --models vgg_fashion"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -53,6 +61,28 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="speed only: the same as --recipe throughput (23 steps, the last 20 timed)",
     )
+    against = parser.add_argument_group(
+        "against a reference recipe",
+        "Time the recipe against another on this machine, so that its goals hold on any\n"
+        "machine. T is the time the reference recipe needs for its epochs here, from its\n"
+        "steady speed over a few hundred steps. The recipe then trains once for each\n"
+        "fraction of T, its schedule spread over that budget, and its times to 91.2-95%\n"
+        "test accuracy are reported as fractions of T.",
+    )
+    against.add_argument(
+        "--against",
+        choices=[name for name in list_recipes() if get_recipe(name).epochs is not None],
+        metavar="RECIPE",
+        help="the reference recipe, e.g. seed (the simple CNN, Nadam, batch 32, 10 epochs)",
+    )
+    against.add_argument(
+        "--fractions",
+        type=fractions,
+        default=FRACTIONS,
+        metavar="F,F",
+        help="with --against: the budgets, as fractions of T "
+        f"(default {','.join(map(str, FRACTIONS))})",
+    )
     add_recipe_options(parser, default_recipe="benchmark")
     add_data_options(parser)
     parser.add_argument(
@@ -61,10 +91,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run, needs_tensorflow=True)
 
 
+def fractions(text: str) -> tuple[Fraction, ...]:
+    """Comma-separated fractions of T above 0, such as ``1/20,1/10,1``."""
+    try:
+        found = tuple(Fraction(part.strip()) for part in text.split(",") if part.strip())
+    except (ValueError, ZeroDivisionError):
+        found = ()
+    if not found or any(fraction <= 0 for fraction in found):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated fractions above 0 such as 1/20,1/10,1, got {text!r}"
+        )
+    return tuple(sorted(found))
+
+
 def run(args: argparse.Namespace) -> int:
     """Train each model in turn, each in its own process; print the table."""
     from cnn_guide import models
-    from cnn_guide.recipes import get_recipe
     from cnn_guide.runs import RunSpec
 
     if args.throughput:
@@ -74,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     for name in chosen:
         models.check_fashion_mnist(name)  # bad names fail before any measurement
     changes = recipe_changes(args)
+    if args.against:
+        return run_against(args, chosen, changes)
     specs = [RunSpec.of(name, args.recipe, quick=args.quick, **changes) for name in chosen]
     return run_each(specs, record=args.record, data_dir=args.data_dir)
 
@@ -90,7 +134,9 @@ def _time_taken(wall_seconds: float) -> str:
     return text + f", {cpu / 60:,.1f} min of CPU time (all {os.cpu_count()} cores together)."
 
 
-def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None) -> int:
+def run_each(
+    specs: list[RunSpec], *, record: bool, data_dir: Path | None = None, table: bool = True
+) -> int:
     """Train each run in a fresh process (``cnn-guide train``); print the recorded table.
 
     A fresh process per run makes its peak memory its own (memory an earlier
@@ -109,7 +155,7 @@ def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None
         argv += ["--record"] if record else []
         if subprocess.run(argv, check=False).returncode != 0:
             failed.append(spec.key)
-    if record and specs:
+    if record and specs and table:
         from cnn_guide.results import format_table, load_results
 
         runs = load_results()
@@ -120,3 +166,86 @@ def run_each(specs: list[RunSpec], *, record: bool, data_dir: Path | None = None
         print(f"cnn-guide: failed: {'; '.join(failed)} (see above).", file=sys.stderr)
         return 1
     return 0
+
+
+def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> int:
+    """Measure T with the reference recipe, train the recipe for fractions of T, compare.
+
+    Without ``--record`` the runs are stored in a temporary results file, read
+    back for the comparison and then discarded.
+    """
+    from cnn_guide import comparison
+    from cnn_guide.results import load_results
+    from cnn_guide.runs import RunSpec, machine_info
+
+    given = [name for name in (*STOP_FIELDS, "eval_every") if name in changes]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(
+            f"with --against, each run's budget and checkpoints follow from T; drop {flags}."
+        )
+    if len(chosen) != 1:
+        raise ValueError(
+            f"--against compares one model's runs, got {len(chosen)}: give one name to --models."
+        )
+    reference = comparison.reference_spec(args.against, quick=args.quick)
+    with _results_file(keep=args.record):
+        print(f"Measuring T: {args.against} recipe, {reference.resolve().stop_rule}.", flush=True)
+        if run_each([reference], record=True, data_dir=args.data_dir, table=False):
+            return 1
+        seconds = comparison.reference_seconds(load_results()[reference.key])
+        print(f"T = {seconds:,.0f} s on this machine ({seconds / 60:.1f} min).", flush=True)
+        specs = [
+            RunSpec.of(
+                chosen[0],
+                args.recipe,
+                quick=args.quick,
+                **{**changes, **comparison.budget_of(fraction, seconds)},
+            )
+            for fraction in args.fractions
+        ]
+        if run_each(specs, record=True, data_dir=args.data_dir, table=False):
+            return 1
+        command = f"cnn-guide bench --recipe {args.recipe} --against {args.against}"
+        command += "" if args.fractions == FRACTIONS else f" --fractions {_text(args.fractions)}"
+        command += " --quick" if args.quick else ""
+        result = comparison.Comparison(
+            recipe=args.recipe,
+            against=args.against,
+            reference=reference.key,
+            runs=tuple(
+                (fraction, spec.key) for fraction, spec in zip(args.fractions, specs, strict=True)
+            ),
+            machine=machine_info(),
+            date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            command=command + " --record",
+            quick=args.quick,
+        )
+        print(comparison.describe(result.resolve(load_results())))
+        if args.record:
+            comparison.record_comparison(result)
+    return 0
+
+
+def _text(fractions: tuple[Fraction, ...]) -> str:
+    return ",".join(str(fraction) for fraction in fractions)
+
+
+@contextlib.contextmanager
+def _results_file(*, keep: bool) -> Iterator[None]:
+    """The results file the runs record to: the real one, or a temporary one."""
+    if keep:
+        yield
+        return
+    from cnn_guide.results import RESULTS_ENV_VAR
+
+    before = os.environ.get(RESULTS_ENV_VAR)
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ[RESULTS_ENV_VAR] = str(Path(folder) / "results.json")
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ[RESULTS_ENV_VAR]
+            else:
+                os.environ[RESULTS_ENV_VAR] = before

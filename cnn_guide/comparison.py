@@ -1,0 +1,321 @@
+"""One recipe against another on the same machine: times as fractions of the other's.
+
+Machines differ several-fold in speed, so a goal such as "93% in 3 minutes"
+holds on one and fails on the next. A comparison states its goals relative
+to a reference measured on the machine at hand: T, the time the reference
+recipe (the seed notebook's: the simple CNN, Nadam, batch 32) needs for its
+epochs, from its steady training speed. The recipe under test is then
+trained for fractions of T, each run with its schedule spread over its own
+budget, and its times to each accuracy are read as fractions of T.
+
+``cnn-guide bench --recipe fast --against seed --record`` measures T and
+records the runs and the comparison in the results file; `render_goals` and
+`render_comparisons` show them on the fast chapter. Nothing here imports
+TensorFlow: the docs build reads it in its own process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from cnn_guide.runs import RunRecord, RunSpec, machine_kind
+
+__all__ = [
+    "FRACTIONS",
+    "GOALS",
+    "REFERENCE_STEPS",
+    "THRESHOLDS",
+    "Comparison",
+    "Resolved",
+    "budget_of",
+    "describe",
+    "load_comparisons",
+    "record_comparison",
+    "reference_seconds",
+    "reference_spec",
+    "render_comparisons",
+    "render_goals",
+]
+
+GOALS = (
+    (0.912, Fraction(1, 20)),
+    (0.93, Fraction(1, 10)),
+    (0.94, Fraction(1, 3)),
+    (0.95, Fraction(1)),
+)
+"""The fast recipe's goals: a test accuracy within a fraction of T. 91.2% is what
+the seed notebook reports after its 10 epochs (91.17%); 95% within T is a moonshot."""
+
+FRACTIONS = tuple(fraction for _, fraction in GOALS)
+"""The budgets, as fractions of T, that a comparison trains the recipe for."""
+
+THRESHOLDS = (0.912, 0.92, 0.93, 0.94, 0.95)
+"""The test accuracies whose first crossing a comparison reports."""
+
+REFERENCE_STEPS = 400
+"""Steps of the reference recipe timed to measure T (the first few, which trace
+the graph, are not counted; `cnn_guide.training.WARMUP_STEPS`)."""
+
+CHECKPOINTS = 12
+"""Test checkpoints per run, evenly spaced over its budget: a time to an accuracy
+is known to within a twelfth of the run's budget."""
+
+
+def reference_spec(against: str, *, quick: bool = False) -> RunSpec:
+    """The short run of the reference recipe whose steady speed gives T.
+
+    Raises:
+        ValueError: For an unknown recipe, or one that names no model or epochs.
+    """
+    from cnn_guide.recipes import get_recipe
+
+    recipe = get_recipe(against)
+    if recipe.model is None or recipe.epochs is None:
+        raise ValueError(
+            f"recipe {against!r} cannot be a reference: it needs a model and a number of "
+            f"epochs (it has model={recipe.model!r}, epochs={recipe.epochs!r}); use 'seed'."
+        )
+    return RunSpec.of(recipe.model, against, steps=20 if quick else REFERENCE_STEPS, quick=quick)
+
+
+def reference_seconds(reference: RunRecord) -> float:
+    """T: the reference recipe's epochs at the reference run's steady training speed."""
+    from cnn_guide.recipes import get_recipe
+
+    epochs = get_recipe(reference.spec.recipe).epochs
+    return epochs * reference.train_size / reference.train_images_per_second
+
+
+def budget_of(fraction: Fraction | float, seconds: float) -> dict[str, float]:
+    """The stop rule and checkpoints of a run given ``fraction`` of T (``seconds``).
+
+    The budget is rounded *down* to a hundredth of a minute, so that the run
+    never has more time than its goal allows.
+
+    Returns:
+        The recipe changes: ``minutes`` and ``eval_every``.
+    """
+    minutes = max(math.floor(float(fraction) * seconds / 60 * 100) / 100, 0.01)
+    return {"minutes": minutes, "eval_every": round(minutes * 60 / CHECKPOINTS, 1) or 0.1}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A recipe trained for fractions of T, the reference recipe's time, on one machine.
+
+    Attributes:
+        recipe: The recipe under test (``"fast"``).
+        against: The reference recipe (``"seed"``).
+        reference: The key of the run whose speed gives T.
+        runs: ``(fraction of T, key)`` of each run of ``recipe``.
+        machine: Where it ran (`cnn_guide.runs.machine_info`).
+        date: When it was recorded (UTC, ISO 8601).
+        command: The command that re-makes it.
+        quick: Made on the small quick subset: a smoke test, never shown.
+    """
+
+    recipe: str
+    against: str
+    reference: str
+    runs: tuple[tuple[Fraction, str], ...]
+    machine: Mapping[str, Any]
+    date: str
+    command: str
+    quick: bool = False
+
+    @property
+    def key(self) -> str:
+        """Its key in the results file: one comparison per recipe pair and machine kind."""
+        key = f"{self.recipe} against {self.against} on {machine_kind(self.machine)}"
+        return key + (" (quick)" if self.quick else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """As plain JSON values (fractions as ``"1/20"``)."""
+        values = dataclasses.asdict(self)
+        values["runs"] = [[str(fraction), key] for fraction, key in self.runs]
+        values["machine"] = dict(self.machine)
+        return values
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> Comparison:
+        """Read what `to_json` wrote.
+
+        Raises:
+            ValueError: Naming the fields that are missing.
+        """
+        required = {f.name for f in dataclasses.fields(cls) if f.name != "quick"}
+        missing = sorted(required - set(values))
+        if missing:
+            raise ValueError(f"a comparison lacks {', '.join(missing)}: {dict(values)!r:.200}")
+        runs = tuple((Fraction(fraction), key) for fraction, key in values["runs"])
+        return cls(**{**values, "runs": runs})
+
+    def resolve(self, recorded: Mapping[str, RunRecord]) -> Resolved:
+        """Its reference run and runs, read from the recorded rows.
+
+        Raises:
+            ValueError: If a run it names is not in ``recorded``.
+        """
+        absent = [key for key in (self.reference, *dict(self.runs).values()) if key not in recorded]
+        if absent:
+            raise ValueError(
+                f"the comparison {self.key!r} names runs the results file lacks: "
+                f"{'; '.join(absent)}. Re-record it with `{self.command}`."
+            )
+        runs = tuple((fraction, recorded[key]) for fraction, key in self.runs)
+        return Resolved(self, recorded[self.reference], runs)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A comparison with its runs read: T, and the times to each accuracy."""
+
+    comparison: Comparison
+    reference: RunRecord
+    runs: tuple[tuple[Fraction, RunRecord], ...]
+
+    @property
+    def seconds(self) -> float:
+        """T, in seconds."""
+        return reference_seconds(self.reference)
+
+    def time_to(self, accuracy: float) -> float | None:
+        """The earliest training time at which any run reached ``accuracy``, or ``None``."""
+        times = [t for _, run in self.runs if (t := run.seconds_to(accuracy)) is not None]
+        return min(times, default=None)
+
+    def verdict(self, accuracy: float, fraction: Fraction) -> str:
+        """``"met"``, ``"not met"`` or ``"not measured"`` (no run was that long)."""
+        reached = self.time_to(accuracy)
+        if reached is not None and reached <= fraction * self.seconds:
+            return "met"
+        if any(budget >= fraction for budget, _ in self.runs):
+            return "not met"
+        return "not measured"
+
+
+def _ratio(fraction: Fraction | float) -> str:
+    """A fraction of T in words: ``T/20``, ``T``, ``0.31 T``."""
+    if isinstance(fraction, Fraction) and fraction.numerator == 1:
+        return "T" if fraction.denominator == 1 else f"T/{fraction.denominator}"
+    return f"{float(fraction):.2f} T"
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds >= 100 else f"{seconds:.1f} s"
+
+
+def render_goals(path: str | os.PathLike | None = None) -> str:
+    """The goals, each checked on every machine kind that recorded a comparison (Markdown)."""
+    resolved = _resolved("fast", "seed", path)
+    if not resolved:
+        return (
+            "*Not measured yet: `cnn-guide bench --recipe fast --against seed --record` "
+            "measures T and checks every goal.*\n"
+        )
+    header = ["test accuracy", "within", *(machine_kind(r.reference.machine) for r in resolved)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for accuracy, fraction in GOALS:
+        cells = [f"{accuracy:.1%}", _ratio(fraction)]
+        for result in resolved:
+            verdict = result.verdict(accuracy, fraction)
+            reached = result.time_to(accuracy)
+            when = (
+                f"reached after {_seconds(reached)} = {reached / result.seconds:.3f} T"
+                if reached is not None
+                else "not reached"
+            )
+            cells.append(f"**{verdict}**: {when} (goal: {_seconds(fraction * result.seconds)})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_comparisons(path: str | os.PathLike | None = None) -> str:
+    """Every recorded comparison of the fast recipe against the seed's (Markdown)."""
+    resolved = _resolved("fast", "seed", path)
+    if not resolved:
+        return render_goals(path)
+    return "\n".join(describe(result) for result in resolved)
+
+
+def describe(result: Resolved) -> str:
+    """One comparison in Markdown: T, the times to each accuracy as fractions of T, the runs."""
+    comparison, reference, seconds = result.comparison, result.reference, result.seconds
+    from cnn_guide.recipes import get_recipe
+
+    against = get_recipe(comparison.against)
+    lines = [
+        f"**{machine_kind(reference.machine)}** ({comparison.date[:10]}, "
+        f"`{comparison.command}`). The {comparison.against} recipe trains "
+        f"`{reference.model}` at {reference.train_images_per_second:,.0f} images/s "
+        f"(timed over {reference.images:,} images), so its {against.epochs:g} epochs of "
+        f"{reference.train_size:,} images take **T = {seconds:,.0f} s** "
+        f"({seconds / 60:.1f} min).",
+        "",
+        "| test accuracy | first reached after | fraction of T | T divided by that time |",
+        "|---|---|---|---|",
+    ]
+    for accuracy in THRESHOLDS:
+        reached = result.time_to(accuracy)
+        if reached is None:
+            lines.append(f"| {accuracy:.1%} | not reached | - | - |")
+        else:
+            lines.append(
+                f"| {accuracy:.1%} | {_seconds(reached)} | {reached / seconds:.3f} T "
+                f"| {seconds / reached:.1f} |"
+            )
+    lines += [
+        "",
+        f"The runs of the {comparison.recipe} recipe, each with its schedule spread over its "
+        "own budget:",
+        "",
+        "| budget | epochs | final test accuracy | "
+        + " | ".join(f"to {a:.1%}" for a in THRESHOLDS)
+        + " | command |",
+        "|---|---|---|" + "---|" * len(THRESHOLDS) + "---|",
+    ]
+    for fraction, run in result.runs:
+        times = [run.seconds_to(a) for a in THRESHOLDS]
+        lines.append(
+            f"| {_ratio(fraction)} = {_seconds(60 * run.settings['minutes'])} | {run.epochs:.1f} "
+            f"| {run.test_accuracy:.4f} | "
+            + " | ".join("-" if t is None else _seconds(t) for t in times)
+            + f" | `{run.command}` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _resolved(recipe: str, against: str, path: str | os.PathLike | None) -> list[Resolved]:
+    from cnn_guide.results import load_results
+
+    recorded = load_results(path)
+    return [
+        comparison.resolve(recorded)
+        for comparison in load_comparisons(path).values()
+        if comparison.recipe == recipe and comparison.against == against and not comparison.quick
+    ]
+
+
+def load_comparisons(path: str | os.PathLike | None = None) -> dict[str, Comparison]:
+    """Every recorded comparison, by key (none when the results file holds none)."""
+    from cnn_guide.results import read_section
+
+    return {
+        key: Comparison.from_json(values)
+        for key, values in read_section("comparisons", path).items()
+    }
+
+
+def record_comparison(comparison: Comparison, path: str | os.PathLike | None = None) -> None:
+    """Store a comparison under its key, replacing the one of the same machine kind."""
+    from cnn_guide.results import write_section
+
+    comparisons = {key: c.to_json() for key, c in load_comparisons(path).items()}
+    comparisons[comparison.key] = comparison.to_json()
+    write_section("comparisons", comparisons, path)
