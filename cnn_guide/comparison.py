@@ -275,16 +275,16 @@ def describe(result: Resolved) -> str:
         f"The runs of the {comparison.recipe} recipe, each with its schedule spread over its "
         "own budget:",
         "",
-        "| budget | epochs | final test accuracy | "
+        "| budget | epochs | precision | final test accuracy | "
         + " | ".join(f"to {a:.1%}" for a in THRESHOLDS)
         + " | command |",
-        "|---|---|---|" + "---|" * len(THRESHOLDS) + "---|",
+        "|---|---|---|---|" + "---|" * len(THRESHOLDS) + "---|",
     ]
     for fraction, run in result.runs:
         times = [run.seconds_to(a) for a in THRESHOLDS]
         lines.append(
             f"| {_ratio(fraction)} = {_seconds(60 * run.settings['minutes'])} | {run.epochs:.1f} "
-            f"| {run.test_accuracy:.4f} | "
+            f"| {run.precision} | {run.test_accuracy:.4f} | "
             + " | ".join("-" if t is None else _seconds(t) for t in times)
             + f" | `{run.command}` |"
         )

@@ -33,11 +33,9 @@ from typing import Any
 from cnn_guide.runs import RunSpec
 
 __all__ = [
-    "FAST_GOALS",
     "PLANS",
     "Target",
     "example_runs",
-    "fast_goal_verdicts",
     "full_run_target",
     "missing",
     "plan",
@@ -76,48 +74,6 @@ def full_run_target(model: str) -> Target:
     if model == "lenet5_fashion":
         return Target(0.90, "The book's target for LeNet-5")
     return Target(0.925, "The book's target for every modern architecture")
-
-
-FAST_GOALS = ((0.93, 3), (0.94, 10), (0.95, 30))
-"""The fast recipe chapter's goals: a test accuracy within so many minutes of training."""
-
-
-def fast_goal_verdicts(path: str | os.PathLike | None = None) -> list[str]:
-    """Each of `FAST_GOALS` checked against the recorded runs of the ``fast`` recipe.
-
-    A goal is met when a run of at most its minutes reached its accuracy at a
-    checkpoint. Otherwise it is not met when a run of exactly its minutes was
-    recorded, and not measured when none was; the verdict then gives the
-    longest such run's final accuracy.
-
-    Args:
-        path: Results file (default `cnn_guide.results.results_path`).
-    """
-    from cnn_guide.results import timed_runs
-
-    runs = timed_runs("fast", any_budget=True, path=path)
-    verdicts = []
-    for accuracy, minutes in FAST_GOALS:
-        goal = f"{accuracy:.0%} within {minutes} min"
-        short = [run for run in runs if run.settings["minutes"] <= minutes]
-        times = [t for t in (run.seconds_to(accuracy) for run in short) if t is not None]
-        if times:
-            verdicts.append(f"{goal}: **met**, after {min(times) / 60:.1f} min.")
-        elif not short:
-            verdicts.append(f"{goal}: not measured; no run of {minutes} min or less recorded.")
-        else:
-            longest = max(short, key=lambda run: run.settings["minutes"])
-            length = f"{longest.settings['minutes']:g}-minute run"
-            outcome = (
-                f"**not met**: the {length}"
-                if longest.settings["minutes"] == minutes
-                else f"not measured (no {minutes}-minute run recorded): the longest, a {length},"
-            )
-            verdicts.append(
-                f"{goal}: {outcome} ended at {longest.test_accuracy:.2%} "
-                f"({longest.describe_machine()})."
-            )
-    return verdicts
 
 
 def example_runs(examples: str | os.PathLike | None = None) -> dict[str, RunSpec]:

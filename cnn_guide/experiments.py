@@ -406,6 +406,7 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
         f"test accuracy (seeds {seeds})",
         "mean",
         "spread",
+        "validation accuracy (mean)",
         "last epoch's training error",
     ]
     if experiment.error_target is not None:
@@ -425,6 +426,7 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
             ", ".join(f"{a:.4f}" for a in accuracies),
             f"{sum(accuracies) / len(accuracies):.4f}",
             f"{max(accuracies) - min(accuracies):.4f}",
+            f"{sum(run.valid_accuracy for run in runs) / len(runs):.4f}",
             ", ".join(f"{1 - run.history['accuracy'][-1]:.4f}" for run in runs),
         ]
         if experiment.error_target is not None:
@@ -479,7 +481,8 @@ def _reading(
     )
     return (
         f"*{other.label}* against *{arm.label}*{weights}: test accuracy "
-        f"{compare(lambda run: run.test_accuracy)}; last epoch's training error "
+        f"{compare(lambda run: run.test_accuracy)}; validation accuracy "
+        f"{compare(lambda run: run.valid_accuracy)}; last epoch's training error "
         f"{compare(lambda run: 1 - run.history['accuracy'][-1])}."
     )
 

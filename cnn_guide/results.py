@@ -384,15 +384,17 @@ def render_marker(
 
     * ``benchmark: MODEL``: that model's benchmark row, machine, date and command;
     * ``benchmark-table``: every model's benchmark row, best test accuracy first;
-    * ``benchmark-recipes``: every recorded run of a recipe other than the
-      benchmark's, with the commands that made them;
     * ``full-run: MODEL``: that model's recorded full run (the run its
       example stands for), held to its target;
     * ``full-runs-table``: every example's full run, best test accuracy first;
     * ``experiment: NAME``: a teaching experiment's table and curves
       (`cnn_guide.experiments`);
-    * ``fast-goals``: the fast recipe chapter's goals, each checked against
-      the recorded runs (`cnn_guide.evidence.fast_goal_verdicts`).
+    * ``fast-goals``: the fast recipe's goals, as fractions of the seed
+      recipe's time T, each checked on every machine kind that recorded a
+      comparison (`cnn_guide.comparison.render_goals`);
+    * ``fast-against-seed``: those comparisons in full: T, the times to each
+      accuracy as fractions of T, and the runs
+      (`cnn_guide.comparison.render_comparisons`).
 
     Args:
         marker: The comment's text, e.g. ``"benchmark: vgg_fashion"``.
@@ -407,24 +409,22 @@ def render_marker(
         return _benchmark_row(argument, path)
     if name == "benchmark-table":
         return _benchmark_table(chapters or {}, path)
-    if name == "benchmark-recipes":
-        return _recipe_runs(path)
     if name == "full-run" and argument:
         return _full_run(argument, path)
     if name == "full-runs-table":
         return _full_runs_table(chapters or {}, path)
-    if name == "fast-goals":
-        from cnn_guide.evidence import fast_goal_verdicts
+    if name in ("fast-goals", "fast-against-seed"):
+        from cnn_guide.comparison import render_comparisons, render_goals
 
-        return "\n".join(f"- {verdict}" for verdict in fast_goal_verdicts(path)) + "\n"
+        return (render_goals if name == "fast-goals" else render_comparisons)(path)
     if name == "experiment" and argument:
         from cnn_guide.experiments import render_experiment
 
         return render_experiment(argument, path)
     raise ValueError(
         f"unknown results marker {marker!r}; use 'benchmark: MODEL', 'benchmark-table', "
-        "'benchmark-recipes', 'full-run: MODEL', 'full-runs-table', 'experiment: NAME' or "
-        "'fast-goals'."
+        "'full-run: MODEL', 'full-runs-table', 'experiment: NAME', 'fast-goals' or "
+        "'fast-against-seed'."
     )
 
 
@@ -545,30 +545,6 @@ def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None
         "`cnn-guide bench --record` (each row's own command is in the "
         "results file and on the example page)."
     )
-
-
-def _recipe_runs(path: str | os.PathLike | None) -> str:
-    from cnn_guide.recipes import list_recipes
-
-    runs = [
-        run
-        for name in list_recipes()
-        if name not in ("protocol", "benchmark", "throughput")
-        for run in timed_runs(name, any_budget=True, path=path)
-    ]
-    runs.sort(key=lambda run: (run.spec.recipe != "fast", run.spec.recipe, run.settings["minutes"]))
-    if not runs:
-        return "*No recipe run recorded yet: `cnn-guide bench --recipe fast --record` runs one.*"
-    machines = sorted({run.describe_machine() for run in runs})
-    commands = "\n".join(run.command for run in runs)
-    return (
-        format_table(runs, markdown=True, by="recipe")
-        + f"\n\nMeasured on {'; '.join(machines)}, by these commands:\n\n"
-        + f"```bash\n{commands}\n```\n"
-    )
-
-
-# --- Version 1 ----------------------------------------------------------------------------
 
 
 def migrate_v1(rows: Mapping[str, Mapping[str, Any]]) -> list[RunRecord]:

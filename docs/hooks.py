@@ -15,8 +15,8 @@
   where it is missing (Colab).
 * nbconvert inlines about 600 kB of notebook CSS into every example page. The
   large blocks move to one shared, cacheable stylesheet under ``assets/``.
-* A chapter line ``<!-- benchmark: MODEL -->`` (or ``benchmark-table``,
-  ``benchmark-recipes``) becomes what `cnn_guide.results.render_marker` reads
+* A chapter line such as ``<!-- benchmark: MODEL -->`` or ``<!-- fast-goals -->``
+  becomes what `cnn_guide.results.render_marker` reads
   from the results file at build time.
 """
 
@@ -159,8 +159,8 @@ def on_page_content(html: str, page, config, files) -> str:
 
 # A chapter line such as <!-- benchmark: vgg_fashion --> or <!-- benchmark-table -->.
 _RESULTS_MARKER = re.compile(
-    r"^<!-- (benchmark(?:: \w+|-table|-recipes)|full-run: \w+|full-runs-table"
-    r"|experiment: [\w-]+|fast-goals) -->$",
+    r"^<!-- (benchmark(?:: \w+|-table)|full-run: \w+|full-runs-table"
+    r"|experiment: [\w-]+|fast-goals|fast-against-seed) -->$",
     re.MULTILINE,
 )
 

@@ -136,7 +136,7 @@ def test_every_recipe_setting_is_an_option_of_train(capsys):
     for name in setting_fields():
         assert "--" + name.replace("_", "-") in out, name
     code, out, _ = run(capsys, "train", "--recipes")
-    assert code == 0 and "protocol:" in out and "fast-augment:" in out and "stops after" in out
+    assert code == 0 and "protocol:" in out and "fast:" in out and "stops after" in out
 
 
 def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):

@@ -516,7 +516,10 @@ def test_fast_network_at_double_width():
 
 
 def test_fast_recipe_variants_and_warm_up():
-    fast, constant = get_recipe("fast"), get_recipe("fast-no-schedule")
-    assert constant.changes_from(fast) == {"learning_rate": 0.001, "schedule": "constant"}
+    from cnn_guide.experiments import get_experiment
+
+    constant = get_experiment("fast-ablation").arms[1]
+    assert "constant" in constant.label
+    assert dict(constant.changes) == {"learning_rate": 0.001, "schedule": "constant"}
     assert inspect.signature(one_cycle).parameters["warmup"].default * 60 == 15
     assert_stated("fast", "warms up for 15 s", "Adam's default 0.001", "peaking at 0.004")

@@ -67,12 +67,16 @@ def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
     for seed, accuracy, curve in ((42, 0.91, [0.8, 0.92]), (43, 0.93, [0.91, 0.95])):
         history = {**tiny_run.history, "accuracy": curve, "val_accuracy": curve}
         run = as_record(
-            tiny_run, alexnet.run_of(relu, seed), test_accuracy=accuracy, history=history
+            tiny_run,
+            alexnet.run_of(relu, seed),
+            test_accuracy=accuracy,
+            valid_accuracy=accuracy - 0.01,
+            history=history,
         )
         results.record(run, path)
     table = experiments.summary(alexnet, path)
     assert "| ReLU |" in table
-    assert "| 0.9100, 0.9300 | 0.9200 | 0.0200 | 0.0800, 0.0500 | 2, 1 |" in table
+    assert "| 0.9100, 0.9300 | 0.9200 | 0.0200 | 0.9100 | 0.0800, 0.0500 | 2, 1 |" in table
     row = next(line for line in table.splitlines() if line.startswith(f"| {tanh.label} |"))
     assert "not recorded yet" in row and row.count("|") == table.splitlines()[0].count("|")
     assert "2 of its 4 runs are recorded so far." in table
@@ -104,14 +108,20 @@ def test_summary_holds_each_difference_against_the_seeds_spread(
     for arm, accuracies in ((relu, (0.93, 0.94)), (tanh, tanh_accuracies)):
         for seed, accuracy, error in zip(alexnet.seeds, accuracies, errors[arm.label], strict=True):
             history = {**tiny_run.history, "accuracy": [0.5, 1 - error]}
-            run = as_record(tiny_run, alexnet.run_of(arm, seed), test_accuracy=accuracy)
+            run = as_record(
+                tiny_run,
+                alexnet.run_of(arm, seed),
+                test_accuracy=accuracy,
+                valid_accuracy=accuracy + 0.005,
+            )
             results.record(dataclasses.replace(run, history=history), path)
     table = experiments.summary(alexnet, path)
     difference = 100 * (sum(tanh_accuracies) / 2 - 0.935)
     spread = 100 * max(0.01, abs(tanh_accuracies[0] - tanh_accuracies[1]))
     assert (
         f"- *tanh* against *ReLU*: test accuracy {difference:+.2f} points (seeds spread up to "
-        f"{spread:.2f}; {verdict}); last epoch's training error +2.50 points (seeds spread "
+        f"{spread:.2f}; {verdict}); validation accuracy {difference:+.2f} points (seeds spread "
+        f"up to {spread:.2f}; {verdict}); last epoch's training error +2.50 points (seeds spread "
         "up to 1.00; larger than that)." in table
     )
 

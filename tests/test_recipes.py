@@ -28,9 +28,7 @@ def test_one_cycle_rejects_bad_arguments(kwargs, message):
 
 
 def test_recipes_are_registered_and_unknown_names_list_them():
-    assert {"book", "protocol", "seed", "benchmark", "throughput", "fast", "fast-augment"} <= set(
-        list_recipes()
-    )
+    assert {"book", "protocol", "seed", "benchmark", "throughput", "fast"} <= set(list_recipes())
     with pytest.raises(ValueError, match="choose one of: book, protocol"):
         get_recipe("fastest")
     with pytest.raises(ValueError, match="resnet_fashion"):
@@ -76,19 +74,25 @@ def test_the_seed_recipe_is_the_seed_notebooks():
 
 
 def test_each_ablation_changes_one_technique_of_the_fast_recipe():
-    fast = dataclasses.asdict(get_recipe("fast"))
-    for name in ("fast-augment", "fast-no-schedule", "fast-no-smoothing"):
-        ablation = dataclasses.asdict(get_recipe(name))
-        changed = {k for k in fast if fast[k] != ablation[k]} - {"name", "summary"}
-        assert changed, name
-        assert changed <= {
-            "flip",
-            "shift",
-            "flip_at_test",
-            "schedule",
-            "learning_rate",
-            "label_smoothing",
-        }, changed
+    from cnn_guide.experiments import get_experiment
+
+    ablation = get_experiment("fast-ablation")
+    assert ablation.recipe == "fast" and len(ablation.seeds) == 3
+    fast, *changed = ablation.arms
+    assert not fast.changes
+    techniques = {
+        "flip",
+        "shift",
+        "flip_at_test",
+        "schedule",
+        "learning_rate",
+        "label_smoothing",
+        "weight_decay",
+    }
+    for arm in changed:
+        assert arm.changes and set(arm.changes) <= techniques, arm
+        assert arm.model == fast.model and not arm.options
+        get_recipe("fast", **arm.changes)  # a valid recipe
 
 
 def test_any_stop_field_replaces_the_whole_stop_rule():
@@ -120,7 +124,7 @@ def test_bad_settings_are_refused_with_what_to_do(changes, message):
 
 
 def test_describe_names_every_technique():
-    text = get_recipe("fast-augment").describe()
+    text = get_recipe("fast", flip=True, shift=2, flip_at_test=True).describe()
     for words in (
         "one-cycle",
         "label smoothing 0.1",
@@ -147,7 +151,8 @@ def test_augmented_pipeline_flips_shifts_and_one_hot_encodes(fashion):
     batch, targets = next(iter(plain.dataset(images, labels)))
     assert batch.shape == (128, 28, 28, 1) and targets.shape == (128, 10)
     assert np.allclose(np.sum(targets, axis=1), 1)
-    augmented, _ = next(iter(get_recipe("fast-augment", seed=1).dataset(images, labels)))
+    augment = get_recipe("fast", seed=1, flip=True, shift=2)
+    augmented, _ = next(iter(augment.dataset(images, labels)))
     # Same pixels overall (flips and 2-pixel shifts of mostly dark borders) but moved.
     assert not np.allclose(np.sort(augmented.numpy(), axis=0), np.sort(batch.numpy(), axis=0))
 

@@ -181,25 +181,24 @@ def test_chapters_show_their_own_benchmark_row(built_site):
         assert 'href="../results/"' in html  # the row links to the benchmark chapter
 
 
-def test_fast_chapter_shows_the_recipe_runs(built_site):
-    from cnn_guide.recipes import list_recipes
+def test_fast_chapter_shows_the_comparison_and_the_ablation(built_site):
+    from cnn_guide.comparison import load_comparisons, render_goals
 
     html = (built_site / "chapters" / "fast" / "index.html").read_text()
-    recipes = {
-        run.spec.recipe
-        for name in list_recipes()
-        if name not in ("protocol", "benchmark", "throughput")
-        for run in _benchmark(name, any_budget=True)
-    }
-    assert {"fast", "seed"} <= recipes
-    for recipe in recipes:
-        assert f"<td>{recipe}</td>" in html, recipe
-    # The goals' verdicts are computed from those runs, not typed.
-    from cnn_guide.evidence import fast_goal_verdicts
-
     text = unescape(re.sub(r"<[^>]+>", "", html))
-    for verdict in fast_goal_verdicts(ROOT / "cnn_guide" / "results.json"):
-        assert verdict.replace("**", "") in text, verdict
+    results_file = ROOT / "cnn_guide" / "results.json"
+    comparisons = [c for c in load_comparisons(results_file).values() if not c.quick]
+    assert comparisons, "no comparison of the fast recipe against the seed recipe is recorded"
+    for comparison in comparisons:
+        assert comparison.command in text
+        for _, key in comparison.runs:
+            assert f"cnn-guide train {key} --record" in text, key
+    # The goals' verdicts are computed from the comparisons, not typed.
+    for line in render_goals(results_file).splitlines()[2:]:
+        cells = [cell.strip().replace("**", "") for cell in line.strip("|").split("|")]
+        for cell in cells:
+            assert cell in text, cell
+    assert "What does each technique of the fast recipe buy" in text
 
 
 def test_example_pages_end_with_their_recorded_full_run(built_site):

@@ -112,7 +112,15 @@ def test_a_run_stops_when_its_minutes_are_up_and_checks_the_test_images_on_the_w
 
 def test_flip_at_test_and_settled_batch_norm(small_fashion):
     tiny = small_fashion.subset(train=128, valid=32, test=64)
-    recipe = get_recipe("fast-augment", epochs=1, batch_size=32, settle_batch_norm=True)
+    recipe = get_recipe(
+        "fast",
+        epochs=1,
+        batch_size=32,
+        flip=True,
+        shift=2,
+        flip_at_test=True,
+        settle_batch_norm=True,
+    )
     result = fit("fast_resnet_fashion", tiny, recipe, verbose=0)
     flipped = evaluate(result.model, tiny.x_test, tiny.y_test, flip=True).accuracy
     assert result.test_accuracy == flipped
