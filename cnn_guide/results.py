@@ -173,7 +173,6 @@ def benchmark_rows(
     recipe: str = "benchmark",
     *,
     minutes: float | None = None,
-    any_budget: bool = False,
     model: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> list[RunRecord]:
@@ -182,14 +181,13 @@ def benchmark_rows(
     Args:
         recipe: Recipe name (``"benchmark"``, ``"fast"``, ``"seed"``, ...).
         minutes: Only runs with this time budget (default: the recipe's own).
-        any_budget: Runs of every time budget instead.
         model: Only this model's runs.
         path: Results file (default `results_path`).
     """
     from cnn_guide import models
 
     order = {name: index for index, name in enumerate(models.list_models())}
-    rows = timed_runs(recipe, minutes=minutes, any_budget=any_budget, model=model, path=path)
+    rows = timed_runs(recipe, minutes=minutes, model=model, path=path)
     return sorted(rows, key=lambda run: (order.get(run.model, len(order)), run.settings["minutes"]))
 
 
@@ -197,7 +195,6 @@ def timed_runs(
     recipe: str,
     *,
     minutes: float | None = None,
-    any_budget: bool = False,
     model: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> list[RunRecord]:
@@ -217,7 +214,7 @@ def timed_runs(
         and run.settings.get("minutes") is not None
         and run.test_accuracy is not None
         and (model is None or run.model == model)
-        and (any_budget or run.settings["minutes"] == minutes)
+        and run.settings["minutes"] == minutes
     ]
 
 

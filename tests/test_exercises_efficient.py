@@ -8,7 +8,6 @@ section "Exercises".
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
 
@@ -515,11 +514,14 @@ def test_fast_network_at_double_width():
     assert_stated("fast", "**464,810**", "**13,719,296**", "117,210", "3,486,592", "23 steps")
 
 
-def test_fast_recipe_variants_and_warm_up():
-    from cnn_guide.experiments import get_experiment
+def test_fast_recipe_budgets_in_fractions_of_t():
+    from fractions import Fraction
 
-    constant = get_experiment("fast-ablation").arms[1]
-    assert "constant" in constant.label
-    assert dict(constant.changes) == {"learning_rate": 0.001, "schedule": "constant"}
-    assert inspect.signature(one_cycle).parameters["warmup"].default * 60 == 15
-    assert_stated("fast", "warms up for 15 s", "Adam's default 0.001", "peaking at 0.004")
+    from cnn_guide.comparison import budget_of
+
+    seconds = 10 * 55_000 / 400
+    budget = budget_of(Fraction(1, 10), seconds)
+    assert seconds == 1375 and budget == {"minutes": 2.29, "eval_every": 11.5}
+    assert_stated("fast", "**1,375 s**", "**2.29 min** (137.4 s)", "every **11.5 s**")
+
+
