@@ -190,6 +190,11 @@ class Resolved:
         times = [t for _, run in self.runs if (t := run.seconds_to(accuracy)) is not None]
         return min(times, default=None)
 
+    def best_within(self, seconds: float) -> float | None:
+        """The highest test accuracy any run showed at a checkpoint within ``seconds``."""
+        shown = [a for _, run in self.runs for s, _, a in run.checkpoints if s <= seconds]
+        return max(shown, default=None)
+
     def verdict(self, accuracy: float, fraction: Fraction) -> str:
         """``"met"``, ``"not met"`` or ``"not measured"`` (no run was that long)."""
         reached = self.time_to(accuracy)
@@ -226,11 +231,11 @@ def render_goals(path: str | os.PathLike | None = None) -> str:
         for result in resolved:
             verdict = result.verdict(accuracy, fraction)
             reached = result.time_to(accuracy)
-            when = (
-                f"reached after {_seconds(reached)} = {reached / result.seconds:.3f} T"
-                if reached is not None
-                else "not reached"
-            )
+            if reached is not None:
+                when = f"reached after {_seconds(reached)} = {reached / result.seconds:.3f} T"
+            else:
+                best = result.best_within(fraction * result.seconds)
+                when = "not reached" + (f"; best {best:.2%} within it" if best else "")
             cells.append(f"**{verdict}**: {when} (goal: {_seconds(fraction * result.seconds)})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -277,8 +282,8 @@ def describe(result: Resolved) -> str:
         "",
         "| budget | epochs | precision | final test accuracy | "
         + " | ".join(f"to {a:.1%}" for a in THRESHOLDS)
-        + " | command |",
-        "|---|---|---|---|" + "---|" * len(THRESHOLDS) + "---|",
+        + " |",
+        "|---|---|---|---|" + "---|" * len(THRESHOLDS),
     ]
     for fraction, run in result.runs:
         times = [run.seconds_to(a) for a in THRESHOLDS]
@@ -286,8 +291,10 @@ def describe(result: Resolved) -> str:
             f"| {_ratio(fraction)} = {_seconds(60 * run.settings['minutes'])} | {run.epochs:.1f} "
             f"| {run.precision} | {run.test_accuracy:.4f} | "
             + " | ".join("-" if t is None else _seconds(t) for t in times)
-            + f" | `{run.command}` |"
+            + " |"
         )
+    commands = "\n".join(run.command for _, run in result.runs)
+    lines += ["", "Each run re-made by its own command:", "", f"```bash\n{commands}\n```"]
     return "\n".join(lines) + "\n"
 
 

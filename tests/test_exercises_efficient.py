@@ -523,5 +523,3 @@ def test_fast_recipe_budgets_in_fractions_of_t():
     budget = budget_of(Fraction(1, 10), seconds)
     assert seconds == 1375 and budget == {"minutes": 2.29, "eval_every": 11.5}
     assert_stated("fast", "**1,375 s**", "**2.29 min** (137.4 s)", "every **11.5 s**")
-
-
