@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from cnn_guide.recipes import get_recipe
 from cnn_guide.runs import RunRecord, RunSpec, machine_kind
 
 __all__ = [
@@ -73,8 +74,6 @@ def reference_spec(against: str, *, quick: bool = False) -> RunSpec:
     Raises:
         ValueError: For an unknown recipe, or one that names no model or epochs.
     """
-    from cnn_guide.recipes import get_recipe
-
     recipe = get_recipe(against)
     if recipe.model is None or recipe.epochs is None:
         raise ValueError(
@@ -86,8 +85,6 @@ def reference_spec(against: str, *, quick: bool = False) -> RunSpec:
 
 def reference_seconds(reference: RunRecord) -> float:
     """T: the reference recipe's epochs at the reference run's steady training speed."""
-    from cnn_guide.recipes import get_recipe
-
     epochs = get_recipe(reference.spec.recipe).epochs
     return epochs * reference.train_size / reference.train_images_per_second
 
@@ -252,8 +249,6 @@ def render_comparisons(path: str | os.PathLike | None = None) -> str:
 def describe(result: Resolved) -> str:
     """One comparison in Markdown: T, the times to each accuracy as fractions of T, the runs."""
     comparison, reference, seconds = result.comparison, result.reference, result.seconds
-    from cnn_guide.recipes import get_recipe
-
     against = get_recipe(comparison.against)
     lines = [
         f"**{machine_kind(reference.machine)}** ({comparison.date[:10]}, "

@@ -320,9 +320,8 @@ def measure_training_speeds(
     steps on random images of its input shape. Then each round times
     ``steps`` training steps of every policy in turn, in one process, so that
     any other load on the machine falls on all of them alike; a policy's
-    speed is its median round. (Three rounds of five steps, each policy
-    scored by its best round, proved too noisy: near the threshold the same
-    network was given bfloat16 in one process and float32 in the next.)
+    speed is its median round (a best round of a few short ones is too noisy
+    near `BFLOAT16_MIN_GAIN`: it can flip the choice from one process to the next).
 
     Args:
         build: Builds the network (called once per policy, under it).

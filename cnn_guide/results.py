@@ -133,9 +133,10 @@ def write_section(
 ) -> None:
     """Replace one section of the results file, keeping its runs and other sections."""
     path = Path(path) if path is not None else results_path()
-    if not path.exists() or _read(path).get("version", 1) != VERSION:
-        save_results(load_results(path).values(), path)  # a missing or older file: current format
     content = _read(path)
+    if content.get("version", 1) != VERSION:  # a missing or version 1 file: migrate it first
+        save_results(load_results(path).values(), path)
+        content = _read(path)
     content[name] = dict(values)
     _write(content, path)
 
@@ -188,7 +189,7 @@ def benchmark_rows(
 
     order = {name: index for index, name in enumerate(models.list_models())}
     rows = timed_runs(recipe, minutes=minutes, model=model, path=path)
-    return sorted(rows, key=lambda run: (order.get(run.model, len(order)), run.settings["minutes"]))
+    return sorted(rows, key=lambda run: order.get(run.model, len(order)))
 
 
 def timed_runs(
@@ -410,10 +411,14 @@ def render_marker(
         return _full_run(argument, path)
     if name == "full-runs-table":
         return _full_runs_table(chapters or {}, path)
-    if name in ("fast-goals", "fast-against-seed"):
-        from cnn_guide.comparison import render_comparisons, render_goals
+    if name == "fast-goals":
+        from cnn_guide.comparison import render_goals
 
-        return (render_goals if name == "fast-goals" else render_comparisons)(path)
+        return render_goals(path)
+    if name == "fast-against-seed":
+        from cnn_guide.comparison import render_comparisons
+
+        return render_comparisons(path)
     if name == "experiment" and argument:
         from cnn_guide.experiments import render_experiment
 
@@ -542,6 +547,9 @@ def _benchmark_table(chapters: Mapping[str, str], path: str | os.PathLike | None
         "`cnn-guide bench --record` (each row's own command is in the "
         "results file and on the example page)."
     )
+
+
+# --- Version 1 ----------------------------------------------------------------------------
 
 
 def migrate_v1(rows: Mapping[str, Mapping[str, Any]]) -> list[RunRecord]:
