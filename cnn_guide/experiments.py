@@ -129,13 +129,22 @@ class Experiment:
         """Every run of the experiment, arm by arm."""
         return [self.run_of(arm, seed) for arm in self.arms for seed in self.seeds]
 
-    def recorded(self, path: str | os.PathLike | None = None) -> dict[str, list[RunRecord]]:
-        """Each arm's recorded runs (current ones only), by label."""
+    def recorded_by_seed(
+        self, path: str | os.PathLike | None = None
+    ) -> dict[str, dict[int, RunRecord]]:
+        """Each arm's recorded runs (current ones only), by label, then by seed."""
         from cnn_guide.results import find_all
 
         found = iter(find_all(self.runs(), path))  # arm by arm, seed by seed
-        arms = {arm.label: [next(found) for _ in self.seeds] for arm in self.arms}
-        return {label: [run for run in runs if run is not None] for label, runs in arms.items()}
+        arms = {arm.label: {seed: next(found) for seed in self.seeds} for arm in self.arms}
+        return {
+            label: {seed: run for seed, run in runs.items() if run is not None}
+            for label, runs in arms.items()
+        }
+
+    def recorded(self, path: str | os.PathLike | None = None) -> dict[str, list[RunRecord]]:
+        """Each arm's recorded runs (current ones only), by label, in seed order."""
+        return {label: list(runs.values()) for label, runs in self.recorded_by_seed(path).items()}
 
 
 def _ablation(
@@ -423,7 +432,7 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
             f"{runs[0].macs / 1e6:,.1f}M" if runs[0].macs else "",
             ", ".join(f"{a:.4f}" for a in accuracies),
             f"{sum(accuracies) / len(accuracies):.4f}",
-            f"{max(accuracies) - min(accuracies):.4f}",
+            f"{max(accuracies) - min(accuracies):.4f}" if len(runs) > 1 else "one seed so far",
             f"{sum(run.valid_accuracy for run in runs) / len(runs):.4f}",
             ", ".join(f"{1 - run.history['accuracy'][-1]:.4f}" for run in runs),
         ]
@@ -438,10 +447,9 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
         f"test images; measured on {first.describe_machine()} by `{command}`."
     )
     if done < wanted:
-        note += f" {done} of its {wanted} runs are recorded so far."
-    readings = [
-        _reading(arm, other, recorded, len(experiment.seeds)) for arm, other in experiment.pairs
-    ]
+        note += f" Recorded so far: {done} of its {wanted} runs."
+    by_seed = experiment.recorded_by_seed(path)
+    readings = [_reading(arm, other, by_seed, experiment.seeds) for arm, other in experiment.pairs]
     readings = [reading for reading in readings if reading]
     if readings:
         note += "\n\nWhat the seeds show:\n\n" + "\n".join(f"- {r}" for r in readings)
@@ -449,21 +457,32 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
 
 
 def _reading(
-    arm: Arm, other: Arm, recorded: Mapping[str, list[RunRecord]], seeds: int
+    arm: Arm,
+    other: Arm,
+    by_seed: Mapping[str, Mapping[int, RunRecord]],
+    seeds: tuple[int, ...],
 ) -> str | None:
-    """The difference between two fully recorded arms, held against their seeds' spread.
+    """The difference between two arms on the seeds both have, held against their spread.
 
-    ``None`` until every seed of both arms is recorded.
+    With every seed of both arms recorded, the difference of the means is
+    held against the wider of the two seed spreads. With only one shared
+    seed there is no spread to hold it against, and the reading says so.
+    ``None`` while the two arms share no recorded seed.
     """
-    if len(recorded[arm.label]) < seeds or len(recorded[other.label]) < seeds:
+    shared = [seed for seed in seeds if seed in by_seed[arm.label] and seed in by_seed[other.label]]
+    if not shared:
         return None
+    recorded = {a.label: [by_seed[a.label][seed] for seed in shared] for a in (arm, other)}
+    complete = len(shared) == len(seeds)
 
     def compare(figure: Callable[[RunRecord], float]) -> str:
         """The difference of the means, in points, held against the wider spread."""
         values = [[100 * figure(run) for run in recorded[a.label]] for a in (arm, other)]
         means = [sum(v) / len(v) for v in values]
-        widest = max(max(v) - min(v) for v in values)
         difference = means[1] - means[0]
+        if not complete and len(shared) == 1:
+            return f"{difference:+.2f} points"
+        widest = max(max(v) - min(v) for v in values)
         verdict = (
             "larger than that"
             if abs(difference) > widest
@@ -477,12 +496,20 @@ def _reading(
         if size[0] != size[1]
         else ""
     )
-    return (
-        f"*{other.label}* against *{arm.label}*{weights}: test accuracy "
+    so_far = (
+        ""
+        if complete
+        else f", seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))} only so far"
+    )
+    reading = (
+        f"*{other.label}* against *{arm.label}*{weights}{so_far}: test accuracy "
         f"{compare(lambda run: run.test_accuracy)}; validation accuracy "
         f"{compare(lambda run: run.valid_accuracy)}; last epoch's training error "
         f"{compare(lambda run: 1 - run.history['accuracy'][-1])}."
     )
+    if len(shared) == 1 and not complete:
+        reading += " One seed gives no spread to hold these against: one draw, not yet a finding."
+    return reading
 
 
 def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:

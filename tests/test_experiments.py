@@ -79,7 +79,7 @@ def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
     assert "| 0.9100, 0.9300 | 0.9200 | 0.0200 | 0.9100 | 0.0800, 0.0500 | 2, 1 |" in table
     row = next(line for line in table.splitlines() if line.startswith(f"| {tanh.label} |"))
     assert "not recorded yet" in row and row.count("|") == table.splitlines()[0].count("|")
-    assert "2 of its 4 runs are recorded so far." in table
+    assert "Recorded so far: 2 of its 4 runs." in table
     page = experiments.render_experiment("alexnet-relu", path)
     assert (
         page.startswith("**Does ReLU train faster than tanh") and "data:image/png;base64," in page
@@ -123,6 +123,27 @@ def test_summary_holds_each_difference_against_the_seeds_spread(
         f"{spread:.2f}; {verdict}); validation accuracy {difference:+.2f} points (seeds spread "
         f"up to {spread:.2f}; {verdict}); last epoch's training error +2.50 points (seeds spread "
         "up to 1.00; larger than that)." in table
+    )
+
+
+def test_summary_reads_one_shared_seed_as_one_draw(tiny_run, tmp_path):
+    path = tmp_path / "results.json"
+    alexnet = experiments.get_experiment("alexnet-relu")
+    relu, tanh = alexnet.arms
+    # ReLU has both seeds, tanh only seed 43: the reading compares seed 43 alone.
+    for arm, seed, accuracy in ((relu, 42, 0.93), (relu, 43, 0.94), (tanh, 43, 0.91)):
+        history = {**tiny_run.history, "accuracy": [0.5, 0.95]}
+        run = as_record(
+            tiny_run, alexnet.run_of(arm, seed), test_accuracy=accuracy, valid_accuracy=accuracy
+        )
+        results.record(dataclasses.replace(run, history=history), path)
+    table = experiments.summary(alexnet, path)
+    tanh_row = next(line for line in table.splitlines() if line.startswith("| tanh |"))
+    assert "| 0.9100 | 0.9100 | one seed so far |" in tanh_row
+    assert (
+        "- *tanh* against *ReLU*, seed 43 only so far: test accuracy -3.00 points; validation "
+        "accuracy -3.00 points; last epoch's training error +0.00 points. One seed gives no "
+        "spread to hold these against: one draw, not yet a finding." in table
     )
 
 
