@@ -491,11 +491,10 @@ def _reading(
         return f"{difference:+.2f} points (seeds spread up to {widest:.2f}; {verdict})"
 
     size = [recorded[a.label][0].parameters for a in (arm, other)]
-    weights = (
-        f", with {size[1] - size[0]:+,} parameters ({size[1] / size[0] - 1:+.1%})"
-        if size[0] != size[1]
-        else ""
-    )
+    ratio = size[1] / size[0]
+    # Past doubling, "15.2 times" reads better than "+1418.1%".
+    relative = f"{ratio:.1f} times as many" if ratio >= 2 else f"{ratio - 1:+.1%}"
+    weights = f", with {size[1] - size[0]:+,} parameters ({relative})" if ratio != 1 else ""
     so_far = (
         ""
         if complete

@@ -147,6 +147,27 @@ def test_summary_reads_one_shared_seed_as_one_draw(tiny_run, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("naive_parameters", "said"),
+    [
+        (1_073_002, "+840,560 parameters (4.6 times as many)"),
+        (240_000, "+7,558 parameters (+3.3%)"),
+    ],
+)
+def test_reading_states_the_parameter_difference(tiny_run, tmp_path, naive_parameters, said):
+    path = tmp_path / "results.json"
+    googlenet = experiments.get_experiment("googlenet-reductions")
+    reduced, naive = googlenet.arms
+    for arm, parameters in ((reduced, 232_442), (naive, naive_parameters)):
+        run = as_record(
+            tiny_run, googlenet.run_of(arm, 42), test_accuracy=0.92, parameters=parameters
+        )
+        results.record(run, path)
+    assert f"*naive modules* against *with 1x1 reductions*, with {said}, seed 42 only" in (
+        experiments.summary(googlenet, path)
+    )
+
+
 def test_full_run_markers(tiny_run, tmp_path):
     path = tmp_path / "results.json"
     vgg = next(spec for spec in evidence.plan("full") if spec.model == "vgg_fashion")
