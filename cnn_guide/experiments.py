@@ -5,8 +5,9 @@ builder option changed, or two models of equal size) under the book recipe
 for the same number of epochs, each with several seeds, and records every
 run in the results file (``cnn-guide record --plan experiments``). The
 pages read them back: `summary` tabulates each arm's parameters, MACs and
-test accuracy per seed with the mean and the spread, and `plot_experiment`
-draws the training error by epoch.
+test accuracy per seed with the mean and the spread, reads each difference
+against that spread and against what the paper found (a `Finding`), and
+`plot_experiment` draws the training error by epoch.
 
 ```python
 from cnn_guide.experiments import get_experiment
@@ -32,11 +33,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Arm",
     "Experiment",
+    "Finding",
     "experiment_runs",
     "get_experiment",
     "list_experiments",
     "plot_experiment",
     "render_experiment",
+    "render_findings",
     "summary",
 ]
 
@@ -61,6 +64,67 @@ class Arm:
     changes: Mapping[str, Any] = field(default_factory=dict)
 
 
+FIGURES: dict[str, Callable[[RunRecord], float]] = {
+    "test accuracy": lambda run: run.test_accuracy,
+    "validation accuracy": lambda run: run.valid_accuracy,
+    "last epoch's training error": lambda run: 1 - run.history["accuracy"][-1],
+}
+"""The figures each reading compares, by the name the page gives them."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a paper found for one comparison, for the reading to hold its runs against.
+
+    Attributes:
+        figure: The figure the paper's claim is about, one of `FIGURES`.
+        direction: ``+1`` where the paper found the figure higher for the
+            second arm of the pair, ``-1`` where lower.
+        claim: The paper's result in words, with its own numbers.
+    """
+
+    figure: str
+    direction: int
+    claim: str
+
+    def __post_init__(self) -> None:
+        if self.figure not in FIGURES:
+            raise ValueError(
+                f"a finding's figure must be one of {sorted(FIGURES)}, got {self.figure!r}."
+            )
+        if self.direction not in (1, -1):
+            raise ValueError(
+                f"a finding's direction is +1 (higher) or -1 (lower), got {self.direction!r}."
+            )
+
+    def outcome(self, difference: float, spread: float) -> str:
+        """A measured difference (second arm minus first) against the paper's direction.
+
+        Returns:
+            ``"agrees"``, ``"contradicts"`` or ``"within the spread"``.
+        """
+        if abs(difference) <= spread:
+            return "within the spread"
+        return "agrees" if (difference > 0) == (self.direction > 0) else "contradicts"
+
+    def verdict(self, difference: float, spread: float) -> str:
+        """The `outcome` in a sentence."""
+        return {
+            "within the spread": "within the seeds' spread, so it neither confirms nor "
+            "contradicts the paper",
+            "agrees": "the same direction and beyond the seeds' spread, so it agrees with "
+            "the paper",
+            "contradicts": "the opposite direction and beyond the seeds' spread, so it "
+            "contradicts the paper",
+        }[self.outcome(difference, spread)]
+
+    @property
+    def expects(self) -> str:
+        """The paper's direction in a few words, e.g. ``"higher test accuracy"``."""
+        figure = "training error" if "training error" in self.figure else self.figure
+        return f"{'higher' if self.direction > 0 else 'lower'} {figure}"
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A chapter's teaching experiment: arms trained alike, with several seeds.
@@ -82,6 +146,8 @@ class Experiment:
         comparisons: The pairs of arms (indexes into ``arms``) whose
             difference the summary states; by default each arm against the
             first.
+        findings: What the paper found for each of those pairs, in their
+            order (``None`` where it reports no such comparison).
     """
 
     name: str
@@ -95,6 +161,7 @@ class Experiment:
     minutes: float | None = None
     error_target: float | None = None
     comparisons: tuple[tuple[int, int], ...] | None = None
+    findings: tuple[Finding | None, ...] = ()
 
     @property
     def pairs(self) -> tuple[tuple[Arm, Arm], ...]:
@@ -113,6 +180,16 @@ class Experiment:
                 f"experiment {self.name!r}: give epochs or minutes, one of the two "
                 f"(got epochs={self.epochs!r}, minutes={self.minutes!r})."
             )
+        if self.findings and len(self.findings) != len(self.pairs):
+            raise ValueError(
+                f"experiment {self.name!r}: {len(self.findings)} findings for "
+                f"{len(self.pairs)} compared pairs; give one per pair (None where the "
+                "paper has none)."
+            )
+
+    def finding(self, index: int) -> Finding | None:
+        """What the paper found for the ``index``-th compared pair, if it says."""
+        return self.findings[index] if self.findings else None
 
     def describe_stop(self) -> str:
         """How long every run trains, in words."""
@@ -159,6 +236,12 @@ def _resnet(label: str, blocks: int, skip: bool) -> Arm:
     return Arm(label, "resnet_fashion", options)
 
 
+# Xception's paper compares no regular-convolution twin; MobileNet's does.
+_SEPARABLE_ON_IMAGENET = (
+    "MobileNet with regular convolutions reached 71.7% top-1 on ImageNet against 70.6% "
+    "with depthwise separable ones, at 7 times the parameters (Howard et al. (2017), Table 4)"
+)
+
 _EXPERIMENTS = (
     Experiment(
         name="lenet-1998",
@@ -185,6 +268,14 @@ _EXPERIMENTS = (
         arms=_ablation("alexnet_fashion", "ReLU", "tanh", {"activation": "tanh"}),
         epochs=5,
         error_target=0.10,
+        findings=(
+            Finding(
+                "last epoch's training error",
+                +1,
+                "a four-layer network with tanh units took six times as many epochs as "
+                "with ReLUs to reach 25% training error on CIFAR-10 (Figure 1)",
+            ),
+        ),
     ),
     Experiment(
         name="vgg-stacked-kernels",
@@ -195,6 +286,14 @@ _EXPERIMENTS = (
             "vgg_fashion", "stacked 3x3", "one large kernel per stage", {"stacked_kernels": False}
         ),
         epochs=5,
+        findings=(
+            Finding(
+                "test accuracy",
+                -1,
+                "configuration B with each pair of 3x3 layers replaced by one 5x5 layer "
+                "had a top-1 error 7% higher on ImageNet",
+            ),
+        ),
     ),
     Experiment(
         name="nin-head",
@@ -206,6 +305,14 @@ _EXPERIMENTS = (
             "nin_fashion", "global average pooling", "fully connected head", {"head": "dense"}
         ),
         epochs=5,
+        findings=(
+            Finding(
+                "test accuracy",
+                -1,
+                "on CIFAR-10 a fully connected head gave 10.88% test error with dropout "
+                "(11.59% without), global average pooling 10.41%",
+            ),
+        ),
     ),
     Experiment(
         name="googlenet-reductions",
@@ -235,6 +342,23 @@ _EXPERIMENTS = (
         ),
         epochs=5,
         comparisons=((0, 1), (2, 3), (4, 5)),  # with against without, at each rate
+        findings=(
+            *[
+                Finding(
+                    "test accuracy",
+                    +1,
+                    "at the same learning rate, Inception with batch normalization reached "
+                    "72.7% top-1 on ImageNet against 72.2% without, in under half the steps",
+                )
+            ]
+            * 2,
+            Finding(
+                "test accuracy",
+                +1,
+                "with the learning rate raised 5 times, Inception with batch normalization "
+                "reached 73.0% top-1; without it the parameters grew without bound",
+            ),
+        ),
     ),
     Experiment(
         name="resnet-degradation",
@@ -251,6 +375,23 @@ _EXPERIMENTS = (
         epochs=5,
         # Degradation (deeper plain against shallower plain), then its cure at each depth.
         comparisons=((0, 1), (0, 2), (1, 3)),
+        findings=(
+            Finding(
+                "last epoch's training error",
+                +1,
+                "on CIFAR-10 the 56-layer plain network had a higher training error than "
+                "the 20-layer one (Figure 1)",
+            ),
+            *[
+                Finding(
+                    "test accuracy",
+                    +1,
+                    "on CIFAR-10 the residual networks had lower test error than the plain "
+                    "ones of the same depth (Figure 6)",
+                )
+            ]
+            * 2,
+        ),
     ),
     Experiment(
         name="se-blocks",
@@ -262,6 +403,13 @@ _EXPERIMENTS = (
             Arm("SE-ResNet", "se_resnet_fashion"),
         ),
         epochs=10,
+        findings=(
+            Finding(
+                "test accuracy",
+                +1,
+                "SE blocks lowered ResNet-50's top-1 error on ImageNet from 24.80% to 23.29%",
+            ),
+        ),
     ),
     Experiment(
         name="densenet-vs-residual",
@@ -279,6 +427,14 @@ _EXPERIMENTS = (
             ),
         ),
         epochs=10,
+        findings=(
+            Finding(
+                "test accuracy",
+                -1,
+                "on ImageNet a DenseNet matched the error of a ResNet with about twice its "
+                "parameters (Figure 3), so a ResNet of equal size has the higher error",
+            ),
+        ),
     ),
     Experiment(
         name="resnext-cardinality",
@@ -295,6 +451,20 @@ _EXPERIMENTS = (
             Arm("cardinality 8, width 3 (the book's variant)", "resnext_fashion"),
         ),
         epochs=5,
+        findings=(
+            Finding(
+                "test accuracy",
+                +1,
+                "at the cost of ResNet-50, top-1 error on ImageNet fell from 23.9% at "
+                "cardinality 1 to 22.6% at cardinality 4",
+            ),
+            Finding(
+                "test accuracy",
+                +1,
+                "at the cost of ResNet-50, top-1 error on ImageNet fell from 23.9% at "
+                "cardinality 1 to 22.3% at cardinality 8",
+            ),
+        ),
     ),
     Experiment(
         name="xception-separable",
@@ -306,6 +476,7 @@ _EXPERIMENTS = (
             "xception_fashion", "separable", "regular convolutions", {"separable": False}
         ),
         epochs=5,
+        findings=(Finding("test accuracy", +1, _SEPARABLE_ON_IMAGENET),),
     ),
     Experiment(
         name="mobilenet-bottleneck",
@@ -318,6 +489,14 @@ _EXPERIMENTS = (
             Arm("regular 3x3 convolution", "mobilenet_v2_fashion", {"separable": False}),
         ),
         epochs=5,
+        findings=(
+            Finding(
+                "test accuracy",
+                -1,
+                "a ReLU6 after the projection lowered top-1 accuracy on ImageNet (Figure 6a)",
+            ),
+            Finding("test accuracy", +1, _SEPARABLE_ON_IMAGENET),
+        ),
     ),
     # The fast recipe's techniques, one at a time (`cnn-guide bench --recipe fast --against
     # seed` times the whole recipe). 1.5 minutes is about a tenth of T on a 2-core CPU:
@@ -449,11 +628,26 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     if done < wanted:
         note += f" Recorded so far: {done} of its {wanted} runs."
     by_seed = experiment.recorded_by_seed(path)
-    readings = [_reading(arm, other, by_seed, experiment.seeds) for arm, other in experiment.pairs]
+    readings = [
+        _reading(arm, other, by_seed, experiment.seeds, experiment.finding(index))
+        for index, (arm, other) in enumerate(experiment.pairs)
+    ]
     readings = [reading for reading in readings if reading]
     if readings:
         note += "\n\nWhat the seeds show:\n\n" + "\n".join(f"- {r}" for r in readings)
     return "\n".join(lines) + note
+
+
+def _difference(
+    runs: list[RunRecord], other_runs: list[RunRecord], figure: str
+) -> tuple[float, float]:
+    """The difference of two arms' means, in points, and the wider of their seed spreads.
+
+    The difference is the second arm's mean minus the first's.
+    """
+    values = [[100 * FIGURES[figure](run) for run in arm] for arm in (runs, other_runs)]
+    means = [sum(v) / len(v) for v in values]
+    return means[1] - means[0], max(max(v) - min(v) for v in values)
 
 
 def _reading(
@@ -461,34 +655,36 @@ def _reading(
     other: Arm,
     by_seed: Mapping[str, Mapping[int, RunRecord]],
     seeds: tuple[int, ...],
+    finding: Finding | None = None,
 ) -> str | None:
     """The difference between two arms on the seeds both have, held against their spread.
 
     With every seed of both arms recorded, the difference of the means is
-    held against the wider of the two seed spreads. With only one shared
-    seed there is no spread to hold it against, and the reading says so.
-    ``None`` while the two arms share no recorded seed.
+    held against the wider of the two seed spreads, and then against the
+    paper's `Finding`, if there is one. With only one shared seed there is
+    no spread to hold it against, and the reading says so. ``None`` while
+    the two arms share no recorded seed.
     """
     shared = [seed for seed in seeds if seed in by_seed[arm.label] and seed in by_seed[other.label]]
     if not shared:
         return None
     recorded = {a.label: [by_seed[a.label][seed] for seed in shared] for a in (arm, other)}
     complete = len(shared) == len(seeds)
+    one_draw = len(shared) == 1 and not complete
 
-    def compare(figure: Callable[[RunRecord], float]) -> str:
-        """The difference of the means, in points, held against the wider spread."""
-        values = [[100 * figure(run) for run in recorded[a.label]] for a in (arm, other)]
-        means = [sum(v) / len(v) for v in values]
-        difference = means[1] - means[0]
-        if not complete and len(shared) == 1:
-            return f"{difference:+.2f} points"
-        widest = max(max(v) - min(v) for v in values)
+    def measure(figure: str) -> tuple[float, float]:
+        return _difference(recorded[arm.label], recorded[other.label], figure)
+
+    def compare(figure: str) -> str:
+        difference, widest = measure(figure)
+        if one_draw:
+            return f"{figure} {difference:+.2f} points"
         verdict = (
             "larger than that"
             if abs(difference) > widest
             else "within it: noise at this number of seeds, not a finding"
         )
-        return f"{difference:+.2f} points (seeds spread up to {widest:.2f}; {verdict})"
+        return f"{figure} {difference:+.2f} points (seeds spread up to {widest:.2f}; {verdict})"
 
     size = [recorded[a.label][0].parameters for a in (arm, other)]
     ratio = size[1] / size[0]
@@ -500,14 +696,21 @@ def _reading(
         if complete
         else f", seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))} only so far"
     )
-    reading = (
-        f"*{other.label}* against *{arm.label}*{weights}{so_far}: test accuracy "
-        f"{compare(lambda run: run.test_accuracy)}; validation accuracy "
-        f"{compare(lambda run: run.valid_accuracy)}; last epoch's training error "
-        f"{compare(lambda run: 1 - run.history['accuracy'][-1])}."
+    reading = f"*{other.label}* against *{arm.label}*{weights}{so_far}: " + "; ".join(
+        compare(figure) for figure in FIGURES
     )
-    if len(shared) == 1 and not complete:
-        reading += " One seed gives no spread to hold these against: one draw, not yet a finding."
+    if one_draw:
+        return (
+            reading
+            + ". One seed gives no spread to hold these against: one draw, not yet a finding."
+        )
+    reading += "."
+    if finding is not None:
+        difference, widest = measure(finding.figure)
+        reading += (
+            f" **Against the paper:** {finding.claim}. Here the {finding.figure} moved "
+            f"{difference:+.2f} points: {finding.verdict(difference, widest)}."
+        )
     return reading
 
 
@@ -560,3 +763,61 @@ def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
         return text
     alt = f"Training and validation error by epoch of the {name} experiment"
     return text + "\n\n" + embedded_png(plot_experiment(experiment, path), alt) + "\n"
+
+
+def render_findings(
+    chapters: Mapping[str, str] | None = None, path: str | os.PathLike | None = None
+) -> str:
+    """Every paper result the experiments test, with what the runs measured, as Markdown.
+
+    One row per compared pair that has a `Finding`, judged once both arms
+    have every seed recorded: the difference of the means against the wider
+    seed spread, and its direction against the paper's.
+
+    Args:
+        chapters: Each experiment's chapter file by experiment name, to link rows.
+        path: Results file (default `cnn_guide.results.results_path`).
+    """
+    chapters = chapters or {}
+    lines = [
+        "| experiment | comparison | the paper found | here, in points (mean of seeds) "
+        "| seeds' spread | verdict |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    outcomes: list[str] = []
+    for name in list_experiments():
+        experiment = get_experiment(name)
+        by_seed = experiment.recorded_by_seed(path)
+        chapter = chapters.get(name)
+        link = f"[{name}]({chapter}#the-experiment-trained-in-full)" if chapter else name
+        for index, (arm, other) in enumerate(experiment.pairs):
+            finding = experiment.finding(index)
+            if finding is None:
+                continue
+            cells = [link, f"{other.label} against {arm.label}", finding.expects]
+            runs = [by_seed[a.label] for a in (arm, other)]
+            if any(len(seeds) < len(experiment.seeds) for seeds in runs):
+                cells += ["not fully recorded", "", ""]
+            else:
+                difference, spread = _difference(
+                    *[list(seeds.values()) for seeds in runs], finding.figure
+                )
+                outcomes.append(finding.outcome(difference, spread))
+                cells += [f"{difference:+.2f}", f"{spread:.2f}", f"**{outcomes[-1]}**"]
+            lines.append("| " + " | ".join(cells) + " |")
+    untested = [name for name in list_experiments() if not get_experiment(name).findings]
+    tally = []
+    for outcome, plural in (
+        ("agrees", "agree"),
+        ("contradicts", "contradict"),
+        ("within the spread", "within the spread"),
+    ):
+        count = outcomes.count(outcome)
+        tally.append(f"{count} {outcome if count == 1 else plural}")
+    counts = ", ".join(tally)
+    return (
+        "\n".join(lines)
+        + f"\n\nOf the {len(outcomes)} results judged: {counts}. Every row is computed from "
+        "the results file (`cnn-guide record --plan experiments` records it). The experiments "
+        f"with no paper figure to hold against ({', '.join(untested)}) are not listed."
+    )

@@ -387,6 +387,8 @@ def render_marker(
     * ``full-runs-table``: every example's full run, best test accuracy first;
     * ``experiment: NAME``: a teaching experiment's table and curves
       (`cnn_guide.experiments`);
+    * ``paper-findings``: every paper result the experiments test, and
+      whether the runs agree (`cnn_guide.experiments.render_findings`);
     * ``fast-goals``: the fast recipe's goals, as fractions of the seed
       recipe's time T, each checked on every machine kind that recorded a
       comparison (`cnn_guide.comparison.render_goals`);
@@ -396,7 +398,8 @@ def render_marker(
 
     Args:
         marker: The comment's text, e.g. ``"benchmark: vgg_fashion"``.
-        chapters: Each model's chapter file name, to link the table's rows.
+        chapters: Each model's chapter file name (and each experiment's, by
+            its name), to link the tables' rows.
         path: Results file (default `results_path`).
 
     Raises:
@@ -423,10 +426,14 @@ def render_marker(
         from cnn_guide.experiments import render_experiment
 
         return render_experiment(argument, path)
+    if name == "paper-findings":
+        from cnn_guide.experiments import render_findings
+
+        return render_findings(chapters, path)
     raise ValueError(
         f"unknown results marker {marker!r}; use 'benchmark: MODEL', 'benchmark-table', "
-        "'full-run: MODEL', 'full-runs-table', 'experiment: NAME', 'fast-goals' or "
-        "'fast-against-seed'."
+        "'full-run: MODEL', 'full-runs-table', 'experiment: NAME', 'paper-findings', "
+        "'fast-goals' or 'fast-against-seed'."
     )
 
 

@@ -160,7 +160,7 @@ def on_page_content(html: str, page, config, files) -> str:
 # A chapter line such as <!-- benchmark: vgg_fashion --> or <!-- benchmark-table -->.
 _RESULTS_MARKER = re.compile(
     r"^<!-- (benchmark(?:: \w+|-table)|full-run: \w+|full-runs-table"
-    r"|experiment: [\w-]+|fast-goals|fast-against-seed) -->$",
+    r"|experiment: [\w-]+|paper-findings|fast-goals|fast-against-seed) -->$",
     re.MULTILINE,
 )
 
@@ -170,20 +170,20 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     from cnn_guide.results import render_marker
 
     _progress.page_starts(page)
-    chapters = _chapters_by_model()
+    chapters = _chapters_by_marker()
     return _RESULTS_MARKER.sub(
         lambda match: render_marker(match.group(1), chapters=chapters), markdown
     )
 
 
-def _chapters_by_model() -> dict[str, str]:
-    """Each model's chapter, found from the benchmark markers the chapters hold."""
+def _chapters_by_marker() -> dict[str, str]:
+    """Each model's and each experiment's chapter, from the markers the chapters hold."""
     chapters = Path(__file__).parent / "chapters"
     return {
         match.group(1).partition(":")[2].strip(): path.name
         for path in sorted(chapters.glob("*.md"))
         for match in _RESULTS_MARKER.finditer(path.read_text(encoding="utf-8"))
-        if match.group(1).startswith("benchmark:")
+        if match.group(1).startswith(("benchmark:", "experiment:"))
     }
 
 

@@ -196,3 +196,77 @@ def test_full_run_targets():
 
 def test_a_seeded_run_has_its_own_key():
     assert RunSpec.of("nin_fashion", "book", seed=43).key != RunSpec.of("nin_fashion", "book").key
+
+
+@pytest.mark.parametrize(
+    ("tanh_errors", "verdict"),
+    [
+        ((0.08, 0.09), "the same direction and beyond the seeds' spread, so it agrees with"),
+        ((0.02, 0.03), "the opposite direction and beyond the seeds' spread, so it contradicts"),
+        ((0.04, 0.07), "within the seeds' spread, so it neither confirms nor contradicts"),
+    ],
+)
+def test_reading_holds_the_measurement_against_the_paper(tiny_run, tmp_path, tanh_errors, verdict):
+    # AlexNet's Figure 1: tanh trains slower, so its training error is the higher one.
+    path = tmp_path / "results.json"
+    alexnet = experiments.get_experiment("alexnet-relu")
+    relu, tanh = alexnet.arms
+    for arm, errors in ((relu, (0.05, 0.06)), (tanh, tanh_errors)):
+        for seed, error in zip(alexnet.seeds, errors, strict=True):
+            history = {**tiny_run.history, "accuracy": [0.5, 1 - error]}
+            run = as_record(tiny_run, alexnet.run_of(arm, seed), test_accuracy=0.92)
+            results.record(dataclasses.replace(run, history=history), path)
+    moved = 100 * (sum(tanh_errors) - 0.11) / 2
+    assert (
+        f"**Against the paper:** {alexnet.findings[0].claim}. Here the last epoch's training "
+        f"error moved {moved:+.2f} points: {verdict} the paper."
+        in experiments.summary(alexnet, path)
+    )
+
+
+def test_no_verdict_on_one_draw(tiny_run, tmp_path):
+    path = tmp_path / "results.json"
+    senet = experiments.get_experiment("se-blocks")
+    for arm in senet.arms:
+        results.record(as_record(tiny_run, senet.run_of(arm, 42), test_accuracy=0.9), path)
+    assert "one draw, not yet a finding." in experiments.summary(senet, path)
+    assert "Against the paper" not in experiments.summary(senet, path)
+
+
+def test_findings_are_checked_against_the_pairs():
+    se = experiments.get_experiment("se-blocks")
+    finding = se.findings[0]
+    with pytest.raises(ValueError, match="2 findings for 1 compared pairs; give one per pair"):
+        dataclasses.replace(se, findings=(finding, finding))
+    with pytest.raises(ValueError, match="figure must be one of .* got 'top-1 error'"):
+        experiments.Finding("top-1 error", +1, "a claim")
+    with pytest.raises(ValueError, match=r"direction is \+1 \(higher\) or -1 \(lower\), got 0"):
+        experiments.Finding("test accuracy", 0, "a claim")
+
+
+@pytest.mark.parametrize("name", experiments.list_experiments())
+def test_every_finding_cites_a_number_or_a_figure(name):
+    for finding in experiments.get_experiment(name).findings:
+        assert finding is None or any(ch.isdigit() for ch in finding.claim), finding
+
+
+def test_findings_table_judges_each_paper_result(tiny_run, tmp_path):
+    path = tmp_path / "results.json"
+    assert "| se-blocks | SE-ResNet against ResNet | higher test accuracy | not fully recorded" in (
+        experiments.render_findings(path=path)
+    )
+    senet = experiments.get_experiment("se-blocks")
+    resnet, se_resnet = senet.arms
+    accuracies = {resnet.label: (0.930, 0.932), se_resnet.label: (0.925, 0.926)}
+    for arm in senet.arms:
+        for seed, accuracy in zip(senet.seeds, accuracies[arm.label], strict=True):
+            run = as_record(tiny_run, senet.run_of(arm, seed), test_accuracy=accuracy)
+            results.record(run, path)
+    table = experiments.render_findings({"se-blocks": "senet.md"}, path)
+    assert (
+        "| [se-blocks](senet.md#the-experiment-trained-in-full) | SE-ResNet against ResNet | "
+        "higher test accuracy | -0.55 | 0.20 | **contradicts** |" in table
+    )
+    assert "Of the 1 results judged: 0 agree, 1 contradicts, 0 within the spread." in table
+    assert "(lenet-1998, googlenet-reductions, fast-ablation) are not listed" in table
+    assert results.render_marker("paper-findings", path=path).startswith("| experiment |")

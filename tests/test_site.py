@@ -231,3 +231,21 @@ def test_chapters_show_their_full_run_and_experiment(built_site):
             assert "test accuracy (seeds" in html or "Not recorded yet" in html, name
         if "<!-- full-run: " in path.read_text():
             assert "Full run: test accuracy" in html or "No full run recorded yet" in html
+
+
+def test_results_chapter_judges_every_paper_result(built_site):
+    from cnn_guide.experiments import get_experiment, list_experiments, render_findings
+
+    html = unescape((built_site / "chapters" / "results" / "index.html").read_text())
+    text = re.sub(r"<[^>]+>", "", html)
+    findings = render_findings(path=ROOT / "cnn_guide" / "results.json")
+    # The tally under the table, computed from the results file.
+    assert findings.splitlines()[-1].split(". Every row")[0] in text
+    for name in list_experiments():
+        if get_experiment(name).findings:
+            chapter = next(
+                path.stem
+                for path in (ROOT / "docs" / "chapters").glob("*.md")
+                if f"<!-- experiment: {name} -->" in path.read_text()
+            )
+            assert f'href="../{chapter}/#the-experiment-trained-in-full">{name}</a>' in html
