@@ -103,7 +103,7 @@ class Finding:
         Returns:
             ``"agrees"``, ``"contradicts"`` or ``"within the spread"``.
         """
-        if abs(difference) <= spread:
+        if not _beyond(difference, spread):
             return "within the spread"
         return "agrees" if (difference > 0) == (self.direction > 0) else "contradicts"
 
@@ -221,7 +221,13 @@ class Experiment:
 
     def recorded(self, path: str | os.PathLike | None = None) -> dict[str, list[RunRecord]]:
         """Each arm's recorded runs (current ones only), by label, in seed order."""
-        return {label: list(runs.values()) for label, runs in self.recorded_by_seed(path).items()}
+        return _in_seed_order(self.recorded_by_seed(path))
+
+
+def _in_seed_order(
+    by_seed: Mapping[str, Mapping[int, RunRecord]],
+) -> dict[str, list[RunRecord]]:
+    return {label: list(runs.values()) for label, runs in by_seed.items()}
 
 
 def _ablation(
@@ -236,10 +242,25 @@ def _resnet(label: str, blocks: int, skip: bool) -> Arm:
     return Arm(label, "resnet_fashion", options)
 
 
+# Papers' findings that hold for more than one compared pair.
+_BATCH_NORM_AT_ONE_RATE = Finding(
+    "test accuracy",
+    +1,
+    "at the same learning rate, Inception with batch normalization reached 72.7% top-1 on "
+    "ImageNet against 72.2% without, in under half the steps",
+)
+_RESIDUAL_AT_EACH_DEPTH = Finding(
+    "test accuracy",
+    +1,
+    "on CIFAR-10 the residual networks had lower test error than the plain ones of the "
+    "same depth (Figure 6)",
+)
 # Xception's paper compares no regular-convolution twin; MobileNet's does.
-_SEPARABLE_ON_IMAGENET = (
+_SEPARABLE_ON_IMAGENET = Finding(
+    "test accuracy",
+    +1,
     "MobileNet with regular convolutions reached 71.7% top-1 on ImageNet against 70.6% "
-    "with depthwise separable ones, at 7 times the parameters (Howard et al. (2017), Table 4)"
+    "with depthwise separable ones, at 7 times the parameters (Howard et al. (2017), Table 4)",
 )
 
 _EXPERIMENTS = (
@@ -343,15 +364,8 @@ _EXPERIMENTS = (
         epochs=5,
         comparisons=((0, 1), (2, 3), (4, 5)),  # with against without, at each rate
         findings=(
-            *[
-                Finding(
-                    "test accuracy",
-                    +1,
-                    "at the same learning rate, Inception with batch normalization reached "
-                    "72.7% top-1 on ImageNet against 72.2% without, in under half the steps",
-                )
-            ]
-            * 2,
+            _BATCH_NORM_AT_ONE_RATE,
+            _BATCH_NORM_AT_ONE_RATE,
             Finding(
                 "test accuracy",
                 +1,
@@ -382,15 +396,8 @@ _EXPERIMENTS = (
                 "on CIFAR-10 the 56-layer plain network had a higher training error than "
                 "the 20-layer one (Figure 1)",
             ),
-            *[
-                Finding(
-                    "test accuracy",
-                    +1,
-                    "on CIFAR-10 the residual networks had lower test error than the plain "
-                    "ones of the same depth (Figure 6)",
-                )
-            ]
-            * 2,
+            _RESIDUAL_AT_EACH_DEPTH,
+            _RESIDUAL_AT_EACH_DEPTH,
         ),
     ),
     Experiment(
@@ -476,7 +483,7 @@ _EXPERIMENTS = (
             "xception_fashion", "separable", "regular convolutions", {"separable": False}
         ),
         epochs=5,
-        findings=(Finding("test accuracy", +1, _SEPARABLE_ON_IMAGENET),),
+        findings=(_SEPARABLE_ON_IMAGENET,),
     ),
     Experiment(
         name="mobilenet-bottleneck",
@@ -495,7 +502,7 @@ _EXPERIMENTS = (
                 -1,
                 "a ReLU6 after the projection lowered top-1 accuracy on ImageNet (Figure 6a)",
             ),
-            Finding("test accuracy", +1, _SEPARABLE_ON_IMAGENET),
+            _SEPARABLE_ON_IMAGENET,
         ),
     ),
     # The fast recipe's techniques, one at a time (`cnn-guide bench --recipe fast --against
@@ -578,7 +585,8 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     about), and, where the experiment names a training error, the epoch each
     seed first reached it.
     """
-    recorded = experiment.recorded(path)
+    by_seed = experiment.recorded_by_seed(path)
+    recorded = _in_seed_order(by_seed)
     done = sum(len(runs) for runs in recorded.values())
     wanted = len(experiment.arms) * len(experiment.seeds)
     command = f"cnn-guide record --plan experiments --only {experiment.name}"
@@ -627,7 +635,6 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     )
     if done < wanted:
         note += f" Recorded so far: {done} of its {wanted} runs."
-    by_seed = experiment.recorded_by_seed(path)
     readings = [
         _reading(arm, other, by_seed, experiment.seeds, experiment.finding(index))
         for index, (arm, other) in enumerate(experiment.pairs)
@@ -636,6 +643,11 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     if readings:
         note += "\n\nWhat the seeds show:\n\n" + "\n".join(f"- {r}" for r in readings)
     return "\n".join(lines) + note
+
+
+def _beyond(difference: float, spread: float) -> bool:
+    """Whether a difference of means is larger than the seeds' spread: a finding, not noise."""
+    return abs(difference) > spread
 
 
 def _difference(
@@ -681,7 +693,7 @@ def _reading(
             return f"{figure} {difference:+.2f} points"
         verdict = (
             "larger than that"
-            if abs(difference) > widest
+            if _beyond(difference, widest)
             else "within it: noise at this number of seeds, not a finding"
         )
         return f"{figure} {difference:+.2f} points (seeds spread up to {widest:.2f}; {verdict})"
@@ -785,8 +797,11 @@ def render_findings(
         "|---|---|---|---:|---:|---|",
     ]
     outcomes: list[str] = []
-    for name in list_experiments():
-        experiment = get_experiment(name)
+    untested = []
+    for name, experiment in _BY_NAME.items():
+        if not experiment.findings:
+            untested.append(name)
+            continue
         by_seed = experiment.recorded_by_seed(path)
         chapter = chapters.get(name)
         link = f"[{name}]({chapter}#the-experiment-trained-in-full)" if chapter else name
@@ -805,7 +820,6 @@ def render_findings(
                 outcomes.append(finding.outcome(difference, spread))
                 cells += [f"{difference:+.2f}", f"{spread:.2f}", f"**{outcomes[-1]}**"]
             lines.append("| " + " | ".join(cells) + " |")
-    untested = [name for name in list_experiments() if not get_experiment(name).findings]
     tally = []
     for outcome, plural in (
         ("agrees", "agree"),
