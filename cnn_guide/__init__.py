@@ -13,7 +13,12 @@ The package behind the book's examples:
 * `cnn_guide.cli`: the ``cnn-guide`` command.
 
 Submodules are imported on demand: ``import cnn_guide`` alone does not load
-TensorFlow.
+TensorFlow. An example starts with `import_tensorflow`, which loads it
+without its start-up log lines, before ``import keras`` would load it with
+them.
 """
 
+from cnn_guide._quiet import import_tensorflow
+
+__all__ = ["import_tensorflow"]
 __version__ = "0.1.0"

@@ -31,6 +31,10 @@
 # for them: the script is the full run.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import time
 
 start = time.perf_counter()  # the page's own run time, printed at the end

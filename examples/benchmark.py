@@ -31,6 +31,10 @@
 # `python benchmark.py`, to redraw the figures from your results.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 from cnn_guide import models
 from cnn_guide.budget import choose_budget
 from cnn_guide.plotting import plot_accuracy_over_time, plot_benchmark, show

@@ -28,6 +28,10 @@
 # subset).
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import dataclasses
 
 from cnn_guide import models

@@ -27,6 +27,10 @@
 # as a command line.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 from cnn_guide import models
 from cnn_guide.analysis import layer_table
 from cnn_guide.budget import choose_budget

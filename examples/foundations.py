@@ -33,6 +33,10 @@
 # as a command line.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import keras
 import matplotlib.pyplot as plt
 import numpy as np

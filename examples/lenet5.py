@@ -31,6 +31,10 @@
 # recorded yet.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import time
 
 import keras

@@ -29,6 +29,10 @@
 # recipe, and the same full run as a command line.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import time
 
 import keras

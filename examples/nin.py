@@ -28,6 +28,10 @@
 # as a command line.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import time
 
 import keras

@@ -33,6 +33,10 @@
 # network's full run as a command line.
 
 # %%
+import cnn_guide
+
+cnn_guide.import_tensorflow()  # first, so that TensorFlow starts without its start-up log lines
+
 import time
 
 import keras
