@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from cnn_guide import analysis, models
@@ -106,12 +110,18 @@ def test_rendering(seed_table):
 
 
 def test_to_dataframe(seed_table):
-    pd = pytest.importorskip("pandas")
     frame = seed_table.to_dataframe()
     assert isinstance(frame, pd.DataFrame)
     assert list(frame["name"]) == [r.name for r in seed_table]
     assert int(frame["macs"].sum()) == seed_table.macs
     assert int(frame.set_index("name").loc["pool3", "receptive_field"]) == 38
+
+
+def test_to_dataframe_without_pandas_names_the_extra(seed_table, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
+    with pytest.raises(ImportError, match=re.escape('pip install "cnn-guide[analysis]"')):
+        seed_table.to_dataframe()
+    assert "2,458,624" in seed_table.to_markdown()  # the other renderings need no pandas
 
 
 def test_index_by_unknown_name_lists_layers(seed_table):
