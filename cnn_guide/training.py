@@ -36,7 +36,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +45,7 @@ import keras
 import numpy as np
 
 from cnn_guide import distribute
+from cnn_guide._clock import WARMUP_STEPS, RunBackup, RunClock
 from cnn_guide._compat import flatten_layers
 from cnn_guide.data import FashionMNIST
 from cnn_guide.recipes import Recipe
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = [
+    "WARMUP_STEPS",
     "Evaluation",
     "FitResult",
     "MemoryPeak",
@@ -63,9 +65,6 @@ __all__ = [
     "evaluate",
     "fit",
 ]
-
-WARMUP_STEPS = 3
-"""Steps left out of the training speed: the first traces the graph."""
 
 
 @dataclass(frozen=True)
@@ -293,127 +292,6 @@ class MemoryPeak:
             self._stop.wait(self.interval)
 
 
-class _RunClock(keras.callbacks.Callback):
-    """Ends training by the recipe's stop rule, drives its schedule, and evaluates.
-
-    The clock counts training time only: it pauses while the validation
-    images are scored after each epoch and the test images at checkpoints.
-    Validation figures go into the epoch's logs (``val_loss``,
-    ``val_accuracy``), where early stopping, checkpointing and Keras'
-    progress bar read them.
-    """
-
-    def __init__(
-        self,
-        recipe: Recipe,
-        data: FashionMNIST,
-        *,
-        global_batch: int,
-        settle: Callable[[], None],
-    ) -> None:
-        super().__init__()
-        self.recipe = recipe
-        self.data = data
-        self.global_batch = global_batch
-        self.settle = settle
-        # An epoch is a whole number of steps (the last batch of an epoch is
-        # completed from the next pass), so epochs and steps both count steps.
-        self.steps_per_epoch = math.ceil(len(data.x_train) / global_batch)
-        self.max_steps = recipe.max_steps(len(data.x_train), global_batch)
-        self.budget = None if recipe.minutes is None else recipe.minutes * 60
-        self.schedule = recipe.learning_rate_schedule
-        self.history: dict[str, list[float]] = {
-            k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-        }
-        self.checkpoints: list[list[float]] = []
-        self.images = 0
-        self.steps = 0
-        self._paused = 0.0
-        self._start = 0.0
-        self._end: float | None = None  # set when training ends: the clock stops
-        self._warm: tuple[float, int] | None = None  # (seconds, images) after the warm-up
-
-    @property
-    def seconds(self) -> float:
-        """Training seconds so far."""
-        now = self._end if self._end is not None else time.perf_counter()
-        return now - self._start - self._paused
-
-    def progress(self) -> float:
-        """Fraction of the run done, by time or by images, whichever is further."""
-        done = 0.0
-        if self.budget is not None:
-            done = self.seconds / self.budget
-        if self.max_steps is not None:
-            done = max(done, self.steps / self.max_steps)
-        return min(done, 1.0)
-
-    @property
-    def images_per_second(self) -> float:
-        """Training speed after the warm-up steps (all steps when there were too few)."""
-        if self._warm is not None and self.seconds > self._warm[0]:
-            return (self.images - self._warm[1]) / (self.seconds - self._warm[0])
-        return self.images / self.seconds if self.seconds > 0 else float("nan")
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        """Stop the clock while evaluating."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._paused += time.perf_counter() - started
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
-        self._next_checkpoint = self.recipe.eval_every
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        self._end = time.perf_counter()
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        if self.schedule is not None:
-            self.model.optimizer.learning_rate = self.schedule(self.progress())
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.images += self.global_batch
-        self.steps += 1
-        if self.steps == WARMUP_STEPS:
-            self._warm = (self.seconds, self.images)
-        if self.progress() >= 1.0:
-            self.model.stop_training = True
-        elif self._next_checkpoint is not None and self.seconds >= self._next_checkpoint:
-            self.checkpoint()
-            self._next_checkpoint = self.seconds + self.recipe.eval_every
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        with self.paused():
-            self.settle()
-            valid = evaluate(self.model, self.data.x_valid, self.data.y_valid)
-        if logs is not None:
-            logs["val_loss"], logs["val_accuracy"] = valid.loss, valid.accuracy
-        for name in ("loss", "accuracy"):
-            self.history[name].append(float((logs or {}).get(name, float("nan"))))
-        self.history["val_loss"].append(valid.loss)
-        self.history["val_accuracy"].append(valid.accuracy)
-        self.history["seconds"].append(round(self.seconds, 3))
-
-    def checkpoint(self) -> Evaluation:
-        """Score the test images now, with the clock paused, and keep the accuracy."""
-        seconds = self.seconds
-        with self.paused():
-            self.settle()
-            test = evaluate(self.model, self.data.x_test, self.data.y_test)
-        self.checkpoints.append([round(seconds, 2), self.images, test.accuracy])
-        minutes, rest = divmod(seconds, 60)
-        print(
-            f"  {int(minutes):3d}:{rest:04.1f} of training, {self.images:>9,} images: "
-            f"test accuracy {test.accuracy:.4f}",
-            flush=True,
-        )
-        return test
-
-
 def fit(
     model: keras.Model | str | Callable[[], keras.Model],
     data: FashionMNIST,
@@ -465,10 +343,13 @@ def fit(
         checkpoint: A ``.keras`` path where the best model (by validation
             accuracy) is saved after each improving epoch. In a multi-worker
             run only the chief writes it (`cnn_guide.distribute.is_chief`).
-        backup_dir: A directory for ``keras.callbacks.BackupAndRestore``: a
-            run restarted with the same ``backup_dir`` resumes from the last
-            completed epoch. In a multi-worker run each task keeps its own
-            subdirectory (`cnn_guide.distribute.task_backup_dir`).
+        backup_dir: A directory where the run is backed up after every
+            epoch (`cnn_guide._clock.RunBackup`): the same run restarted
+            with the same ``backup_dir`` goes on after the last completed
+            epoch, with its schedule, data order, clock and history, and
+            its figures cover the whole run (``resumed_after_epochs`` says
+            where it restarted). In a multi-worker run each task keeps its
+            own subdirectory (`cnn_guide.distribute.task_backup_dir`).
         verbose: Keras ``fit`` verbosity: ``1`` a progress bar, ``2`` one line
             per epoch, ``0`` silent.
 
@@ -505,8 +386,7 @@ def fit(
             "or a function that builds it."
         )
     keras.utils.set_random_seed(recipe.seed)
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
+    with _scope(strategy):
         with distribute.precision_policy(precision):
             net = _materialize(model)
         optimizer = recipe.make_optimizer(replicas)
@@ -523,17 +403,37 @@ def fit(
         if recipe.settle_batch_norm
         else lambda: None
     )
-    clock = _RunClock(recipe, data, global_batch=global_batch, settle=settler)
+
+    def settled_evaluation(images: np.ndarray, labels: np.ndarray) -> Evaluation:
+        settler()
+        return evaluate(net, images, labels)
+
+    clock = RunClock(
+        recipe,
+        len(data.x_train),
+        global_batch=global_batch,
+        validate=lambda: settled_evaluation(data.x_valid, data.y_valid),
+        test=lambda: settled_evaluation(data.x_test, data.y_test),
+    )
     all_callbacks: list[keras.callbacks.Callback] = [clock, *callbacks]
-    all_callbacks += _run_callbacks(strategy, early_stopping, checkpoint, backup_dir)
+    epochs_done = 0
+    if backup_dir is not None:
+        backup = RunBackup(distribute.task_backup_dir(backup_dir, strategy), clock, recipe)
+        with _scope(strategy):
+            epochs_done = backup.restore(net)
+        all_callbacks.append(backup)
+    all_callbacks += _run_callbacks(strategy, early_stopping, checkpoint)
 
     steps_per_epoch = clock.steps_per_epoch
     epochs = 1_000_000 if clock.max_steps is None else math.ceil(clock.max_steps / steps_per_epoch)
     train_set = recipe.dataset(data.x_train, data.y_train, batch_size=global_batch)
+    if clock.steps:  # resumed: pass the batches trained before, to draw the ones that followed
+        train_set = train_set.skip(clock.steps)
     with MemoryPeak() as memory:
         net.fit(
             train_set.with_options(distribute.sharding_options()),
             epochs=epochs,
+            initial_epoch=epochs_done,
             steps_per_epoch=steps_per_epoch,
             callbacks=all_callbacks,
             shuffle=False,  # the pipeline reshuffles every epoch itself
@@ -572,21 +472,22 @@ def fit(
         test_accuracy_single_view=test.accuracy,
         test_loss=test.loss,
         peak_memory_mb=memory.peak_mb,
+        resumed_after_epochs=clock.resumed_after_epochs or None,
     )
+
+
+def _scope(strategy: tf.distribute.Strategy | None) -> contextlib.AbstractContextManager:
+    """The strategy's scope, where variables are created; none without a strategy."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def _run_callbacks(
     strategy: tf.distribute.Strategy | None,
     early_stopping: int | None,
     checkpoint: str | os.PathLike | None,
-    backup_dir: str | os.PathLike | None,
 ) -> list[keras.callbacks.Callback]:
-    """Keras' own callbacks for early stopping, checkpoints and backups."""
+    """Keras' own callbacks for early stopping and checkpoints."""
     chosen: list[keras.callbacks.Callback] = []
-    if backup_dir is not None:
-        chosen.append(
-            keras.callbacks.BackupAndRestore(str(distribute.task_backup_dir(backup_dir, strategy)))
-        )
     if early_stopping is not None:
         chosen.append(
             keras.callbacks.EarlyStopping(

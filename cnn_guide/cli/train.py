@@ -56,7 +56,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--backup-dir",
         type=Path,
         metavar="DIR",
-        help="back up every epoch here; a restarted run resumes from the last one",
+        help="back up the run after every epoch here; the same command run again goes on "
+        "after the last epoch backed up, with its schedule, clock and history",
     )
     parser.add_argument(
         "--early-stopping",
@@ -130,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
         verbose=1,
     )
     print(result.describe())
+    if result.resumed_after_epochs:
+        restarts = ", ".join(str(epochs) for epochs in result.resumed_after_epochs)
+        print(
+            f"Resumed after epoch(s) {restarts}: the figures cover all "
+            f"{len(result.history['loss'])} epochs."
+        )
     if recipe.precision == "auto":
         print(f"Precision: {result.precision} (chosen by precision 'auto').")
     if recipe.scale_learning_rate:
