@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 
 import keras
 import numpy as np
@@ -75,12 +76,24 @@ def test_unknown_name_lists_the_valid_ones():
         models.build("resnet-18")
 
 
+def documented_by(builder):
+    """The builder, or the family builder its docstring defers its arguments to."""
+    match = re.search(r"The arguments are\s+those\s+of\s+`(\w+)`", builder.__doc__ or "")
+    if not match:
+        return builder
+    family_builder = getattr(inspect.getmodule(builder), match.group(1))
+    family_params = inspect.signature(family_builder).parameters
+    # The variant takes a subset of the family builder's keyword arguments.
+    assert set(inspect.signature(builder).parameters) <= set(family_params)
+    return family_builder
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_info_is_complete(name):
     info = models.get_info(name)
     assert info.paper and info.url.startswith("https://") and 1989 <= info.year <= 2030
     assert info.chapter.startswith("chapters/") and info.chapter.endswith(".md")
-    assert info.builder.__doc__ and "Args:" in info.builder.__doc__
+    assert info.builder.__doc__ and "Args:" in documented_by(info.builder).__doc__
     if info.variant_of is not None:
         assert info.variant_of in ALL
 

@@ -1,8 +1,9 @@
-"""What the builders share: up-front argument checks and the classifier head.
+"""What the builders share: argument checks, heads and the residual skeletons.
 
 Every builder validates its arguments before creating a single layer, so a
 mistake is reported in terms of the arguments, not as a shape error deep in
-the graph.
+the graph. The residual skeletons at the end serve ResNet, SENet and ResNeXt,
+whose papers build on He et al. (2015), https://arxiv.org/abs/1512.03385.
 """
 
 from __future__ import annotations
@@ -12,8 +13,20 @@ from collections.abc import Sequence
 import keras
 
 from cnn_guide._validate import positive_int
+from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
 
 POOLING_CHOICES = (None, "avg", "max")
+
+IMAGENET_SHAPE = (224, 224, 3)
+# Five stride-2 steps (stem conv, max pooling, stages 3-5): 32 is the smallest
+# side whose last feature map still has one position per 32x32 input patch,
+# and the minimum keras.applications uses for ResNet.
+IMAGENET_MIN_SIZE = 32
+# The paper's / PyTorch's batch normalization, and Keras' applications' one.
+TORCH_BN_EPSILON, TORCH_BN_MOMENTUM = 1e-5, 0.9
+KERAS_BN_EPSILON, KERAS_BN_MOMENTUM = 1.001e-5, 0.99
+
+ResidualUnit = type[BasicResidualUnit] | type[BottleneckResidualUnit]
 
 
 def check_input_shape(
@@ -80,6 +93,16 @@ def check_head(*, model: str, include_top: bool, num_classes: int, pooling: str 
             ) from None
     if pooling not in POOLING_CHOICES:
         raise ValueError(f"{model}: pooling must be one of {POOLING_CHOICES}, got {pooling!r}.")
+
+
+def check_bool(model: str, arg: str, value: object) -> None:
+    """Validate a switch.
+
+    Raises:
+        ValueError: Unless ``value`` is ``True`` or ``False``.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{model}: {arg} must be True or False, got {value!r}.")
 
 
 def check_dropout(model: str, dropout: float) -> None:
@@ -167,3 +190,203 @@ def dense_head(
         )(x)
         x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
     return classifier(x, num_classes=num_classes, activation=classifier_activation)
+
+
+def conv_bn_relu(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel_size: int,
+    *,
+    stride: int = 1,
+    padding: str = "same",
+    use_bias: bool = False,
+    kernel_initializer: str = "he_normal",
+    bn_epsilon: float = TORCH_BN_EPSILON,
+    bn_momentum: float = TORCH_BN_MOMENTUM,
+    name: str,
+) -> keras.KerasTensor:
+    """A convolution, its batch normalization and ReLU (``<name>_conv/_bn/_relu``).
+
+    The stems of ResNet, SENet, ResNeXt and Xception. A strided ``"same"``
+    convolution gets an explicit symmetric padding (``<name>_pad``), as in
+    PyTorch, because Keras' ``"same"`` pads it asymmetrically.
+    """
+    if padding == "same" and stride > 1:
+        x = keras.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=stride,
+        padding=padding,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        name=f"{name}_conv",
+    )(x)
+    x = keras.layers.BatchNormalization(
+        epsilon=bn_epsilon, momentum=bn_momentum, name=f"{name}_bn"
+    )(x)
+    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def residual_stages(
+    x: keras.KerasTensor,
+    *,
+    unit: ResidualUnit,
+    blocks: Sequence[int],
+    filters: Sequence[int],
+    strides: Sequence[int],
+    stage_kwargs: Sequence[dict] | None = None,
+    **unit_kwargs,
+) -> keras.KerasTensor:
+    """Stack residual stages, unit ``j`` of stage ``i`` named ``conv{i+2}_block{j+1}``.
+
+    The first unit of a stage carries its stride (and, where the shape
+    changes, the projection shortcut); ``stage_kwargs[i]`` adds per-stage unit
+    arguments (e.g. ResNeXt's widths).
+    """
+    for i, (count, stage_filters, stride) in enumerate(zip(blocks, filters, strides, strict=True)):
+        extra = dict(unit_kwargs, **(stage_kwargs[i] if stage_kwargs else {}))
+        for j in range(count):
+            x = unit(
+                stage_filters,
+                stride=stride if j == 0 else 1,
+                name=f"conv{i + 2}_block{j + 1}",
+                **extra,
+            )(x)
+    return x
+
+
+def imagenet_resnet(
+    *,
+    name: str,
+    unit: ResidualUnit,
+    blocks: Sequence[int],
+    input_shape: Sequence[int],
+    num_classes: int,
+    include_top: bool,
+    pooling: str | None,
+    classifier_activation: str | None,
+    keras_form: bool = False,
+    groups: int = 1,
+    width_per_group: int = 64,
+    se_ratio: int | None = None,
+) -> keras.Model:
+    """The ImageNet ResNet skeleton of He et al. (2015), Table 1.
+
+    A 7x7/2 convolution with 64 filters, a 3x3/2 max pooling, then four
+    stages of residual units with 64, 128, 256 and 512 (bottleneck) filters,
+    the last three starting with stride 2, then global average pooling and the
+    classifier. ResNeXt sets ``groups`` and ``width_per_group`` (the 3x3 width
+    of a stage is ``groups * width_per_group * filters / 64``); SE-ResNet sets
+    ``se_ratio``.
+
+    Raises:
+        ValueError: For an input smaller than 32x32 or an invalid argument.
+    """
+    shape = check_input_shape(input_shape, model=name, min_size=IMAGENET_MIN_SIZE)
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    check_bool(name, "keras_form", keras_form)
+
+    bn_epsilon, bn_momentum = (
+        (KERAS_BN_EPSILON, KERAS_BN_MOMENTUM)
+        if keras_form
+        else (TORCH_BN_EPSILON, TORCH_BN_MOMENTUM)
+    )
+    filters = (64, 128, 256, 512)
+    unit_kwargs = {
+        "use_bias": keras_form,
+        "bn_epsilon": bn_epsilon,
+        "bn_momentum": bn_momentum,
+        "se_ratio": se_ratio,
+    }
+    stage_kwargs = None
+    if unit is BottleneckResidualUnit:
+        unit_kwargs.update(groups=groups, stride_in_1x1=keras_form)
+        stage_kwargs = [{"width": groups * width_per_group * f // 64} for f in filters]
+
+    inputs = keras.Input(shape=shape, name="image")
+    # Stem, named as in keras.applications: conv1_pad/conv, conv1_bn, conv1_relu,
+    # pool1_pad/pool. Zero padding before the max pooling equals PyTorch's
+    # -inf padding here because the input of the pooling is a ReLU output.
+    x = conv_bn_relu(
+        inputs,
+        64,
+        7,
+        stride=2,
+        use_bias=keras_form,
+        bn_epsilon=bn_epsilon,
+        bn_momentum=bn_momentum,
+        name="conv1",
+    )
+    x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    x = residual_stages(
+        x,
+        unit=unit,
+        blocks=blocks,
+        filters=filters,
+        strides=(1, 2, 2, 2),
+        stage_kwargs=stage_kwargs,
+        **unit_kwargs,
+    )
+    x = global_pool_head(
+        x,
+        include_top=include_top,
+        num_classes=num_classes,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+    )
+    return keras.Model(inputs, x, name=name)
+
+
+def small_image_resnet(
+    *,
+    name: str,
+    unit: ResidualUnit,
+    input_shape: Sequence[int],
+    num_classes: int,
+    include_top: bool,
+    pooling: str | None,
+    classifier_activation: str | None,
+    stem_width: int,
+    filters: Sequence[int],
+    blocks_per_stage: int,
+    stage_kwargs: Sequence[dict] | None = None,
+    **unit_kwargs,
+) -> keras.Model:
+    """The small-image skeleton of the Fashion-MNIST residual variants.
+
+    A 3x3 stride-1 stem (no max pooling), then one stage per entry of
+    ``filters`` with ``blocks_per_stage`` units each, stride 2 at the start of
+    every stage but the first, then global average pooling and the
+    classifier: He et al.'s CIFAR-10 design (section 4.2). The checks on
+    ``filters`` and ``blocks_per_stage`` are the caller's.
+
+    Raises:
+        ValueError: For an input smaller than the total stride or a bad head.
+    """
+    # Each stage after the first halves the side; the last map keeps >= 1 position
+    # per input patch of that size.
+    min_size = 2 ** (len(filters) - 1)
+    shape = check_input_shape(input_shape, model=name, min_size=min_size)
+    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    inputs = keras.Input(shape=shape, name="image")
+    x = conv_bn_relu(inputs, stem_width, 3, name="conv1")
+    x = residual_stages(
+        x,
+        unit=unit,
+        blocks=[blocks_per_stage] * len(filters),
+        filters=filters,
+        strides=[1] + [2] * (len(filters) - 1),
+        stage_kwargs=stage_kwargs,
+        **unit_kwargs,
+    )
+    x = global_pool_head(
+        x,
+        include_top=include_top,
+        num_classes=num_classes,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+    )
+    return keras.Model(inputs, x, name=name)

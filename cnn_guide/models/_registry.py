@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -117,6 +117,56 @@ def register(name: str, **facts) -> Callable[[Builder], Builder]:
         return builder
 
     return decorator
+
+
+@dataclass(frozen=True)
+class Family:
+    """The facts every registered model of one family shares.
+
+    Attributes:
+        name: Architecture family (`ModelInfo.family`).
+        paper: Short citation of the paper that introduced it.
+        year: Year of that paper.
+        url: Where to read the paper.
+        chapter: The book chapter that teaches it (a path under ``docs/``).
+    """
+
+    name: str
+    paper: str
+    year: int
+    url: str
+    chapter: str
+
+
+def register_family(
+    family: Family, facts: Mapping[str, Mapping[str, object]], builders: Sequence[Builder]
+) -> None:
+    """Register a family's builders in one call, each with its row of ``facts``.
+
+    Args:
+        family: What the family's models share.
+        facts: Per registry name, in the order `list_models` should keep, the
+            other `ModelInfo` fields (``summary``, ``input_shape``,
+            ``min_input_size``, ``reference_params``, ...).
+        builders: The family's public builders, each named as its row.
+
+    Raises:
+        ValueError: If the builders' names and the rows differ.
+    """
+    by_name = {builder.__name__: builder for builder in builders}
+    if set(by_name) != set(facts):
+        raise ValueError(
+            f"{family.name}: builders {sorted(by_name)} and facts {sorted(facts)} differ."
+        )
+    shared = {
+        "family": family.name,
+        "paper": family.paper,
+        "year": family.year,
+        "url": family.url,
+        "chapter": family.chapter,
+    }
+    for name, row in facts.items():
+        register(name, **shared, **row)(by_name[name])
 
 
 def list_models(

@@ -21,7 +21,7 @@ from cnn_guide.models._common import (
     classifier,
     feature_pooling,
 )
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["alexnet", "alexnet_fashion", "alexnet_grouped"]
 
@@ -50,6 +50,32 @@ ACTIVATION_CHOICES = ("relu", "tanh")
 # ReLU, Glorot and Bengio (2010) for tanh, which He's larger weights would
 # push into saturation and so handicap in the comparison.
 _INITIALIZERS = {"relu": "he_normal", "tanh": "glorot_uniform"}
+
+
+FAMILY = Family("alexnet", ALEXNET_PAPER, 2012, ALEXNET_URL, "chapters/alexnet.md")
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+ALEXNET_MODELS: dict[str, dict] = {
+    "alexnet": {
+        "input_shape": (227, 227, 3),
+        "min_input_size": ALEXNET_MIN_SIZE,
+        "summary": "AlexNet, one tower: 96-256-384-384-256 convolutions, LRN, dense 4096-4096",
+        "reference_params": 62_378_344,
+        "reference_source": "Krizhevsky et al. 2012 layer spec, one tower without groups",
+    },
+    "alexnet_grouped": {
+        "input_shape": (227, 227, 3),
+        "min_input_size": ALEXNET_MIN_SIZE,
+        "summary": "AlexNet as trained on two GPUs: conv2, conv4, conv5 in two groups",
+        "reference_params": 60_965_224,
+        "reference_source": 'Krizhevsky et al. 2012, two GPUs ("60 million parameters")',
+    },
+    "alexnet_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 15,
+        "summary": "AlexNet for 28x28: 5x5 stride-1 stem, 32-64-96-96-64, LRN, dense 512-512",
+        "variant_of": "alexnet",
+    },
+}
 
 
 def _alexnet_graph(
@@ -99,20 +125,6 @@ def _alexnet_graph(
     return keras.Model(inputs, x, name=name)
 
 
-@register(
-    "alexnet",
-    family="alexnet",
-    paper=ALEXNET_PAPER,
-    year=2012,
-    url=ALEXNET_URL,
-    input_shape=(227, 227, 3),
-    min_input_size=ALEXNET_MIN_SIZE,
-    summary="AlexNet, one tower: 96-256-384-384-256 convolutions, LRN, dense 4096-4096",
-    reference_params=62_378_344,
-    reference_kind="total",
-    reference_source="Krizhevsky et al. 2012 layer spec, one tower without groups",
-    chapter="chapters/alexnet.md",
-)
 def alexnet(
     *,
     input_shape: Sequence[int] = (227, 227, 3),
@@ -204,20 +216,6 @@ def alexnet(
     )
 
 
-@register(
-    "alexnet_grouped",
-    family="alexnet",
-    paper=ALEXNET_PAPER,
-    year=2012,
-    url=ALEXNET_URL,
-    input_shape=(227, 227, 3),
-    min_input_size=ALEXNET_MIN_SIZE,
-    summary="AlexNet as trained on two GPUs: conv2, conv4, conv5 in two groups",
-    reference_params=60_965_224,
-    reference_kind="total",
-    reference_source='Krizhevsky et al. 2012, two GPUs ("60 million parameters")',
-    chapter="chapters/alexnet.md",
-)
 def alexnet_grouped(
     *,
     input_shape: Sequence[int] = (227, 227, 3),
@@ -287,19 +285,6 @@ FASHION_CONVS = (
 )
 
 
-@register(
-    "alexnet_fashion",
-    family="alexnet",
-    paper=ALEXNET_PAPER,
-    year=2012,
-    url=ALEXNET_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=15,
-    summary="AlexNet for 28x28: 5x5 stride-1 stem, 32-64-96-96-64, LRN, dense 512-512",
-    reference_params=None,
-    variant_of="alexnet",
-    chapter="chapters/alexnet.md",
-)
 def alexnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -393,3 +378,6 @@ def alexnet_fashion(
         activation=activation,
         name=name,
     )
+
+
+register_family(FAMILY, ALEXNET_MODELS, [alexnet, alexnet_grouped, alexnet_fashion])

@@ -22,7 +22,7 @@ from cnn_guide._validate import positive_int, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.dense_block import DenseBlock, TransitionLayer
 from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["densenet121", "densenet_fashion"]
 
@@ -30,6 +30,25 @@ PAPER = "Huang, Liu, van der Maaten, Weinberger 2017, Densely Connected Convolut
 URL = "https://arxiv.org/abs/1608.06993"
 CHAPTER = "chapters/densenet.md"
 BN_EPSILON = 1.001e-5  # as in keras.applications.DenseNet
+
+
+FAMILY = Family("densenet", PAPER, 2017, URL, CHAPTER)
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+DENSENET_MODELS: dict[str, dict] = {
+    "densenet121": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": 29,
+        "summary": "DenseNet-BC, growth 32, dense blocks 6-12-24-16, compression 0.5",
+        "reference_params": 8_062_504,
+        "reference_source": "keras.applications.DenseNet121(weights=None)",
+    },
+    "densenet_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 4,
+        "summary": "DenseNet-BC for 28x28 (the paper's CIFAR layout): k=12, blocks 2-4-8",
+        "variant_of": "densenet121",
+    },
+}
 
 
 def _check_options(
@@ -94,20 +113,6 @@ def _dense_body(
     return keras.layers.ReLU(name="relu")(x)
 
 
-@register(
-    "densenet121",
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    url=URL,
-    input_shape=(224, 224, 3),
-    min_input_size=29,
-    summary="DenseNet-BC, growth 32, dense blocks 6-12-24-16, compression 0.5",
-    reference_params=8_062_504,
-    reference_kind="total",
-    reference_source="keras.applications.DenseNet121(weights=None)",
-    chapter=CHAPTER,
-)
 def densenet121(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -212,19 +217,6 @@ def densenet121(
     return keras.Model(inputs, outputs, name=name)
 
 
-@register(
-    "densenet_fashion",
-    family="densenet",
-    paper=PAPER,
-    year=2017,
-    url=URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=4,
-    summary="DenseNet-BC for 28x28 (the paper's CIFAR layout): k=12, blocks 2-4-8",
-    reference_params=None,
-    variant_of="densenet121",
-    chapter=CHAPTER,
-)
 def densenet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -329,3 +321,6 @@ def densenet_fashion(
         classifier_activation=classifier_activation,
     )
     return keras.Model(inputs, outputs, name=name)
+
+
+register_family(FAMILY, DENSENET_MODELS, [densenet121, densenet_fashion])

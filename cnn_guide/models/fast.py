@@ -21,23 +21,29 @@ from cnn_guide.models._common import (
     classifier,
     feature_pooling,
 )
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["fast_resnet_fashion"]
 
 
-@register(
-    "fast_resnet_fashion",
-    family="fast",
-    paper="Page (2018), How to Train Your ResNet",
-    year=2018,
-    url="https://myrtle.ai/learn/how-to-train-your-resnet/",
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=8,
-    summary="Fast recipe's net: ResNet-9 layout narrowed to 16-32-64, 117k parameters",
-    variant_of="resnet18",
-    chapter="chapters/fast.md",
+FAMILY = Family(
+    "fast",
+    "Page (2018), How to Train Your ResNet",
+    2018,
+    "https://myrtle.ai/learn/how-to-train-your-resnet/",
+    "chapters/fast.md",
 )
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+FAST_MODELS: dict[str, dict] = {
+    "fast_resnet_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 8,
+        "summary": "Fast recipe's net: ResNet-9 layout narrowed to 16-32-64, 117k parameters",
+        "variant_of": "resnet18",
+    },
+}
+
+
 def fast_resnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -123,3 +129,6 @@ def fast_resnet_fashion(
     else:
         x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+register_family(FAMILY, FAST_MODELS, [fast_resnet_fashion])

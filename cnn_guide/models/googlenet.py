@@ -22,7 +22,7 @@ from cnn_guide.models._common import (
     classifier,
     global_pool_head,
 )
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["GOOGLENET_MODULES", "googlenet", "googlenet_fashion"]
 
@@ -51,6 +51,25 @@ AUX_AFTER = ("4a", "4d")
 # at least 5x5, i.e. an input of at least 65 (ceil(65 / 16) = 5).
 GOOGLENET_MIN_SIZE = 32
 GOOGLENET_AUX_MIN_SIZE = 65
+
+
+FAMILY = Family("googlenet", GOOGLENET_PAPER, 2014, GOOGLENET_URL, "chapters/googlenet.md")
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+GOOGLENET_MODELS: dict[str, dict] = {
+    "googlenet": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": GOOGLENET_MIN_SIZE,
+        "summary": "GoogLeNet (Inception v1): 9 inception modules, global-average-pool head",
+        "reference_params": 6_998_552,
+        "reference_source": "Szegedy et al. 2014, Table 1 spec with biases",
+    },
+    "googlenet_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 4,
+        "summary": "GoogLeNet for 28x28: 3x3 stem, 3 half-width inception modules, GAP head",
+        "variant_of": "googlenet",
+    },
+}
 
 
 def _conv(filters: int, kernel_size: int, name: str, strides: int = 1) -> keras.layers.Conv2D:
@@ -91,20 +110,6 @@ def _aux_head(
     return classifier(x, num_classes=num_classes, activation=activation, name=f"{name}_predictions")
 
 
-@register(
-    "googlenet",
-    family="googlenet",
-    paper=GOOGLENET_PAPER,
-    year=2014,
-    url=GOOGLENET_URL,
-    input_shape=(224, 224, 3),
-    min_input_size=GOOGLENET_MIN_SIZE,
-    summary="GoogLeNet (Inception v1): 9 inception modules, global-average-pool head",
-    reference_params=6_998_552,
-    reference_kind="total",
-    reference_source="Szegedy et al. 2014, Table 1 spec with biases",
-    chapter="chapters/googlenet.md",
-)
 def googlenet(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -225,19 +230,6 @@ FASHION_MODULES = (
 )
 
 
-@register(
-    "googlenet_fashion",
-    family="googlenet",
-    paper=GOOGLENET_PAPER,
-    year=2014,
-    url=GOOGLENET_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=4,
-    summary="GoogLeNet for 28x28: 3x3 stem, 3 half-width inception modules, GAP head",
-    reference_params=None,
-    variant_of="googlenet",
-    chapter="chapters/googlenet.md",
-)
 def googlenet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -336,3 +328,6 @@ def googlenet_fashion(
         dropout=dropout,
     )
     return keras.Model(inputs, x, name=name)
+
+
+register_family(FAMILY, GOOGLENET_MODELS, [googlenet, googlenet_fashion])

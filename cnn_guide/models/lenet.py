@@ -20,7 +20,7 @@ import keras
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.lenet import LENET5_C3_TABLE, PartialConv2D, TrainableSubsampling
 from cnn_guide.models._common import check_head, check_input_shape, classifier, feature_pooling
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["lenet5", "lenet5_fashion"]
 
@@ -37,6 +37,25 @@ ACTIVATION_CHOICES = ("tanh", "relu")
 # for tanh (Keras's default, what the builder always used), He et al. (2015)
 # for ReLU, whose zeroed half would otherwise shrink the signal layer by layer.
 _INITIALIZERS = {"tanh": "glorot_uniform", "relu": "he_normal"}
+
+
+FAMILY = Family("lenet", LENET_PAPER, 1998, LENET_URL, "chapters/lenet.md")
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+LENET_MODELS: dict[str, dict] = {
+    "lenet5": {
+        "input_shape": (32, 32, 1),
+        "min_input_size": 32,
+        "summary": "LeNet-5: tanh convolutions C1, C3, C5, 2x2 subsampling, F6 84, dense out",
+        "reference_params": 61_706,
+        "reference_source": "computed from the 1998 layer spec (full C3, plain pooling)",
+    },
+    "lenet5_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 28,
+        "summary": "LeNet-5 for 28x28: 'same' padding in C1, otherwise the paper's layers",
+        "variant_of": "lenet5",
+    },
+}
 
 
 def _lenet5(
@@ -95,20 +114,6 @@ def _check_options(name: str, c3_connections: str, subsampling: str, activation:
             )
 
 
-@register(
-    "lenet5",
-    family="lenet",
-    paper=LENET_PAPER,
-    year=1998,
-    url=LENET_URL,
-    input_shape=(32, 32, 1),
-    min_input_size=32,
-    summary="LeNet-5: tanh convolutions C1, C3, C5, 2x2 subsampling, F6 84, dense out",
-    reference_params=61_706,
-    reference_kind="total",
-    reference_source="computed from the 1998 layer spec (full C3, plain pooling)",
-    chapter="chapters/lenet.md",
-)
 def lenet5(
     *,
     input_shape: Sequence[int] = (32, 32, 1),
@@ -207,19 +212,6 @@ def lenet5(
     )
 
 
-@register(
-    "lenet5_fashion",
-    family="lenet",
-    paper=LENET_PAPER,
-    year=1998,
-    url=LENET_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=28,
-    summary="LeNet-5 for 28x28: 'same' padding in C1, otherwise the paper's layers",
-    reference_params=None,
-    variant_of="lenet5",
-    chapter="chapters/lenet.md",
-)
 def lenet5_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -291,3 +283,6 @@ def lenet5_fashion(
         c1_padding="same",
         name=name,
     )
+
+
+register_family(FAMILY, LENET_MODELS, [lenet5, lenet5_fashion])

@@ -24,7 +24,7 @@ from cnn_guide._validate import boolean, positive_int
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.mobile import InvertedResidual
 from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["mobilenet_v2", "mobilenet_v2_fashion"]
 
@@ -45,6 +45,25 @@ PAPER_STAGES = (
     (6, 160, 3, 2),
     (6, 320, 1, 1),
 )
+
+
+FAMILY = Family("mobilenet_v2", PAPER, 2018, URL, CHAPTER)
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+MOBILENET_MODELS: dict[str, dict] = {
+    "mobilenet_v2": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": 17,
+        "summary": "17 inverted residuals (expand x6, depthwise 3x3, linear 1x1), alpha 1.0",
+        "reference_params": 3_538_984,
+        "reference_source": "keras.applications.MobileNetV2(weights=None)",
+    },
+    "mobilenet_v2_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 5,
+        "summary": "MobileNetV2 for 28x28: stride-1 stem, three downsamplings, alpha 0.5",
+        "variant_of": "mobilenet_v2",
+    },
+}
 
 
 def _make_divisible(value: float, divisor: int = 8) -> int:
@@ -118,20 +137,6 @@ def _mobilenet_v2_body(
     return keras.layers.ReLU(6.0, name="last_relu")(x)
 
 
-@register(
-    "mobilenet_v2",
-    family="mobilenet_v2",
-    paper=PAPER,
-    year=2018,
-    url=URL,
-    input_shape=(224, 224, 3),
-    min_input_size=17,
-    summary="17 inverted residuals (expand x6, depthwise 3x3, linear 1x1), alpha 1.0",
-    reference_params=3_538_984,
-    reference_kind="total",
-    reference_source="keras.applications.MobileNetV2(weights=None)",
-    chapter=CHAPTER,
-)
 def mobilenet_v2(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -225,19 +230,6 @@ FASHION_STAGES = (
 )
 
 
-@register(
-    "mobilenet_v2_fashion",
-    family="mobilenet_v2",
-    paper=PAPER,
-    year=2018,
-    url=URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=5,
-    summary="MobileNetV2 for 28x28: stride-1 stem, three downsamplings, alpha 0.5",
-    reference_params=None,
-    variant_of="mobilenet_v2",
-    chapter=CHAPTER,
-)
 def mobilenet_v2_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -341,3 +333,6 @@ def mobilenet_v2_fashion(
         dropout=dropout,
     )
     return keras.Model(inputs, outputs, name=name)
+
+
+register_family(FAMILY, MOBILENET_MODELS, [mobilenet_v2, mobilenet_v2_fashion])

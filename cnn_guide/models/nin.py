@@ -20,7 +20,7 @@ from cnn_guide.models._common import (
     classifier,
     feature_pooling,
 )
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["nin", "nin_fashion"]
 
@@ -30,6 +30,23 @@ NIN_URL = "https://arxiv.org/abs/1312.4400"
 # pixels to leave a 1x1 map (67 -> 15 -> 7 -> 3 -> 1).
 NIN_MIN_SIZE = 67
 HEAD_CHOICES = ("global_average", "dense")
+
+
+FAMILY = Family("nin", NIN_PAPER, 2013, NIN_URL, "chapters/nin.md")
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+NIN_MODELS: dict[str, dict] = {
+    "nin": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": NIN_MIN_SIZE,
+        "summary": "Network in Network: four mlpconv layers, class maps, global avg pooling",
+    },
+    "nin_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 7,
+        "summary": "NiN for 28x28: mlpconv 32-64-128, class maps, global average pooling",
+        "variant_of": "nin",
+    },
+}
 
 
 def _mlpconv(
@@ -105,18 +122,6 @@ def _nin_graph(
     return keras.Model(inputs, x, name=name)
 
 
-@register(
-    "nin",
-    family="nin",
-    paper=NIN_PAPER,
-    year=2013,
-    url=NIN_URL,
-    input_shape=(224, 224, 3),
-    min_input_size=NIN_MIN_SIZE,
-    summary="Network in Network: four mlpconv layers, class maps, global avg pooling",
-    reference_params=None,
-    chapter="chapters/nin.md",
-)
 def nin(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -194,19 +199,6 @@ def nin(
     )
 
 
-@register(
-    "nin_fashion",
-    family="nin",
-    paper=NIN_PAPER,
-    year=2013,
-    url=NIN_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=7,
-    summary="NiN for 28x28: mlpconv 32-64-128, class maps, global average pooling",
-    reference_params=None,
-    variant_of="nin",
-    chapter="chapters/nin.md",
-)
 def nin_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -298,3 +290,6 @@ def nin_fashion(
         head=head,
         name=name,
     )
+
+
+register_family(FAMILY, NIN_MODELS, [nin, nin_fashion])

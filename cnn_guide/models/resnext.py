@@ -20,13 +20,13 @@ import keras
 from cnn_guide._validate import positive_int, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.residual import BottleneckResidualUnit
-from cnn_guide.models._registry import register
-from cnn_guide.models.resnet import (
+from cnn_guide.models._common import (
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
-    _fashion_resnet,
-    _imagenet_resnet,
+    imagenet_resnet,
+    small_image_resnet,
 )
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["resnext50_32x4d", "resnext_fashion"]
 
@@ -38,20 +38,26 @@ _URL = "https://arxiv.org/abs/1611.05431"
 _CHAPTER = "chapters/resnext.md"
 
 
-@register(
-    "resnext50_32x4d",
-    family="resnext",
-    paper=_PAPER,
-    year=2017,
-    url=_URL,
-    input_shape=IMAGENET_SHAPE,
-    min_input_size=IMAGENET_MIN_SIZE,
-    summary="ResNet-50 with 32-group 3x3 convolutions, 4 channels per group at stage 2",
-    reference_params=25_028_904,
-    reference_kind="trainable",
-    reference_source="Xie et al. 2017, Table 1; torchvision.models.resnext50_32x4d",
-    chapter=_CHAPTER,
-)
+FAMILY = Family("resnext", _PAPER, 2017, _URL, _CHAPTER)
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+RESNEXT_MODELS: dict[str, dict] = {
+    "resnext50_32x4d": {
+        "input_shape": IMAGENET_SHAPE,
+        "min_input_size": IMAGENET_MIN_SIZE,
+        "summary": "ResNet-50 with 32-group 3x3 convolutions, 4 channels per group at stage 2",
+        "reference_params": 25_028_904,
+        "reference_kind": "trainable",
+        "reference_source": "Xie et al. 2017, Table 1; torchvision.models.resnext50_32x4d",
+    },
+    "resnext_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 4,
+        "summary": "ResNeXt for 28x28: 3x3 stem, 3 stages of 2 bottleneck units, 8 groups",
+        "variant_of": "resnext50_32x4d",
+    },
+}
+
+
 def resnext50_32x4d(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
@@ -94,7 +100,7 @@ def resnext50_32x4d(
         ValueError: For an input smaller than 32x32, a wrong rank, non-positive
             classes or an unknown pooling.
     """
-    return _imagenet_resnet(
+    return imagenet_resnet(
         name=name,
         unit=BottleneckResidualUnit,
         blocks=(3, 4, 6, 3),
@@ -108,18 +114,6 @@ def resnext50_32x4d(
     )
 
 
-@register(
-    "resnext_fashion",
-    family="resnext",
-    paper=_PAPER,
-    year=2017,
-    url=_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=4,
-    summary="ResNeXt for 28x28: 3x3 stem, 3 stages of 2 bottleneck units, 8 groups",
-    variant_of="resnext50_32x4d",
-    chapter=_CHAPTER,
-)
 def resnext_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -217,7 +211,7 @@ def resnext_fashion(
             f"2 * filters = {widths}; choose filters whose doubles are multiples of "
             f"{cardinality}, or another cardinality."
         )
-    return _fashion_resnet(
+    return small_image_resnet(
         name=name,
         unit=BottleneckResidualUnit,
         input_shape=input_shape,
@@ -231,3 +225,6 @@ def resnext_fashion(
         stage_kwargs=[{"width": w} for w in widths],
         groups=cardinality,
     )
+
+
+register_family(FAMILY, RESNEXT_MODELS, [resnext50_32x4d, resnext_fashion])

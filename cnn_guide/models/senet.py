@@ -22,16 +22,19 @@ import keras
 from cnn_guide._validate import positive_int, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
-from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
-from cnn_guide.models._registry import register
-from cnn_guide.models.resnet import (
+from cnn_guide.models._common import (
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
-    _conv_bn_relu,
-    _fashion_resnet,
-    _imagenet_resnet,
-    _residual_stages,
+    check_dropout,
+    check_head,
+    check_input_shape,
+    conv_bn_relu,
+    global_pool_head,
+    imagenet_resnet,
+    residual_stages,
+    small_image_resnet,
 )
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["se_resnet50", "se_resnet_fashion", "senet154"]
 
@@ -40,20 +43,34 @@ _URL = "https://arxiv.org/abs/1709.01507"
 _CHAPTER = "chapters/senet.md"
 
 
-@register(
-    "se_resnet50",
-    family="senet",
-    paper=_PAPER,
-    year=2018,
-    url=_URL,
-    input_shape=IMAGENET_SHAPE,
-    min_input_size=IMAGENET_MIN_SIZE,
-    summary="ResNet-50 with a squeeze-and-excitation block (r = 16) in every unit",
-    reference_params=28_088_024,
-    reference_kind="trainable",
-    reference_source="Hu et al. 2018, Table 1 (SE-ResNet-50, r = 16)",
-    chapter=_CHAPTER,
-)
+FAMILY = Family("senet", _PAPER, 2018, _URL, _CHAPTER)
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+SENET_MODELS: dict[str, dict] = {
+    "se_resnet50": {
+        "input_shape": IMAGENET_SHAPE,
+        "min_input_size": IMAGENET_MIN_SIZE,
+        "summary": "ResNet-50 with a squeeze-and-excitation block (r = 16) in every unit",
+        "reference_params": 28_088_024,
+        "reference_kind": "trainable",
+        "reference_source": "Hu et al. 2018, Table 1 (SE-ResNet-50, r = 16)",
+    },
+    "senet154": {
+        "input_shape": IMAGENET_SHAPE,
+        "min_input_size": IMAGENET_MIN_SIZE,
+        "summary": "ILSVRC-2017 winner: SE-ResNeXt-152 (64 groups) with a 3-conv stem",
+        "reference_params": 115_088_984,
+        "reference_kind": "trainable",
+        "reference_source": "Hu et al. 2018, appendix (SENet-154)",
+    },
+    "se_resnet_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 4,
+        "summary": "resnet_fashion with an SE block (r = 4) in every basic unit",
+        "variant_of": "se_resnet50",
+    },
+}
+
+
 def se_resnet50(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
@@ -98,7 +115,7 @@ def se_resnet50(
             classes, an unknown pooling or a non-positive ``se_ratio``.
     """
     se_ratio = positive_int(se_ratio, "se_ratio", name)
-    return _imagenet_resnet(
+    return imagenet_resnet(
         name=name,
         unit=BottleneckResidualUnit,
         blocks=(3, 4, 6, 3),
@@ -111,20 +128,6 @@ def se_resnet50(
     )
 
 
-@register(
-    "senet154",
-    family="senet",
-    paper=_PAPER,
-    year=2018,
-    url=_URL,
-    input_shape=IMAGENET_SHAPE,
-    min_input_size=IMAGENET_MIN_SIZE,
-    summary="ILSVRC-2017 winner: SE-ResNeXt-152 (64 groups) with a 3-conv stem",
-    reference_params=115_088_984,
-    reference_kind="trainable",
-    reference_source="Hu et al. 2018, appendix (SENet-154)",
-    chapter=_CHAPTER,
-)
 def senet154(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
@@ -182,12 +185,12 @@ def senet154(
 
     filters = (64, 128, 256, 512)
     inputs = keras.Input(shape=shape, name="image")
-    x = _conv_bn_relu(inputs, 64, 3, stride=2, name="conv1_1")
-    x = _conv_bn_relu(x, 64, 3, name="conv1_2")
-    x = _conv_bn_relu(x, 128, 3, name="conv1_3")
+    x = conv_bn_relu(inputs, 64, 3, stride=2, name="conv1_1")
+    x = conv_bn_relu(x, 64, 3, name="conv1_2")
+    x = conv_bn_relu(x, 128, 3, name="conv1_3")
     x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name="pool1_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    x = _residual_stages(
+    x = residual_stages(
         x,
         unit=BottleneckResidualUnit,
         blocks=(3, 8, 36, 3),
@@ -215,18 +218,6 @@ def senet154(
     return keras.Model(inputs, x, name=name)
 
 
-@register(
-    "se_resnet_fashion",
-    family="senet",
-    paper=_PAPER,
-    year=2018,
-    url=_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=4,
-    summary="resnet_fashion with an SE block (r = 4) in every basic unit",
-    variant_of="se_resnet50",
-    chapter=_CHAPTER,
-)
 def se_resnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -292,7 +283,7 @@ def se_resnet_fashion(
     widths = positive_ints(widths, "widths", name)
     blocks_per_stage = positive_int(blocks_per_stage, "blocks_per_stage", name)
     se_ratio = positive_int(se_ratio, "se_ratio", name)
-    return _fashion_resnet(
+    return small_image_resnet(
         name=name,
         unit=BasicResidualUnit,
         input_shape=input_shape,
@@ -305,3 +296,6 @@ def se_resnet_fashion(
         blocks_per_stage=blocks_per_stage,
         se_ratio=se_ratio,
     )
+
+
+register_family(FAMILY, SENET_MODELS, [se_resnet50, senet154, se_resnet_fashion])

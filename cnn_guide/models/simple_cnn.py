@@ -20,25 +20,30 @@ from cnn_guide.models._common import (
     dense_head,
     feature_pooling,
 )
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["simple_cnn"]
 
 
-@register(
+FAMILY = Family(
     "simple_cnn",
-    family="simple_cnn",
-    paper="Géron, Hands-On Machine Learning, 3rd ed., chapter 14",
-    year=2022,
-    url="https://github.com/ageron/handson-ml3/blob/main/14_deep_computer_vision_with_cnns.ipynb",
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=8,
-    summary="Seed CNN: 7x7 stem, 3x3 pairs doubling 64-128-256, dense head with dropout",
-    reference_params=1_413_834,
-    reference_kind="total",
-    reference_source="handson-ml3 chapter 14 model.summary()",
-    chapter="chapters/simple-cnn.md",
+    "Géron, Hands-On Machine Learning, 3rd ed., chapter 14",
+    2022,
+    "https://github.com/ageron/handson-ml3/blob/main/14_deep_computer_vision_with_cnns.ipynb",
+    "chapters/simple-cnn.md",
 )
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+SIMPLE_CNN_MODELS: dict[str, dict] = {
+    "simple_cnn": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 8,
+        "summary": "Seed CNN: 7x7 stem, 3x3 pairs doubling 64-128-256, dense head with dropout",
+        "reference_params": 1_413_834,
+        "reference_source": "handson-ml3 chapter 14 model.summary()",
+    },
+}
+
+
 def simple_cnn(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -118,3 +123,6 @@ def simple_cnn(
     else:
         x = feature_pooling(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+register_family(FAMILY, SIMPLE_CNN_MODELS, [simple_cnn])

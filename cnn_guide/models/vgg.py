@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import keras
 
-from cnn_guide._validate import boolean
+from cnn_guide._validate import boolean, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.models._common import (
     check_dropout,
@@ -20,7 +20,7 @@ from cnn_guide.models._common import (
     dense_head,
     feature_pooling,
 )
-from cnn_guide.models._registry import register
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["VGG_CONFIGS", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_fashion"]
 
@@ -45,34 +45,136 @@ VGG_CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
 each 3x3 convolution; every block ends with a 2x2/2 max pooling."""
 
 
-def _vgg(
+FAMILY = Family("vgg", VGG_PAPER, 2014, VGG_URL, "chapters/vgg.md")
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+VGG_MODELS: dict[str, dict] = {
+    "vgg11": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": 32,
+        "summary": "VGG configuration A: 8 convolutions 3x3 in 5 blocks, dense 4096-4096",
+        "reference_params": 132_863_336,
+        "reference_source": "torchvision VGG11_Weights.IMAGENET1K_V1 meta num_params",
+    },
+    "vgg13": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": 32,
+        "summary": "VGG configuration B: 10 convolutions 3x3 in 5 blocks, dense 4096-4096",
+        "reference_params": 133_047_848,
+        "reference_source": "torchvision VGG13_Weights.IMAGENET1K_V1 meta num_params",
+    },
+    "vgg16": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": 32,
+        "summary": "VGG configuration D: 13 convolutions 3x3 in 5 blocks, dense 4096-4096",
+        "reference_params": 138_357_544,
+        "reference_source": "keras.applications.VGG16",
+    },
+    "vgg19": {
+        "input_shape": (224, 224, 3),
+        "min_input_size": 32,
+        "summary": "VGG configuration E: 16 convolutions 3x3 in 5 blocks, dense 4096-4096",
+        "reference_params": 143_667_240,
+        "reference_source": "keras.applications.VGG19",
+    },
+    "vgg_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 8,
+        "summary": "VGG for 28x28: 3x3 blocks 32 | 64 64 | 128 128, dense 256-256",
+        "variant_of": "vgg11",
+    },
+}
+
+
+def vgg(
+    config: str | Sequence[Sequence[int]],
     *,
-    blocks: Sequence[Sequence[int]],
-    input_shape: Sequence[int],
-    num_classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: str | None,
-    dense_units: int,
-    dropout: float,
-    name: str,
+    input_shape: Sequence[int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = "softmax",
+    dropout: float = 0.5,
+    dense_units: int = 4096,
     stacked_kernels: bool = True,
     batch_norm: bool = False,
+    name: str | None = None,
 ) -> keras.Model:
-    """The builder every VGG shares: 3x3 blocks, 2x2 poolings, dense head.
+    """A VGG network from a configuration of Table 1: 3x3 blocks, 2x2 poolings, dense head.
+
+    Each block stacks 3x3 convolutions with 'same' padding and ReLU and ends
+    with a 2x2/2 max pooling; the filters double from block to block. The
+    head flattens the last map into two dense ReLU layers of ``dense_units``,
+    each followed by dropout (section 3.1), and the classifier. The paper's
+    argument: two stacked 3x3 convolutions see a 5x5 window and three a 7x7
+    one, with fewer weights (27C^2 against 49C^2 for 7x7) and more
+    non-linearities (section 2.3).
 
     Layer names follow ``keras.applications.VGG16`` (``block1_conv1``,
-    ``block1_pool``, ..., ``fc1``, ``fc2``, ``predictions``), so weights can be
-    copied layer by layer. Without ``stacked_kernels`` each block of n 3x3
-    convolutions becomes one (2n+1)x(2n+1) convolution, ``block{b}_conv1``.
-    With ``batch_norm`` every convolution (then without its bias, which the
-    normalization's shift replaces) is followed by ``block{b}_bn{c}`` and
-    ``block{b}_relu{c}``.
+    ``block1_pool``, ..., ``fc1``, ``fc2``, ``predictions``), so weights can
+    be copied layer by layer; `vgg16` and `vgg19` match its parameter counts
+    (it has the same layers without dropout).
+
+    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
+    Networks for Large-Scale Image Recognition",
+    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
+
+    Args:
+        config: A configuration of `VGG_CONFIGS` (``"A"``, ``"B"``, ``"D"``,
+            ``"E"``), or blocks of your own: per block, the filters of each
+            3x3 convolution.
+        input_shape: ``(height, width, channels)``; at least ``2**blocks``
+            (32x32 for five blocks), since each 2x2 pooling halves the side.
+            The dense head reads the whole last map, so other sizes than the
+            default change fc1's parameters.
+        num_classes: Number of classes of the classifier.
+        include_top: Whether to add the dense head (fc1, fc2, classifier).
+        pooling: Without the head: ``None`` returns the last pooled map,
+            ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer.
+        dropout: Dropout rate after fc1 and fc2.
+        dense_units: Width of fc1 and fc2.
+        stacked_kernels: ``False`` replaces each block's n stacked 3x3
+            convolutions by one (2n+1)x(2n+1) convolution with the block's
+            filters and the same receptive field (``block{b}_conv1``), so one
+            ReLU per block instead of n. It is the comparison of the paper's
+            section 2.3 (three 3x3 layers: 27C^2 weights and three
+            non-linearities; one 7x7: 49C^2 and one) and section 4.1, where
+            configuration B with each pair of 3x3 layers replaced by one 5x5
+            had a top-1 error 7% higher. Unlike the paper's equal-width
+            arithmetic, the single kernels here have fewer weights (620,042
+            in all in `vgg_fashion`, against 640,714): a pair's second 3x3
+            reads the block's wider map, the 5x5 only the narrower input
+            (block 2 of `vgg_fashion`: 25 x 32 x 64 = 51,200 weights against
+            9 x (32 x 64 + 64 x 64) = 55,296), so the comparison isolates
+            depth and non-linearity.
+        batch_norm: ``True`` puts a batch normalization between each
+            convolution and its ReLU (``block{b}_bn{c}``, ``block{b}_relu{c}``;
+            Ioffe and Szegedy, 2015, https://arxiv.org/abs/1502.03167), as VGG
+            is usually trained today; the batch-norm chapter's experiment
+            compares the two at several learning rates. Each convolution of F
+            filters loses its F biases and gains 4F normalization numbers.
+        name: Model name; by default ``"vgg"``.
+
+    Returns:
+        The uncompiled Keras model.
+
+    Raises:
+        ValueError: For an unknown configuration, an input too small for
+            the poolings, a wrong rank, non-positive classes, an unknown
+            pooling, a dropout outside [0, 1) or a non-boolean
+            ``stacked_kernels`` or ``batch_norm``.
     """
+    name = name or "vgg"
+    if isinstance(config, str):
+        if config not in VGG_CONFIGS:
+            raise ValueError(
+                f"{name}: unknown configuration {config!r}; choose one of {list(VGG_CONFIGS)}."
+            )
+        config = VGG_CONFIGS[config]
+    blocks = [positive_ints(block, "config", name) for block in config]
     # Each block halves the side with a 2x2/2 'valid' pooling; the last map
     # must keep at least one pixel.
-    min_size = 2 ** len(blocks)
-    shape = check_input_shape(input_shape, model=name, min_size=min_size)
+    shape = check_input_shape(input_shape, model=name, min_size=2 ** len(blocks))
     check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     check_dropout(name, dropout)
     stacked_kernels = boolean(stacked_kernels, "stacked_kernels", name)
@@ -111,20 +213,6 @@ def _vgg(
     return keras.Model(inputs, x, name=name)
 
 
-@register(
-    "vgg11",
-    family="vgg",
-    paper=VGG_PAPER,
-    year=2014,
-    url=VGG_URL,
-    input_shape=(224, 224, 3),
-    min_input_size=32,
-    summary="VGG configuration A: 8 convolutions 3x3 in 5 blocks, dense 4096-4096",
-    reference_params=132_863_336,
-    reference_kind="total",
-    reference_source="torchvision VGG11_Weights.IMAGENET1K_V1 meta num_params",
-    chapter="chapters/vgg.md",
-)
 def vgg11(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -138,61 +226,12 @@ def vgg11(
     """VGG-11, the paper's configuration A: 132,863,336 parameters at 224x224x3.
 
     Eight 3x3 convolutions in five blocks (64 | 128 | 256 256 | 512 512 |
-    512 512), each block followed by 2x2 max pooling, then dense 4096-4096
-    with dropout 0.5 and the classifier. The paper trained A first and used
-    it to initialise the deeper configurations.
-
-    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
-    Networks for Large-Scale Image Recognition",
-    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
-
-    Args:
-        input_shape: ``(height, width, channels)``; at least 32x32, since five
-            2x2 poolings halve the side five times. The dense head reads the
-            whole last map, so sizes other than 224 change fc1's parameters.
-        num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc1, fc2, classifier).
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
-        dropout: Dropout rate after fc1 and fc2.
-        name: Model name.
-
-    Returns:
-        The uncompiled Keras model.
-
-    Raises:
-        ValueError: For an input smaller than 32x32, a wrong rank,
-            non-positive classes, an unknown pooling or a dropout outside
-            [0, 1).
+    512 512), then dense 4096-4096. The paper trained A first and used it to
+    initialise the deeper configurations. The arguments are those of `vgg`.
     """
-    return _vgg(
-        blocks=VGG_CONFIGS["A"],
-        input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dense_units=4096,
-        dropout=dropout,
-        name=name,
-    )
+    return vgg("A", **locals())
 
 
-@register(
-    "vgg13",
-    family="vgg",
-    paper=VGG_PAPER,
-    year=2014,
-    url=VGG_URL,
-    input_shape=(224, 224, 3),
-    min_input_size=32,
-    summary="VGG configuration B: 10 convolutions 3x3 in 5 blocks, dense 4096-4096",
-    reference_params=133_047_848,
-    reference_kind="total",
-    reference_source="torchvision VGG13_Weights.IMAGENET1K_V1 meta num_params",
-    chapter="chapters/vgg.md",
-)
 def vgg13(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -206,59 +245,12 @@ def vgg13(
     """VGG-13, the paper's configuration B: 133,047,848 parameters at 224x224x3.
 
     Ten 3x3 convolutions, two in each of the five blocks (64 64 | 128 128 |
-    256 256 | 512 512 | 512 512), each block followed by 2x2 max pooling,
-    then dense 4096-4096 with dropout 0.5 and the classifier.
-
-    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
-    Networks for Large-Scale Image Recognition",
-    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
-
-    Args:
-        input_shape: ``(height, width, channels)``; at least 32x32, since five
-            2x2 poolings halve the side five times.
-        num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc1, fc2, classifier).
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
-        dropout: Dropout rate after fc1 and fc2.
-        name: Model name.
-
-    Returns:
-        The uncompiled Keras model.
-
-    Raises:
-        ValueError: For an input smaller than 32x32, a wrong rank,
-            non-positive classes, an unknown pooling or a dropout outside
-            [0, 1).
+    256 256 | 512 512 | 512 512), then dense 4096-4096. The arguments are
+    those of `vgg`.
     """
-    return _vgg(
-        blocks=VGG_CONFIGS["B"],
-        input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dense_units=4096,
-        dropout=dropout,
-        name=name,
-    )
+    return vgg("B", **locals())
 
 
-@register(
-    "vgg16",
-    family="vgg",
-    paper=VGG_PAPER,
-    year=2014,
-    url=VGG_URL,
-    input_shape=(224, 224, 3),
-    min_input_size=32,
-    summary="VGG configuration D: 13 convolutions 3x3 in 5 blocks, dense 4096-4096",
-    reference_params=138_357_544,
-    reference_kind="total",
-    reference_source="keras.applications.VGG16",
-    chapter="chapters/vgg.md",
-)
 def vgg16(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -272,63 +264,13 @@ def vgg16(
     """VGG-16, the paper's configuration D: 138,357,544 parameters at 224x224x3.
 
     Thirteen 3x3 convolutions in five blocks (64 64 | 128 128 | 256 256 256 |
-    512 512 512 | 512 512 512), each block followed by 2x2 max pooling, then
-    dense 4096-4096 with dropout 0.5 and the classifier. The paper's argument:
-    two stacked 3x3 convolutions see a 5x5 window and three a 7x7 one, with
-    fewer weights (27C^2 against 49C^2 for 7x7) and more non-linearities.
-    The layer names and the parameter count match
-    ``keras.applications.VGG16``, which has the same layers without dropout.
-
-    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
-    Networks for Large-Scale Image Recognition",
-    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
-
-    Args:
-        input_shape: ``(height, width, channels)``; at least 32x32, since five
-            2x2 poolings halve the side five times.
-        num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc1, fc2, classifier).
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
-        dropout: Dropout rate after fc1 and fc2.
-        name: Model name.
-
-    Returns:
-        The uncompiled Keras model.
-
-    Raises:
-        ValueError: For an input smaller than 32x32, a wrong rank,
-            non-positive classes, an unknown pooling or a dropout outside
-            [0, 1).
+    512 512 512 | 512 512 512), then dense 4096-4096; the layer names and the
+    parameter count match ``keras.applications.VGG16``. The arguments are
+    those of `vgg`.
     """
-    return _vgg(
-        blocks=VGG_CONFIGS["D"],
-        input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dense_units=4096,
-        dropout=dropout,
-        name=name,
-    )
+    return vgg("D", **locals())
 
 
-@register(
-    "vgg19",
-    family="vgg",
-    paper=VGG_PAPER,
-    year=2014,
-    url=VGG_URL,
-    input_shape=(224, 224, 3),
-    min_input_size=32,
-    summary="VGG configuration E: 16 convolutions 3x3 in 5 blocks, dense 4096-4096",
-    reference_params=143_667_240,
-    reference_kind="total",
-    reference_source="keras.applications.VGG19",
-    chapter="chapters/vgg.md",
-)
 def vgg19(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
@@ -342,45 +284,12 @@ def vgg19(
     """VGG-19, the paper's configuration E: 143,667,240 parameters at 224x224x3.
 
     Sixteen 3x3 convolutions in five blocks (64 64 | 128 128 | 256 x 4 |
-    512 x 4 | 512 x 4), each block followed by 2x2 max pooling, then dense
-    4096-4096 with dropout 0.5 and the classifier. The paper found the error
-    saturating at this depth (Table 3). The layer names and the parameter
-    count match ``keras.applications.VGG19``.
-
-    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
-    Networks for Large-Scale Image Recognition",
-    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
-
-    Args:
-        input_shape: ``(height, width, channels)``; at least 32x32, since five
-            2x2 poolings halve the side five times.
-        num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc1, fc2, classifier).
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
-        dropout: Dropout rate after fc1 and fc2.
-        name: Model name.
-
-    Returns:
-        The uncompiled Keras model.
-
-    Raises:
-        ValueError: For an input smaller than 32x32, a wrong rank,
-            non-positive classes, an unknown pooling or a dropout outside
-            [0, 1).
+    512 x 4 | 512 x 4), then dense 4096-4096. The paper found the error
+    saturating at this depth (Table 3); the layer names and the parameter
+    count match ``keras.applications.VGG19``. The arguments are those of
+    `vgg`.
     """
-    return _vgg(
-        blocks=VGG_CONFIGS["E"],
-        input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dense_units=4096,
-        dropout=dropout,
-        name=name,
-    )
+    return vgg("E", **locals())
 
 
 # Three blocks for 28x28 (28 -> 14 -> 7 -> 3); one convolution in the first
@@ -389,19 +298,6 @@ def vgg19(
 FASHION_BLOCKS = ((32,), (64, 64), (128, 128))
 
 
-@register(
-    "vgg_fashion",
-    family="vgg",
-    paper=VGG_PAPER,
-    year=2014,
-    url=VGG_URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=8,
-    summary="VGG for 28x28: 3x3 blocks 32 | 64 64 | 128 128, dense 256-256",
-    reference_params=None,
-    variant_of="vgg11",
-    chapter="chapters/vgg.md",
-)
 def vgg_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -419,13 +315,14 @@ def vgg_fashion(
     What is kept from the paper: only 3x3 convolutions with 'same' padding
     and ReLU, grouped in blocks that each end with a 2x2 max pooling, filters
     doubling from block to block, no normalization, and a flatten + two dense
-    layers with dropout 0.5 + softmax head (built by the same internal
-    function as `vgg11` ... `vgg19`).
+    layers with dropout 0.5 + softmax head (built by `vgg`, as `vgg11` ...
+    `vgg19`).
 
     What changed and why:
 
     * three blocks instead of five: five 2x2 poolings would shrink 28x28 to
-      nothing (28 -> 14 -> 7 -> 3 -> 1 -> 0); three leave a 3x3 map;
+      nothing (28 -> 14 -> 7 -> 3 -> 1 -> 0); three leave a 3x3 map, so the
+      input must be at least 8x8;
     * one convolution in the first block (on a single input channel a second
       one is a poor use of compute), then pairs: 32 | 64 64 | 128 128, half
       the widths of the paper's first three blocks (64, 128, 256), to fit a
@@ -435,59 +332,11 @@ def vgg_fashion(
     Compute per 28x28 image (multiply-accumulates): block1 28x28x9x1x32 =
     0.23M; block2 14x14x9x(32x64 + 64x64) = 10.84M; block3 7x7x9x(64x128 +
     128x128) = 10.84M; dense 1152x256 + 256x256 + 256x10 = 0.36M: about 22.3M.
-
-    Reference: Simonyan and Zisserman (2014), "Very Deep Convolutional
-    Networks for Large-Scale Image Recognition",
-    https://arxiv.org/abs/1409.1556. Chapter: ``docs/chapters/vgg.md``.
-
-    Args:
-        input_shape: ``(height, width, channels)``; at least 8x8, since three
-            2x2 poolings halve the side three times.
-        num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head.
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
-        dropout: Dropout rate after each hidden dense layer.
-        stacked_kernels: ``False`` replaces each block's n stacked 3x3
-            convolutions by one (2n+1)x(2n+1) convolution with the block's
-            filters and the same receptive field (3x3 32 | 5x5 64 | 5x5 128),
-            so one ReLU per block instead of n. It is the comparison of the
-            paper's section 2.3 (three 3x3 layers: 27C^2 weights and three
-            non-linearities; one 7x7: 49C^2 and one) and section 4.1, where
-            configuration B with each pair of 3x3 layers replaced by one 5x5
-            had a top-1 error 7% higher. Unlike the paper's equal-width
-            arithmetic, the single kernels here have fewer weights (620,042
-            in all, against 640,714): a pair's second 3x3 reads the block's
-            wider map, the 5x5 only the narrower input (block 2:
-            25 x 32 x 64 = 51,200 weights against 9 x (32 x 64 + 64 x 64) =
-            55,296), so the comparison isolates depth and non-linearity.
-        batch_norm: ``True`` puts a batch normalization between each
-            convolution and its ReLU (Ioffe and Szegedy, 2015,
-            https://arxiv.org/abs/1502.03167), as VGG is usually trained
-            today; the batch-norm chapter's experiment compares the two at
-            several learning rates. Each convolution of F filters loses its F
-            biases and gains 4F normalization numbers.
-        name: Model name.
-
-    Returns:
-        The uncompiled Keras model.
-
-    Raises:
-        ValueError: For an input smaller than 8x8, a wrong rank, non-positive
-            classes, an unknown pooling, a dropout outside [0, 1) or a
-            non-boolean ``stacked_kernels`` or ``batch_norm``.
+    ``stacked_kernels=False`` (one 5x5 per pair: 620,042 parameters) and
+    ``batch_norm=True`` are the chapters' ablations. The arguments are those
+    of `vgg`.
     """
-    return _vgg(
-        blocks=FASHION_BLOCKS,
-        input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dense_units=256,
-        dropout=dropout,
-        stacked_kernels=stacked_kernels,
-        batch_norm=batch_norm,
-        name=name,
-    )
+    return vgg(FASHION_BLOCKS, dense_units=256, **locals())
+
+
+register_family(FAMILY, VGG_MODELS, [vgg11, vgg13, vgg16, vgg19, vgg_fashion])

@@ -22,8 +22,14 @@ import keras
 from cnn_guide._validate import boolean, int_at_least
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.separable import SeparableConvBlock, XceptionBlock
-from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
-from cnn_guide.models._registry import register
+from cnn_guide.models._common import (
+    check_dropout,
+    check_head,
+    check_input_shape,
+    conv_bn_relu,
+    global_pool_head,
+)
+from cnn_guide.models._registry import Family, register_family
 
 __all__ = ["xception", "xception_fashion"]
 
@@ -32,35 +38,25 @@ URL = "https://arxiv.org/abs/1610.02357"
 CHAPTER = "chapters/xception.md"
 
 
-def _conv_bn_relu(
-    x, filters: int, *, strides: int, padding: str, name: str, momentum: float = 0.99
-):
-    x = keras.layers.Conv2D(
-        filters,
-        3,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        name=f"{name}_conv",
-    )(x)
-    x = keras.layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
-    return keras.layers.Activation("relu", name=f"{name}_relu")(x)
+FAMILY = Family("xception", PAPER, 2017, URL, CHAPTER)
+# What the registry knows of each builder: `ModelInfo` fields beyond the family's.
+XCEPTION_MODELS: dict[str, dict] = {
+    "xception": {
+        "input_shape": (299, 299, 3),
+        "min_input_size": 23,
+        "summary": "Entry, middle and exit flows of residual depthwise separable convolutions",
+        "reference_params": 22_910_480,
+        "reference_source": "keras.applications.Xception(weights=None); Chollet 2017, Table 3",
+    },
+    "xception_fashion": {
+        "input_shape": FASHION_MNIST_SHAPE,
+        "min_input_size": 5,
+        "summary": "Xception for 28x28: one-conv stem, 2 entry, 4 middle and 1 exit module",
+        "variant_of": "xception",
+    },
+}
 
 
-@register(
-    "xception",
-    family="xception",
-    paper=PAPER,
-    year=2017,
-    url=URL,
-    input_shape=(299, 299, 3),
-    min_input_size=23,
-    summary="Entry, middle and exit flows of residual depthwise separable convolutions",
-    reference_params=22_910_480,
-    reference_kind="total",
-    reference_source="keras.applications.Xception(weights=None); Chollet 2017, Table 3",
-    chapter=CHAPTER,
-)
 def xception(
     *,
     input_shape: Sequence[int] = (299, 299, 3),
@@ -125,8 +121,11 @@ def xception(
     middle_blocks = int_at_least(middle_blocks, "middle_blocks", name, minimum=0)
 
     inputs = keras.Input(shape=shape, name="image")
-    x = _conv_bn_relu(inputs, 32, strides=2, padding="valid", name="block1_conv1")
-    x = _conv_bn_relu(x, 64, strides=1, padding="valid", name="block1_conv2")
+    # Keras' defaults (Glorot initialization, batch normalization epsilon 1e-3
+    # and momentum 0.99), as in keras.applications.Xception.
+    keras_conv = {"kernel_initializer": "glorot_uniform", "bn_epsilon": 1e-3, "bn_momentum": 0.99}
+    x = conv_bn_relu(inputs, 32, 3, stride=2, padding="valid", **keras_conv, name="block1_conv1")
+    x = conv_bn_relu(x, 64, 3, padding="valid", **keras_conv, name="block1_conv2")
     # Entry flow; the first module's input has just been through a ReLU.
     for i, width in enumerate((128, 256, 728)):
         x = XceptionBlock(
@@ -151,19 +150,6 @@ def xception(
     return keras.Model(inputs, outputs, name=name)
 
 
-@register(
-    "xception_fashion",
-    family="xception",
-    paper=PAPER,
-    year=2017,
-    url=URL,
-    input_shape=FASHION_MNIST_SHAPE,
-    min_input_size=5,
-    summary="Xception for 28x28: one-conv stem, 2 entry, 4 middle and 1 exit module",
-    reference_params=None,
-    variant_of="xception",
-    chapter=CHAPTER,
-)
 def xception_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
@@ -256,7 +242,15 @@ def xception_fashion(
     conv = {"separable": separable, "bn_momentum": bn_momentum}
 
     inputs = keras.Input(shape=shape, name="image")
-    x = _conv_bn_relu(inputs, 24, strides=1, padding="same", name="stem", momentum=bn_momentum)
+    x = conv_bn_relu(
+        inputs,
+        24,
+        3,
+        kernel_initializer="glorot_uniform",
+        bn_epsilon=1e-3,
+        bn_momentum=bn_momentum,
+        name="stem",
+    )
     for i, width in enumerate((48, 96)):
         x = XceptionBlock(
             (width, width),
@@ -280,3 +274,6 @@ def xception_fashion(
         dropout=dropout,
     )
     return keras.Model(inputs, outputs, name=name)
+
+
+register_family(FAMILY, XCEPTION_MODELS, [xception, xception_fashion])
