@@ -4,7 +4,7 @@
 source checkout, with the notebook cache off so every page shows what the
 current code prints, and without the banners MkDocs plugins print about
 their own future. The build log then holds one line per executed example,
-with its time, and a total (written by the book's ``docs/hooks.py``).
+with its time, and a total (written by the book's ``docs/hooks/progress.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def find_book(start: Path | None = None) -> Path:
     start = (start or Path.cwd()).resolve()
     package_checkout = Path(__file__).resolve().parent.parent
     for folder in (start, *start.parents, package_checkout):
-        if (folder / "mkdocs.yml").is_file() and (folder / "docs" / "hooks.py").is_file():
+        if (folder / "mkdocs.yml").is_file() and (folder / "docs" / "hooks").is_dir():
             return folder
     raise ValueError(
         f"no mkdocs.yml of the book in {start}, its parents or {package_checkout}: the book "

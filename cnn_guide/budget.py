@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cnn_guide.evidence import full_run
+from cnn_guide.plotting import plot_recorded_run, show
+from cnn_guide.recipes import Recipe
+from cnn_guide.report.runs import full_run_report
+from cnn_guide.results import find
+from cnn_guide.runs import RunSpec
 
 if TYPE_CHECKING:
     from cnn_guide.data import FashionMNIST
-    from cnn_guide.recipes import Recipe
-    from cnn_guide.runs import RunSpec
     from cnn_guide.training import FitResult
 
 __all__ = [
@@ -128,7 +133,7 @@ class ExamplePlan:
 
     Attributes:
         budget: The budget chosen by ``$CNN_GUIDE_BUDGET``.
-        full_run: The full run: its key in the results file and its command.
+        full_run: The full run: its key in the store and its command.
         recipe: The recipe at this budget (the full run's, with this
             budget's epochs).
     """
@@ -165,7 +170,7 @@ class ExamplePlan:
                 f"At the full budget ({self.full_run.resolve().stop_rule}), the script first "
                 "times a few training steps on your machine and says how long the run will take."
             )
-        from cnn_guide.training import WARMUP_STEPS, fit
+        from cnn_guide.training import WARMUP_STEPS, fit  # TensorFlow: a full budget only
 
         probe = self.recipe.replace(steps=WARMUP_STEPS + steps, settle_batch_norm=False)
         speed = fit(self.full_run.build_model(), data, probe, verbose=0).train_images_per_second
@@ -178,14 +183,11 @@ class ExamplePlan:
         )
 
     def show_full_run(self, result: FitResult | None = None) -> None:
-        """Print `report` and draw the recorded full run's curves from the results file.
+        """Print `report` and draw the recorded full run's curves from the store.
 
         An example's last cell: the page shows the full run beside its own
         short one, and a reader who just ran the full budget sees both results.
         """
-        from cnn_guide.plotting import plot_recorded_run, show
-        from cnn_guide.results import find
-
         print(self.report(result))
         run = find(self.full_run)
         if run is not None:
@@ -193,8 +195,6 @@ class ExamplePlan:
 
     def report(self, result: FitResult | None = None) -> str:
         """The full run's recorded result, beside this run's when it was a full run too."""
-        from cnn_guide.results import full_run_report
-
         report = full_run_report(self.full_run)
         if result is not None and self.budget.name == "full":
             report += (
@@ -205,43 +205,34 @@ class ExamplePlan:
 
 
 def plan_example(
-    model: str,
-    recipe: str = "book",
+    name: str,
     *,
     site_epochs: int,
     site_train_size: int | None = None,
     quick_epochs: int = 1,
-    **changes: Any,
 ) -> ExamplePlan:
-    """The plan of an example: a recipe by name, its changes and its budgets.
+    """The plan of an example: the full run it stands for, and its shorter budgets.
+
+    The full run (its model, recipe and epochs) comes from the book's
+    catalogue (`cnn_guide.evidence.FULL_RUNS`), by name: the page, the
+    recording and the chapter ask for the same run.
 
     Args:
-        model: The registered model the full run trains.
-        recipe: Recipe name (`cnn_guide.recipes.list_recipes`).
+        name: The full run's name: the model it trains, e.g. ``"vgg_fashion"``.
         site_epochs: Epochs for the documentation build.
         site_train_size: Training images for the documentation build
             (``None`` for all 55,000).
         quick_epochs: Epochs on the small subset of the quick budget.
-        **changes: Recipe fields the full run changes, its stop rule
-            included (e.g. ``epochs=20``).
 
     Raises:
-        ValueError: For an unknown recipe or field, or a full run stopped
-            by something other than epochs.
+        ValueError: For a name with no full run in the catalogue.
     """
-    from cnn_guide.runs import RunSpec
-
-    full_run = RunSpec.of(model, recipe, **changes)
-    full = full_run.resolve()
-    if full.epochs is None or full.minutes is not None or full.steps is not None:
-        raise ValueError(
-            f"an example's full run stops after a number of epochs, so that a reader's "
-            f"accuracy does not depend on their machine's speed; got {full.stop_rule}."
-        )
+    spec = full_run(name)
+    full = spec.resolve()
     budget = choose_budget(
         site_epochs=site_epochs,
         full_epochs=int(full.epochs),
         site_train_size=site_train_size,
         quick_epochs=quick_epochs,
     )
-    return ExamplePlan(budget=budget, full_run=full_run, recipe=full.replace(epochs=budget.epochs))
+    return ExamplePlan(budget=budget, full_run=spec, recipe=full.replace(epochs=budget.epochs))

@@ -9,9 +9,9 @@ trained for fractions of T, each run with its schedule spread over its own
 budget, and its times to each accuracy are read as fractions of T.
 
 ``cnn-guide bench --recipe fast --against seed --record`` measures T and
-records the runs and the comparison in the results file; `render_goals` and
-`render_comparisons` show them on the fast chapter. Nothing here imports
-TensorFlow: the docs build reads it in its own process.
+records the runs and the comparison in the store (`cnn_guide.results`);
+`cnn_guide.report.comparison` shows them on the fast chapter. Nothing here
+imports TensorFlow: the docs build reads it in its own process.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from fractions import Fraction
 from typing import Any
 
 from cnn_guide.recipes import get_recipe
+from cnn_guide.results import load_entries, load_results, record_entry
 from cnn_guide.runs import RunRecord, RunSpec, machine_kind
 
 __all__ = [
@@ -35,13 +36,11 @@ __all__ = [
     "Comparison",
     "Resolved",
     "budget_of",
-    "describe",
     "load_comparisons",
     "record_comparison",
     "reference_seconds",
     "reference_spec",
-    "render_comparisons",
-    "render_goals",
+    "resolved_comparisons",
 ]
 
 GOALS = (
@@ -128,7 +127,7 @@ class Comparison:
 
     @property
     def key(self) -> str:
-        """Its key in the results file: one comparison per recipe pair and machine kind."""
+        """Its key in the store: one comparison per recipe pair and machine kind."""
         key = f"{self.recipe} against {self.against} on {machine_kind(self.machine)}"
         return key + (" (quick)" if self.quick else "")
 
@@ -162,7 +161,7 @@ class Comparison:
         absent = [key for key in (self.reference, *dict(self.runs).values()) if key not in recorded]
         if absent:
             raise ValueError(
-                f"the comparison {self.key!r} names runs the results file lacks: "
+                f"the comparison {self.key!r} names runs the store lacks: "
                 f"{'; '.join(absent)}. Re-record it with `{self.command}`."
             )
         runs = tuple((fraction, recorded[key]) for fraction, key in self.runs)
@@ -202,122 +201,28 @@ class Resolved:
         return "not measured"
 
 
-def _ratio(fraction: Fraction | float) -> str:
-    """A fraction of T in words: ``T/20``, ``T``, ``0.31 T``."""
-    if isinstance(fraction, Fraction) and fraction.numerator == 1:
-        return "T" if fraction.denominator == 1 else f"T/{fraction.denominator}"
-    return f"{float(fraction):.2f} T"
+def load_comparisons(path: str | os.PathLike | None = None) -> dict[str, Comparison]:
+    """Every recorded comparison, by key (none when the store holds none)."""
+    return {
+        key: Comparison.from_json(values)
+        for key, values in load_entries("comparisons", path).items()
+    }
 
 
-def _seconds(seconds: float) -> str:
-    return f"{seconds:,.0f} s" if seconds >= 100 else f"{seconds:.1f} s"
+def record_comparison(comparison: Comparison, path: str | os.PathLike | None = None) -> None:
+    """Store a comparison under its key, replacing the one of the same machine kind."""
+    values = comparison.to_json()
+    values.pop("key", None)
+    record_entry("comparisons", comparison.key, values, path)
 
 
-def render_goals(path: str | os.PathLike | None = None) -> str:
-    """The goals, each checked on every machine kind that recorded a comparison (Markdown)."""
-    resolved = _resolved("fast", "seed", path)
-    if not resolved:
-        return (
-            "*Not measured yet: `cnn-guide bench --recipe fast --against seed --record` "
-            "measures T and checks every goal.*\n"
-        )
-    header = ["test accuracy", "within", *(machine_kind(r.reference.machine) for r in resolved)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for accuracy, fraction in GOALS:
-        cells = [f"{accuracy:.1%}", _ratio(fraction)]
-        for result in resolved:
-            verdict = result.verdict(accuracy, fraction)
-            reached = result.time_to(accuracy)
-            if reached is not None:
-                when = f"reached after {_seconds(reached)} = {reached / result.seconds:.3f} T"
-            else:
-                best = result.best_within(fraction * result.seconds)
-                when = "not reached" + (f"; best {best:.2%} within it" if best else "")
-            cells.append(f"**{verdict}**: {when} (goal: {_seconds(fraction * result.seconds)})")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def render_comparisons(path: str | os.PathLike | None = None) -> str:
-    """Every recorded comparison of the fast recipe against the seed's (Markdown)."""
-    resolved = _resolved("fast", "seed", path)
-    if not resolved:
-        return render_goals(path)
-    return "\n".join(describe(result) for result in resolved)
-
-
-def describe(result: Resolved) -> str:
-    """One comparison in Markdown: T, the times to each accuracy as fractions of T, the runs."""
-    comparison, reference, seconds = result.comparison, result.reference, result.seconds
-    against = get_recipe(comparison.against)
-    lines = [
-        f"**{machine_kind(reference.machine)}** ({comparison.date[:10]}, "
-        f"`{comparison.command}`). The {comparison.against} recipe trains "
-        f"`{reference.model}` at {reference.train_images_per_second:,.0f} images/s "
-        f"(timed over {reference.images:,} images), so its {against.epochs:g} epochs of "
-        f"{reference.train_size:,} images take **T = {seconds:,.0f} s** "
-        f"({seconds / 60:.1f} min).",
-        "",
-        "| test accuracy | first reached after | fraction of T | T divided by that time |",
-        "|---|---|---|---|",
-    ]
-    for accuracy in THRESHOLDS:
-        reached = result.time_to(accuracy)
-        if reached is None:
-            lines.append(f"| {accuracy:.1%} | not reached | - | - |")
-        else:
-            lines.append(
-                f"| {accuracy:.1%} | {_seconds(reached)} | {reached / seconds:.3f} T "
-                f"| {seconds / reached:.1f} |"
-            )
-    lines += [
-        "",
-        f"The runs of the {comparison.recipe} recipe, each with its schedule spread over its "
-        "own budget:",
-        "",
-        "| budget | epochs | precision | final test accuracy | "
-        + " | ".join(f"to {a:.1%}" for a in THRESHOLDS)
-        + " |",
-        "|---|---|---|---|" + "---|" * len(THRESHOLDS),
-    ]
-    for fraction, run in result.runs:
-        times = [run.seconds_to(a) for a in THRESHOLDS]
-        lines.append(
-            f"| {_ratio(fraction)} = {_seconds(60 * run.settings['minutes'])} | {run.epochs:.1f} "
-            f"| {run.precision} | {run.test_accuracy:.4f} | "
-            + " | ".join("-" if t is None else _seconds(t) for t in times)
-            + " |"
-        )
-    commands = "\n".join(run.command for _, run in result.runs)
-    lines += ["", "Each run re-made by its own command:", "", f"```bash\n{commands}\n```"]
-    return "\n".join(lines) + "\n"
-
-
-def _resolved(recipe: str, against: str, path: str | os.PathLike | None) -> list[Resolved]:
-    from cnn_guide.results import load_results
-
+def resolved_comparisons(
+    recipe: str, against: str, path: str | os.PathLike | None = None
+) -> list[Resolved]:
+    """Every recorded comparison of ``recipe`` against ``against`` (no quick ones), resolved."""
     recorded = load_results(path)
     return [
         comparison.resolve(recorded)
         for comparison in load_comparisons(path).values()
         if comparison.recipe == recipe and comparison.against == against and not comparison.quick
     ]
-
-
-def load_comparisons(path: str | os.PathLike | None = None) -> dict[str, Comparison]:
-    """Every recorded comparison, by key (none when the results file holds none)."""
-    from cnn_guide.results import read_section
-
-    return {
-        key: Comparison.from_json(values)
-        for key, values in read_section("comparisons", path).items()
-    }
-
-
-def record_comparison(comparison: Comparison, path: str | os.PathLike | None = None) -> None:
-    """Store a comparison under its key, replacing the one of the same machine kind."""
-    from cnn_guide.results import write_section
-
-    comparisons = {key: c.to_json() for key, c in load_comparisons(path).items()}
-    comparisons[comparison.key] = comparison.to_json()
-    write_section("comparisons", comparisons, path)

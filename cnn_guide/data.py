@@ -191,6 +191,69 @@ class FashionMNIST:
             self.source,
         )
 
+    def restrict(
+        self,
+        classes: Sequence[int] | None = None,
+        labels_per_class: int | None = None,
+        *,
+        seed: int = 0,
+    ) -> FashionMNIST:
+        """Some classes only, and few labelled training images: the transfer-learning setting.
+
+        Args:
+            classes: The classes to keep, in the order their new labels
+                ``0, 1, ...`` follow (``None``: all ten).
+            labels_per_class: Training images kept per class, drawn at
+                random by ``seed`` (``None``: all of them). Validation and
+                test images are all kept, so that results stay comparable.
+            seed: Chooses which training images are kept.
+
+        Raises:
+            ValueError: For an unknown or repeated class, or a count that is
+                not a positive integer or is more than a class has.
+        """
+        names = self.class_names
+        chosen = tuple(range(len(names))) if classes is None else tuple(classes)
+        if len(set(chosen)) != len(chosen) or not set(chosen) <= set(range(len(names))):
+            raise ValueError(
+                f"classes must be distinct indexes from 0 to {len(names) - 1}, got {chosen!r}."
+            )
+        relabel = np.full(len(names), -1, dtype=np.int64)
+        relabel[list(chosen)] = np.arange(len(chosen))
+
+        def keep(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mask = relabel[y] >= 0
+            return x[mask], relabel[y[mask]].astype(y.dtype)
+
+        x_train, y_train = keep(self.x_train, self.y_train)
+        if labels_per_class is not None:
+            available = int(np.bincount(y_train, minlength=len(chosen)).min())
+            if not isinstance(labels_per_class, int) or not 1 <= labels_per_class <= available:
+                raise ValueError(
+                    f"labels_per_class must be an integer from 1 to {available} (the fewest "
+                    f"training images of one class here), got {labels_per_class!r}."
+                )
+            rng = np.random.default_rng(seed)
+            picked = np.sort(
+                np.concatenate(
+                    [
+                        rng.choice(
+                            np.flatnonzero(y_train == label), labels_per_class, replace=False
+                        )
+                        for label in range(len(chosen))
+                    ]
+                )
+            )
+            x_train, y_train = x_train[picked], y_train[picked]
+        return FashionMNIST(
+            x_train,
+            y_train,
+            *keep(self.x_valid, self.y_valid),
+            *keep(self.x_test, self.y_test),
+            tuple(names[index] for index in chosen),
+            self.source,
+        )
+
 
 def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """Where the files are looked for, in order, as ``(description, path)`` pairs.

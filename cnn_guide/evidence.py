@@ -1,21 +1,26 @@
-"""What the book records: every run its pages draw on, and which are still missing.
+"""The catalogue of what the book records: every run its pages draw on, by name.
 
 The book's evidence is a list of runs (`cnn_guide.runs.RunSpec`), each made
-once by ``cnn-guide train ... --record`` and kept in the results file:
+once by ``cnn-guide train ... --record`` and kept in the store of runs
+(`cnn_guide.results`). This module names them, as data:
 
-* ``full``: each example's full run, as the example states it in its one
-  `cnn_guide.budget.plan_example` call (read from the example's source, so the
-  page and the recording cannot ask for different runs);
-* ``benchmark``: every Fashion-MNIST model under the ``"benchmark"`` recipe;
-* ``experiments``: every run of the chapters' teaching experiments
-  (`cnn_guide.experiments`).
+* `FULL_RUNS`: each Fashion-MNIST network's full run, which its example
+  stands for (`cnn_guide.budget.plan_example` looks it up by name) and its
+  chapter shows (the ``<!-- full-run: NAME -->`` marker), with the test
+  accuracy it is held to (`full_run_target`);
+* the benchmark: every Fashion-MNIST model under the ``"benchmark"`` recipe;
+* the experiments: every run of the chapters' teaching experiments
+  (`cnn_guide.experiments`);
+* the comparison of the fast recipe against the seed recipe
+  (`cnn_guide.comparison`), recorded by ``cnn-guide bench``.
 
-``cnn-guide record`` runs the missing ones, one process each, and each row is
-written when its run ends: a recording can be stopped at any time and resumed
-by running the same command again.
+``cnn-guide record`` runs the missing ones (`cnn_guide.results.missing`), one
+process each, and each run is stored when it ends: a recording can be
+stopped at any time and resumed by running the same command again.
 
 ```python
-from cnn_guide.evidence import missing, plan
+from cnn_guide.evidence import plan
+from cnn_guide.results import missing
 
 for spec in missing(plan("full")):
     print(spec.command)
@@ -24,25 +29,65 @@ for spec in missing(plan("full")):
 
 from __future__ import annotations
 
-import ast
-import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
+from cnn_guide.experiments import experiment_runs
 from cnn_guide.runs import RunSpec
 
 __all__ = [
+    "BENCHMARK_MODELS",
+    "FULL_RUNS",
     "PLANS",
     "Target",
-    "example_runs",
+    "full_run",
     "full_run_target",
-    "missing",
     "plan",
 ]
 
 PLANS = ("full", "benchmark", "experiments")
 """The named groups of runs `plan` knows."""
+
+FULL_RUNS: dict[str, RunSpec] = {
+    spec.model: spec
+    for spec in (
+        # The seed notebook's network under its own recipe, for its 10 epochs.
+        RunSpec.of("simple_cnn", "seed", epochs=10),
+        # Twice the book recipe's epochs: 61,706 parameters learn slowly.
+        RunSpec.of("lenet5_fashion", "book", epochs=20),
+        RunSpec.of("alexnet_fashion", "book"),
+        RunSpec.of("vgg_fashion", "book"),
+        RunSpec.of("nin_fashion", "book"),
+        RunSpec.of("googlenet_fashion", "book"),
+        RunSpec.of("resnet_fashion", "book"),
+        RunSpec.of("xception_fashion", "book"),
+        RunSpec.of("se_resnet_fashion", "book"),
+        RunSpec.of("densenet_fashion", "book"),
+        RunSpec.of("mobilenet_v2_fashion", "book"),
+        RunSpec.of("resnext_fashion", "book"),
+    )
+}
+"""Each network's full run, by the name examples and chapters use: the model's.
+
+A full run stops after a number of epochs, so that a reader's accuracy does
+not depend on their machine's speed."""
+
+BENCHMARK_MODELS = (
+    "simple_cnn",
+    "lenet5_fashion",
+    "alexnet_fashion",
+    "vgg_fashion",
+    "nin_fashion",
+    "googlenet_fashion",
+    "resnet_fashion",
+    "xception_fashion",
+    "se_resnet_fashion",
+    "densenet_fashion",
+    "mobilenet_v2_fashion",
+    "resnext_fashion",
+    "fast_resnet_fashion",
+)
+"""The models the benchmark trains for the ``"benchmark"`` recipe's minutes: every
+Fashion-MNIST model of the registry (`cnn_guide.models.list_models`), in its order."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +102,20 @@ class Target:
         margin = 100 * (accuracy - self.accuracy)
         outcome = "met" if margin >= 0 else "missed"
         return f"{self.source}: {self.accuracy:.2%}, {outcome} by {abs(margin):.2f} points."
+
+
+def full_run(name: str) -> RunSpec:
+    """A network's full run, by name (`FULL_RUNS`).
+
+    Raises:
+        ValueError: For a name with no full run, listing the known ones.
+    """
+    try:
+        return FULL_RUNS[name]
+    except KeyError:
+        raise ValueError(
+            f"no full run named {name!r}; the book records one for each of: {', '.join(FULL_RUNS)}."
+        ) from None
 
 
 def full_run_target(model: str) -> Target:
@@ -76,68 +135,16 @@ def full_run_target(model: str) -> Target:
     return Target(0.925, "The book's target for every modern architecture")
 
 
-def example_runs(examples: str | os.PathLike | None = None) -> dict[str, RunSpec]:
-    """Each example's full run, by example name, read from its `plan_example` call.
-
-    Args:
-        examples: The folder of example scripts (default: ``examples/`` of
-            the book's source checkout, `cnn_guide.book.find_book`).
-
-    Raises:
-        ValueError: For an example whose call is not written with literal
-            arguments (the recording could not know what it asks for).
-    """
-    if examples is None:
-        from cnn_guide.book import find_book
-
-        examples = find_book() / "examples"
-    runs = {}
-    for path in sorted(Path(examples).glob("*.py")):
-        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "plan_example":
-                runs[path.stem] = _spec_of(call, path)
-    return runs
-
-
-def _spec_of(call: ast.Call, path: Path) -> RunSpec:
-    """The full run a literal ``plan_example(model, recipe, **changes)`` call asks for."""
-    try:
-        arguments = [ast.literal_eval(argument) for argument in call.args]
-        keywords: dict[str, Any] = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    except ValueError:
-        raise ValueError(
-            f"{path.name}, line {call.lineno}: plan_example must be called with literal "
-            "arguments, so that the recording can read the full run it asks for."
-        ) from None
-    for budget_only in ("site_epochs", "site_train_size", "quick_epochs"):
-        keywords.pop(budget_only, None)
-    return RunSpec.of(*arguments, **keywords)
-
-
-def plan(name: str, *, examples: str | os.PathLike | None = None) -> list[RunSpec]:
-    """The runs of one named group (see `PLANS`), without repeats, in a stable order.
+def plan(name: str) -> list[RunSpec]:
+    """The runs of one named group (see `PLANS`), without repeats, in the book's order.
 
     Raises:
         ValueError: For an unknown name.
     """
     if name == "full":
-        return list(dict.fromkeys(example_runs(examples).values()))
+        return list(FULL_RUNS.values())
     if name == "benchmark":
-        from cnn_guide import models
-
-        return [RunSpec.of(model, "benchmark") for model in models.list_models(fashion=True)]
+        return [RunSpec.of(model, "benchmark") for model in BENCHMARK_MODELS]
     if name == "experiments":
-        from cnn_guide.experiments import experiment_runs
-
         return experiment_runs()
     raise ValueError(f"unknown plan {name!r}; choose one of: {', '.join(PLANS)}.")
-
-
-def missing(specs: list[RunSpec], path: str | os.PathLike | None = None) -> list[RunSpec]:
-    """The runs of ``specs`` the results file lacks, or holds under an older recipe.
-
-    See `RunRecord.is_current`.
-    """
-    from cnn_guide.results import find_all
-
-    return [spec for spec, run in zip(specs, find_all(specs, path), strict=True) if run is None]

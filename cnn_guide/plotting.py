@@ -424,7 +424,7 @@ def plot_confusion_matrix(
 
 
 def plot_recorded_run(run: RunRecord) -> plt.Figure:
-    """A recorded run's curves, read from the results file: accuracy and loss by epoch.
+    """A recorded run's curves, read from the store: accuracy and loss by epoch.
 
     Training figures are running means over each epoch in training mode (with
     the recipe's label smoothing in the loss); validation figures are measured

@@ -5,7 +5,7 @@
 
 A run is asked for by a model, a recipe name and the recipe fields it
 changes, plus where it ran (strategy, devices) and on how much data (the
-quick subset or all of it). Its key in the results file and the command that
+quick subset or all of it). Its key in the store of runs and the command that
 re-makes it are both derived from those arguments, by `RunSpec.arguments`:
 a new recipe field appears in both without another line of code.
 
@@ -26,16 +26,14 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cnn_guide.recipes import STOP_FIELDS, Recipe, get_recipe, setting_fields
-
-if TYPE_CHECKING:
-    from cnn_guide.training import FitResult
 
 __all__ = [
     "ACCURACY_TARGETS",
@@ -58,11 +56,11 @@ ACCURACY_TARGETS = (0.90, 0.91, 0.92, 0.93, 0.94, 0.95)
 
 @dataclass(frozen=True, kw_only=True)
 class RunFigures:
-    """What one training run measured: the results file's schema of a run.
+    """What one training run measured: the schema of a recorded run.
 
-    The accuracy and inference fields are ``None`` only in rows migrated
-    from the results file's first format, which did not measure them for
-    throughput runs (`cnn_guide.results.migrate_v1`).
+    The accuracy and inference fields are ``None`` only in runs migrated
+    from the book's first results format, which did not measure them for
+    throughput runs.
 
     Attributes:
         precision: The Keras dtype policy the model was built under.
@@ -97,6 +95,10 @@ class RunFigures:
         peak_memory_mb: Highest resident memory of the process during
             training, in MiB; on a GPU, the device's peak allocation;
             ``None`` where neither can be read.
+        resumed_after_epochs: The epochs completed before each restart from a
+            backup (`cnn_guide.training.fit`'s ``backup_dir``), in order;
+            ``None`` for a run never stopped. The other figures cover the
+            whole run, before and after every restart.
     """
 
     precision: str
@@ -120,6 +122,7 @@ class RunFigures:
     test_accuracy_single_view: float | None
     test_loss: float | None
     peak_memory_mb: float | None = None
+    resumed_after_epochs: list[int] | None = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -275,13 +278,17 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """The run's key in the results file: its arguments, as one line."""
+        """The run's key in the store (`cnn_guide.results`): its arguments, as one line."""
         return " ".join(self.arguments())
 
     @property
     def command(self) -> str:
-        """The command that re-makes and records this run."""
-        return f"cnn-guide train {self.key} --record"
+        """The command that re-makes and records this run, quoted for a shell.
+
+        (The key is the same arguments joined plainly: an option such as
+        ``widths=[8, 16, 32]`` holds spaces, which a shell would split.)
+        """
+        return f"cnn-guide train {shlex.join(self.arguments())} --record"
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as plain JSON values."""
@@ -331,13 +338,19 @@ def _text(value: Any) -> str:
 
 
 def settings_of(recipe: Recipe) -> dict[str, Any]:
-    """Every training setting of ``recipe``, as the results file stores them (JSON values)."""
+    """Every training setting of ``recipe``, as the store keeps them (JSON values)."""
     return json.loads(json.dumps({name: getattr(recipe, name) for name in setting_fields()}))
+
+
+_SETTING_DEFAULTS = json.loads(
+    json.dumps({f.name: f.default for f in fields(Recipe) if f.name in setting_fields()})
+)
+"""Each setting's default: what a record made before the setting existed trained with."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunRecord(RunFigures):
-    """One row of the results file: a run's spec, its figures and where it ran.
+    """One recorded run: its spec, its figures and where it ran.
 
     Attributes:
         spec: What was asked for; gives the key and the command.
@@ -346,7 +359,7 @@ class RunRecord(RunFigures):
         commit: The git commit of the code that ran it, when known.
         machine: The hardware and software (`machine_info`).
         migrated_from: The key of the row it was migrated from, for rows
-            recorded before the results file had versions.
+            recorded in the book's first results format.
     """
 
     spec: RunSpec
@@ -357,33 +370,47 @@ class RunRecord(RunFigures):
     migrated_from: str | None = None
 
     @classmethod
-    def from_fit(cls, spec: RunSpec, result: FitResult) -> RunRecord:
+    def from_fit(cls, spec: RunSpec, recipe: Recipe, figures: RunFigures) -> RunRecord:
         """A record of a finished run, stamped with today's date, commit and machine.
+
+        Args:
+            spec: What was asked for.
+            recipe: The recipe the run trained under.
+            figures: What it measured (`cnn_guide.training.fit`'s result).
 
         Raises:
             ValueError: If the run did not train under the recipe ``spec`` asks for.
         """
-        if result.recipe != spec.resolve():
+        if recipe != spec.resolve():
             raise ValueError(
-                f"the run trained under {result.recipe!r}, but {spec.key!r} asks for "
+                f"the run trained under {recipe!r}, but {spec.key!r} asks for "
                 f"{spec.resolve()!r}; record it under the spec it was trained from."
             )
         return cls(
             spec=spec,
-            settings=settings_of(result.recipe),
+            settings=settings_of(recipe),
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             commit=_git_commit(),
             machine=machine_info(),
-            **result.figures(),
+            **figures.figures(),
         )
 
-    def is_current(self) -> bool:
-        """Whether its recipe still trains as it did (a recipe can be redefined).
+    def stale_fields(self) -> list[str]:
+        """The recipe settings that changed since the run was recorded; none when current.
 
-        A row recorded under an older definition of its recipe no longer shows
-        what its command does today, so it counts as missing until re-recorded.
+        A recipe can be redefined: a row recorded under an older definition no
+        longer shows what its command does today. A setting the row lacks (one
+        added to `cnn_guide.recipes.Recipe` after it was recorded) counts at the
+        field's default, so a new setting that leaves training as it was turns
+        no record stale.
         """
-        return settings_of(self.spec.resolve()) == self.settings
+        today = settings_of(self.spec.resolve())
+        recorded = {**_SETTING_DEFAULTS, **self.settings}
+        return [name for name, value in today.items() if recorded.get(name) != value]
+
+    def is_current(self) -> bool:
+        """Whether its recipe still trains as it did (`stale_fields` is empty)."""
+        return not self.stale_fields()
 
     @property
     def key(self) -> str:

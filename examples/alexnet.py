@@ -51,7 +51,7 @@ from cnn_guide.training import fit
 
 # About 40 times LeNet-5's compute per image: the site build trains on a
 # subset of the training images.
-plan = plan_example("alexnet_fashion", "book", site_epochs=2, site_train_size=12_000)
+plan = plan_example("alexnet_fashion", site_epochs=2, site_train_size=12_000)
 print(plan.describe())
 
 # %%

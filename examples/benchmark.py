@@ -16,7 +16,7 @@
 # The executed example of the chapter
 # [Measured results](../../chapters/results/): every Fashion-MNIST variant
 # of the book trained for the same 3 minutes on the same machine, read from
-# the package's results file and drawn here. Every figure and table names the
+# the package's store of runs and drawn here. Every figure and table names the
 # machine and the command that measured it. This page trains nothing.
 #
 # The benchmark trains under the book recipe of the chapters' full runs (the
@@ -39,7 +39,9 @@ from cnn_guide import models
 from cnn_guide.budget import choose_budget
 from cnn_guide.plotting import plot_accuracy_over_time, plot_benchmark, show
 from cnn_guide.recipes import get_recipe
-from cnn_guide.results import CHANCE_LINE, benchmark_rows, format_table
+from cnn_guide.report.runs import CHANCE_LINE
+from cnn_guide.report.tables import format_table
+from cnn_guide.results import benchmark_rows
 
 # The budget only matters to pages that train; this one is the same at all three.
 print(choose_budget(site_epochs=1, full_epochs=1).describe())

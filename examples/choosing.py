@@ -18,7 +18,7 @@
 # variant of the book side by side, in parameters, multiply-accumulates (MACs)
 # and measured speed, then in accuracy. The counts are computed here from the
 # models themselves; the speeds, the full runs and the 3-minute benchmark are
-# read from the package's results file, each with the command and machine
+# read from the package's store of runs, each with the command and machine
 # that produced it. This page trains nothing.
 #
 # **Run it yourself.** Download this script (the button at the top of the
@@ -64,7 +64,7 @@ print(table)
 # well the hardware and TensorFlow's kernels suit its operations. These speeds
 # were measured by `cnn-guide bench --throughput` (the recipe 'throughput',
 # printed below: the book's batch 128, float32, a few timed steps) and stored
-# in the results file with the machine they ran on.
+# in the store of runs with the machine they ran on.
 
 # %%
 throughput = get_recipe("throughput")
@@ -85,7 +85,7 @@ for row in rows:
         f"{row.name:<22} {row.params:>10,} {row.macs / 1e6:>7.1f}M "
         f"{speed.train_images_per_second:>12,.0f} {speed.inference_images_per_second:>12,.0f}"
     )
-if speeds:  # none in a fresh results file
+if speeds:  # none in a fresh store
     machines = {run.hardware for run in speeds.values()}
     commands = {dataclasses.replace(run.spec, model="MODEL").command for run in speeds.values()}
     print(f"\nMeasured on: {'; '.join(sorted(machines))}.")
@@ -188,11 +188,7 @@ if rows:
 from cnn_guide.evidence import plan
 from cnn_guide.results import benchmark_rows, find
 
-try:
-    full_specs = plan("full")
-except ValueError:  # a copied script, away from the book's source checkout
-    full_specs = []
-    print("The full runs are read from the book's examples: run this script in a clone.")
+full_specs = plan("full")  # the book's catalogue of full runs
 recorded = {spec: find(spec) for spec in full_specs}
 for run in sorted((run for run in recorded.values() if run), key=lambda run: -run.test_accuracy):
     print(

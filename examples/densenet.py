@@ -51,7 +51,6 @@ from cnn_guide.training import StepHistory, fit
 
 plan = plan_example(
     "densenet_fashion",
-    "book",
     site_epochs=1,
     site_train_size=6_000,
 )

@@ -120,10 +120,10 @@ for target, seconds in run.reached.items():
 # then trains for T/20, T/10, T/3 and T, each run with its schedule spread
 # over its own budget. `cnn-guide bench --recipe fast --against seed` does
 # all of it (about one and a half T); the book's recorded comparisons, read
-# from the results file, with each machine named:
+# from the store of runs, with each machine named:
 
 # %%
-from cnn_guide.comparison import render_comparisons, render_goals
+from cnn_guide.report.comparison import render_comparisons, render_goals
 
 print(render_goals())
 print(render_comparisons())
@@ -138,7 +138,8 @@ print(render_comparisons())
 # is called noise, not a finding.
 
 # %%
-from cnn_guide.experiments import get_experiment, plot_experiment, summary
+from cnn_guide.experiments import get_experiment
+from cnn_guide.report.experiments import plot_experiment, summary
 
 ablation = get_experiment("fast-ablation")
 print(summary(ablation))
@@ -153,7 +154,7 @@ if any(ablation.recorded().values()):
 # sets the two side by side. Machines differ in speed, so compare the epochs
 # each got as well as the accuracy. To check the goals on your own machine,
 # measure your T: `cnn-guide bench --recipe fast --against seed` prints the
-# tables above for it (with `--record`, into your copy of the results file).
+# tables above for it (with `--record`, into your copy of the store of runs).
 
 # %%
 from cnn_guide.results import find

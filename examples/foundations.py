@@ -54,7 +54,7 @@ from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_feature_maps, show
 from cnn_guide.training import fit
 
-plan = plan_example("lenet5_fashion", "book", epochs=20, site_epochs=1, site_train_size=30_000)
+plan = plan_example("lenet5_fashion", site_epochs=1, site_train_size=30_000)
 print(plan.describe())
 data = plan.apply(load_fashion_mnist())
 print(plan.expected_time(data))

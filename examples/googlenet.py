@@ -46,7 +46,7 @@ from cnn_guide.diagrams import draw_model
 from cnn_guide.plotting import plot_feature_maps, plot_history, plot_samples, show
 from cnn_guide.training import fit
 
-plan = plan_example("googlenet_fashion", "book", site_epochs=2, site_train_size=10_000)
+plan = plan_example("googlenet_fashion", site_epochs=2, site_train_size=10_000)
 print(plan.describe())
 
 # %%

@@ -51,7 +51,7 @@ from cnn_guide.training import fit
 
 # LeNet-5 is tiny (0.42M multiply-accumulates per image): even the site build
 # can afford every training image.
-plan = plan_example("lenet5_fashion", "book", epochs=20, site_epochs=3)
+plan = plan_example("lenet5_fashion", site_epochs=3)
 print(plan.describe())
 
 # %%

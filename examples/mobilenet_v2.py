@@ -50,7 +50,6 @@ from cnn_guide.training import StepHistory, fit
 
 plan = plan_example(
     "mobilenet_v2_fashion",
-    "book",
     site_epochs=1,
     site_train_size=7_000,
 )

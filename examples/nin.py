@@ -45,7 +45,7 @@ from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_history, show
 from cnn_guide.training import fit
 
-plan = plan_example("nin_fashion", "book", site_epochs=2, site_train_size=18_000)
+plan = plan_example("nin_fashion", site_epochs=2, site_train_size=18_000)
 print(plan.describe())
 
 start = time.perf_counter()

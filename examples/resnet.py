@@ -52,7 +52,7 @@ from cnn_guide.plotting import plot_comparison, plot_history, show
 from cnn_guide.training import StepHistory, fit
 
 # Two trainings share the site budget: 25 steps of 128 images per epoch, each.
-plan = plan_example("resnet_fashion", "book", site_epochs=2, site_train_size=3_200)
+plan = plan_example("resnet_fashion", site_epochs=2, site_train_size=3_200)
 print(plan.describe())
 
 # %%

@@ -53,7 +53,6 @@ from cnn_guide.training import StepHistory, fit
 
 plan = plan_example(
     "resnext_fashion",
-    "book",
     site_epochs=1,
     site_train_size=3_500,
 )

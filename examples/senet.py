@@ -49,7 +49,7 @@ from cnn_guide.layers import SqueezeExcitation, se_channel_weights
 from cnn_guide.plotting import book_style, plot_history, show
 from cnn_guide.training import fit
 
-plan = plan_example("se_resnet_fashion", "book", site_epochs=3, site_train_size=4_000)
+plan = plan_example("se_resnet_fashion", site_epochs=3, site_train_size=4_000)
 print(plan.describe())
 
 # %%

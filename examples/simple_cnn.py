@@ -43,7 +43,7 @@ from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import plot_confusion_matrix, plot_history, plot_samples, show
 from cnn_guide.training import fit
 
-plan = plan_example("simple_cnn", "seed", epochs=10, site_epochs=2, site_train_size=6_000)
+plan = plan_example("simple_cnn", site_epochs=2, site_train_size=6_000)
 print(plan.describe())
 
 # %% [markdown]

@@ -46,7 +46,7 @@ from cnn_guide.data import load_fashion_mnist
 from cnn_guide.plotting import book_style, plot_history, show
 from cnn_guide.training import fit
 
-plan = plan_example("vgg_fashion", "book", site_epochs=2, site_train_size=10_000)
+plan = plan_example("vgg_fashion", site_epochs=2, site_train_size=10_000)
 print(plan.describe())
 
 start = time.perf_counter()

@@ -50,7 +50,6 @@ from cnn_guide.training import fit
 
 plan = plan_example(
     "xception_fashion",
-    "book",
     site_epochs=2,
     site_train_size=4_000,
 )

@@ -59,13 +59,13 @@ def as_record(tiny_run, spec, **figures):
     from cnn_guide.runs import RunRecord
 
     as_if = dataclasses.replace(tiny_run, recipe=spec.resolve())
-    return dataclasses.replace(RunRecord.from_fit(spec, as_if), **figures)
+    return dataclasses.replace(RunRecord.from_fit(spec, as_if.recipe, as_if), **figures)
 
 
 @pytest.fixture(autouse=True)
 def _isolated_results(tmp_path, monkeypatch):
-    """Never let a test write to the book's results file."""
-    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(tmp_path / "results.json"))
+    """Never let a test write to the book's store of runs."""
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(tmp_path / "records"))
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ def site_build(tmp_path_factory) -> SiteBuild:
     from cnn_guide.book import mkdocs_command, mkdocs_environment
 
     out = tmp_path_factory.mktemp("site")
-    results = tmp_path_factory.mktemp("results") / "results.json"
-    shutil.copyfile(ROOT / "cnn_guide" / "results.json", results)
+    results = tmp_path_factory.mktemp("results") / "records"
+    shutil.copytree(ROOT / "cnn_guide" / "records", results)
     scratch = tmp_path_factory.mktemp("cwd")
     env = mkdocs_environment(budget="quick", execute=True)
     env["CNN_GUIDE_RESULTS"] = str(results)

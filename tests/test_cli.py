@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -94,8 +93,15 @@ def test_bad_values_are_rejected_by_the_parser(capsys, argv):
     assert "expected" in capsys.readouterr().err
 
 
+def _stored(store) -> dict:
+    """Every run in a store, by key, as the JSON its file holds."""
+    from cnn_guide.results import load_results
+
+    return {key: run.to_json() for key, run in load_results(store).items()}
+
+
 def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
-    results = tmp_path / "runs.json"
+    results = tmp_path / "records"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
     saved = tmp_path / "model.keras"
     code, out, _ = run(
@@ -115,7 +121,7 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
     assert "recipe book: adamw, batch 64, float32, until 1 epoch(s)" in out  # the default recipe
     key = "simple_cnn --recipe book --batch-size 64 --epochs 1 --option dropout=0.2 --quick"
     assert f"Recorded the run as {key!r}" in out
-    stored = json.loads(results.read_text())["runs"][key]
+    stored = _stored(results)[key]
     assert stored["spec"]["model"] == "simple_cnn" and stored["train_size"] == QUICK_SIZES["train"]
     assert stored["settings"]["batch_size"] == 64 and stored["machine"]["cores"]
     assert stored["spec"]["changes"] == {"batch_size": 64, "epochs": 1}
@@ -147,7 +153,7 @@ def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):
 
 
 def test_bench_trains_each_model_in_its_own_process_and_records(capfd, tmp_path, monkeypatch):
-    results = tmp_path / "runs.json"
+    results = tmp_path / "records"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
     code = main(
         [
@@ -164,7 +170,7 @@ def test_bench_trains_each_model_in_its_own_process_and_records(capfd, tmp_path,
     out, err = capfd.readouterr()
     assert code == 0, err
     assert "[1/1] cnn-guide train lenet5_fashion --recipe throughput --steps 4 --quick" in out
-    (stored,) = json.loads(results.read_text())["runs"].values()
+    (stored,) = _stored(results).values()
     assert stored["parameters"] == 61_706 and stored["macs"] > 0 and stored["images"] == 4 * 128
     assert stored["train_images_per_second"] > 0 and stored["inference_images_per_second"] > 0
     assert "lenet5_fashion" in out and "61,706" in out  # the table
@@ -173,7 +179,7 @@ def test_bench_trains_each_model_in_its_own_process_and_records(capfd, tmp_path,
 
 @pytest.mark.slow  # two timed runs in processes of their own
 def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
-    results = tmp_path / "runs.json"
+    results = tmp_path / "records"
     monkeypatch.setenv("CNN_GUIDE_RESULTS", str(results))
     argv = ["bench", "--models", "lenet5_fashion,fast_resnet_fashion", "--quick", "--record"]
     assert main([*argv, "--minutes", "0.1"]) == 0, capfd.readouterr().err
@@ -182,7 +188,7 @@ def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
         "[1/2] cnn-guide train lenet5_fashion" in out and "[2/2] cnn-guide train fast_resnet" in out
     )
     assert "Test accuracy" in out and "to 90%" in out
-    runs = json.loads(results.read_text())["runs"]
+    runs = _stored(results)
     keys = {
         f"{m} --recipe benchmark --minutes 0.1 --quick"
         for m in ("lenet5_fashion", "fast_resnet_fashion")
@@ -195,7 +201,7 @@ def test_bench_quick_updates_only_its_own_rows(capfd, tmp_path, monkeypatch):
         main(["bench", "--models", "lenet5_fashion", "--quick", "--record", "--minutes", "0.1"])
         == 0
     )
-    after = json.loads(results.read_text())["runs"]
+    after = _stored(results)
     assert after["fast_resnet_fashion --recipe benchmark --minutes 0.1 --quick"] == before
 
 

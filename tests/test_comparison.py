@@ -11,6 +11,7 @@ from conftest import as_record
 
 from cnn_guide import comparison, results
 from cnn_guide.cli import main
+from cnn_guide.report.markers import render_marker
 from cnn_guide.runs import RunSpec, cpu_vector_instructions, machine_kind
 
 EPYC = {"cpu": "AMD EPYC", "cores": 2, "isa": "AVX-512 with BF16", "gpu": None}
@@ -79,8 +80,8 @@ def _record_comparison(tiny_run, path, fast_runs, *, ips=550.0, quick=False):
 
 
 def test_times_and_goals_are_fractions_of_t(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
-    assert "Not measured yet" in results.render_marker("fast-goals", path=path)
+    path = tmp_path / "records"
+    assert "Not measured yet" in render_marker("fast-goals", path=path)
     # T = 1,000 s. The T/20 run reaches 91.2% at 40 s; the T/10 run ends at 92.9%.
     _record_comparison(
         tiny_run,
@@ -90,13 +91,13 @@ def test_times_and_goals_are_fractions_of_t(tiny_run, tmp_path):
             (Fraction(1, 10), [[50.0, 1, 0.91], [99.0, 3, 0.929]]),
         ],
     )
-    (resolved,) = comparison._resolved("fast", "seed", path)
+    (resolved,) = comparison.resolved_comparisons("fast", "seed", path)
     assert resolved.seconds == pytest.approx(1000)
     assert resolved.time_to(0.912) == 40.0 and resolved.time_to(0.92) == 99.0
     assert resolved.verdict(0.912, Fraction(1, 20)) == "met"
     assert resolved.verdict(0.93, Fraction(1, 10)) == "not met"
     assert resolved.verdict(0.94, Fraction(1, 3)) == "not measured"  # no run that long
-    goals = results.render_marker("fast-goals", path=path)
+    goals = render_marker("fast-goals", path=path)
     assert "| test accuracy | within | AMD EPYC, 2 cores, AVX-512 with BF16 |" in goals
     assert "| 91.2% | T/20 | **met**: reached after 40.0 s = 0.040 T (goal: 50.0 s) |" in goals
     assert (
@@ -106,7 +107,7 @@ def test_times_and_goals_are_fractions_of_t(tiny_run, tmp_path):
         "| 95.0% | T | **not measured**: not reached; best 92.90% within it (goal: 1,000 s) |"
         in goals
     )
-    full = results.render_marker("fast-against-seed", path=path)
+    full = render_marker("fast-against-seed", path=path)
     assert "so its 10 epochs of 55,000 images take **T = 1,000 s** (16.7 min)" in full
     assert "| 91.2% | 40.0 s | 0.040 T | 25.0 |" in full  # T divided by the time: 25 times
     assert "| 93.0% | not reached | - | - |" in full
@@ -119,27 +120,30 @@ def test_times_and_goals_are_fractions_of_t(tiny_run, tmp_path):
 
 
 def test_comparisons_survive_runs_being_recorded_and_quick_ones_are_not_shown(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     recorded = _record_comparison(tiny_run, path, [(Fraction(1), [[900.0, 9, 0.94]])])
     results.record(as_record(tiny_run, RunSpec.of("lenet5_fashion", epochs=1)), path)
-    stored = json.loads(path.read_text())
-    assert stored["version"] == results.VERSION and len(stored["runs"]) == 3
-    (key,) = stored["comparisons"]
-    assert key == "fast against seed on AMD EPYC, 2 cores, AVX-512 with BF16"
-    assert stored["comparisons"][key]["runs"][0][0] == "1"
+    assert len(results.load_results(path)) == 3
+    (file,) = (path / "comparisons").glob("*.json")
+    stored = json.loads(file.read_text())
+    assert stored["key"] == "fast against seed on AMD EPYC, 2 cores, AVX-512 with BF16"
+    key = stored["key"]
+    assert stored["runs"][0][0] == "1"
     assert comparison.load_comparisons(path) == {key: recorded}
     _record_comparison(tiny_run, path, [(Fraction(1), [[900.0, 9, 0.5]])], quick=True)
     assert len(comparison.load_comparisons(path)) == 2
-    assert "0.9400" in results.render_marker("fast-against-seed", path=path)
-    assert "0.5000" not in results.render_marker("fast-against-seed", path=path)
-    # A comparison naming a run the file lacks says how to re-record it.
-    runs = stored["runs"]
-    del runs[recorded.runs[0][1]]
-    path.write_text(json.dumps({**stored, "runs": runs}))
-    with pytest.raises(ValueError, match="names runs the results file lacks.*--against seed"):
-        results.render_marker("fast-goals", path=path)
+    assert "0.9400" in render_marker("fast-against-seed", path=path)
+    assert "0.5000" not in render_marker("fast-against-seed", path=path)
+    # A comparison naming a run the store lacks says how to re-record it.
+    results.run_file(RunSpec.from_dict(_spec_of(recorded.runs[0][1], path)), path).unlink()
+    with pytest.raises(ValueError, match="names runs the store lacks.*--against seed"):
+        render_marker("fast-goals", path=path)
     with pytest.raises(ValueError, match="a comparison lacks against, command"):
         comparison.Comparison.from_json({"recipe": "fast", "reference": "x", "runs": []})
+
+
+def _spec_of(key: str, path) -> dict:
+    return results.load_results(path)[key].spec.as_dict()
 
 
 def test_against_takes_its_budgets_from_t(capsys):
@@ -157,7 +161,7 @@ def test_against_takes_its_budgets_from_t(capsys):
 
 @pytest.mark.slow
 def test_bench_against_seed_records_t_and_the_fractions(tmp_path, capsys):
-    path = tmp_path / "results.json"  # the test's own results file (conftest)
+    path = tmp_path / "records"  # the test's own results file (conftest)
     argv = ["bench", "--recipe", "fast", "--against", "seed", "--fractions", "1/20,1", "--quick"]
     assert main([*argv, "--record"]) == 0
     out = capsys.readouterr().out

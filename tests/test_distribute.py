@@ -324,9 +324,11 @@ def test_backup_and_restore_resumes_an_interrupted_run(small_fashion, tmp_path):
 
     with pytest.raises(RuntimeError, match="simulated"):
         fit("simple_cnn", tiny, three, backup_dir=backup, callbacks=[Crash()], verbose=0)
-    assert (backup / "training_metadata.json").is_file()  # epoch 0 was backed up
+    assert (backup / "run.json").is_file()  # epoch 0 was backed up
     resumed = fit("simple_cnn", tiny, three, backup_dir=backup, verbose=0)
-    assert len(resumed.history["loss"]) == 2  # epochs 1 and 2 only: epoch 0 was restored
+    # The resumed run is the whole run: epoch 0 restored, epochs 1 and 2 trained.
+    assert len(resumed.history["loss"]) == 3 and resumed.epochs == 3
+    assert resumed.resumed_after_epochs == [1]
     assert not backup.exists()  # deleted once training completed
 
 

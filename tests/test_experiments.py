@@ -10,6 +10,8 @@ from conftest import as_record
 
 from cnn_guide import evidence, experiments, models, results
 from cnn_guide.cli import main
+from cnn_guide.report import experiments as report
+from cnn_guide.report.markers import render_marker
 from cnn_guide.runs import RunSpec
 
 
@@ -43,7 +45,7 @@ def test_experiments_are_a_plan_of_the_recorder(capsys):
     assert main(["record", "--plan", "experiments", "--only", "nin-head", "--list"]) == 0
     out = capsys.readouterr().out
     assert out.count("cnn-guide train nin_fashion --recipe book") == 4
-    assert '--option head="dense"' in out and "--seed 43" in out
+    assert "--option 'head=\"dense\"'" in out and "--seed 43" in out  # quoted for a shell
     # Several experiments come in the order asked for, so the cheap ones can go first.
     assert (
         main(
@@ -58,10 +60,10 @@ def test_experiments_are_a_plan_of_the_recorder(capsys):
 
 
 def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     alexnet = experiments.get_experiment("alexnet-relu")
     assert "*Not recorded yet: `cnn-guide record --plan experiments --only alexnet-relu`" in (
-        experiments.summary(alexnet, path)
+        report.summary(alexnet, path)
     )
     relu, tanh = alexnet.arms
     for seed, accuracy, curve in ((42, 0.91, [0.8, 0.92]), (43, 0.93, [0.91, 0.95])):
@@ -74,20 +76,20 @@ def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
             history=history,
         )
         results.record(run, path)
-    table = experiments.summary(alexnet, path)
+    table = report.summary(alexnet, path)
     assert "| ReLU |" in table
     assert "| 0.9100, 0.9300 | 0.9200 | 0.0200 | 0.9100 | 0.0800, 0.0500 | 2, 1 |" in table
     row = next(line for line in table.splitlines() if line.startswith(f"| {tanh.label} |"))
     assert "not recorded yet" in row and row.count("|") == table.splitlines()[0].count("|")
     assert "Recorded so far: 2 of its 4 runs." in table
-    page = experiments.render_experiment("alexnet-relu", path)
+    page = report.render_experiment("alexnet-relu", path)
     assert (
         page.startswith("**Does ReLU train faster than tanh") and "data:image/png;base64," in page
     )
-    fig = experiments.plot_experiment(alexnet, path)
+    fig = report.plot_experiment(alexnet, path)
     assert len(fig.axes[0].lines) == 2  # one line per recorded seed
     with pytest.raises(ValueError, match="no run of the experiment 'nin-head' is recorded yet"):
-        experiments.plot_experiment(experiments.get_experiment("nin-head"), path)
+        report.plot_experiment(experiments.get_experiment("nin-head"), path)
     assert "What the seeds show" not in table  # not until both arms have every seed
 
 
@@ -101,7 +103,7 @@ def test_summary_tabulates_seeds_with_mean_and_spread(tiny_run, tmp_path):
 def test_summary_holds_each_difference_against_the_seeds_spread(
     tiny_run, tmp_path, tanh_accuracies, verdict
 ):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     alexnet = experiments.get_experiment("alexnet-relu")
     relu, tanh = alexnet.arms
     errors = {relu.label: (0.05, 0.06), tanh.label: (0.08, 0.08)}
@@ -115,7 +117,7 @@ def test_summary_holds_each_difference_against_the_seeds_spread(
                 valid_accuracy=accuracy + 0.005,
             )
             results.record(dataclasses.replace(run, history=history), path)
-    table = experiments.summary(alexnet, path)
+    table = report.summary(alexnet, path)
     difference = 100 * (sum(tanh_accuracies) / 2 - 0.935)
     spread = 100 * max(0.01, abs(tanh_accuracies[0] - tanh_accuracies[1]))
     assert (
@@ -127,7 +129,7 @@ def test_summary_holds_each_difference_against_the_seeds_spread(
 
 
 def test_summary_reads_one_shared_seed_as_one_draw(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     alexnet = experiments.get_experiment("alexnet-relu")
     relu, tanh = alexnet.arms
     # ReLU has both seeds, tanh only seed 43: the reading compares seed 43 alone.
@@ -137,7 +139,7 @@ def test_summary_reads_one_shared_seed_as_one_draw(tiny_run, tmp_path):
             tiny_run, alexnet.run_of(arm, seed), test_accuracy=accuracy, valid_accuracy=accuracy
         )
         results.record(dataclasses.replace(run, history=history), path)
-    table = experiments.summary(alexnet, path)
+    table = report.summary(alexnet, path)
     tanh_row = next(line for line in table.splitlines() if line.startswith("| tanh |"))
     assert "| 0.9100 | 0.9100 | one seed so far |" in tanh_row
     assert (
@@ -155,7 +157,7 @@ def test_summary_reads_one_shared_seed_as_one_draw(tiny_run, tmp_path):
     ],
 )
 def test_reading_states_the_parameter_difference(tiny_run, tmp_path, naive_parameters, said):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     googlenet = experiments.get_experiment("googlenet-reductions")
     reduced, naive = googlenet.arms
     for arm, parameters in ((reduced, 232_442), (naive, naive_parameters)):
@@ -164,26 +166,31 @@ def test_reading_states_the_parameter_difference(tiny_run, tmp_path, naive_param
         )
         results.record(run, path)
     assert f"*naive modules* against *with 1x1 reductions*, with {said}, seed 42 only" in (
-        experiments.summary(googlenet, path)
+        report.summary(googlenet, path)
     )
 
 
 def test_full_run_markers(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     vgg = next(spec for spec in evidence.plan("full") if spec.model == "vgg_fashion")
-    assert results.render_marker("full-run: vgg_fashion", path=path).startswith(
+    assert render_marker("full-run: vgg_fashion", path=path).startswith(
         f"No full run recorded yet: `{vgg.command}` records one."
     )
     results.record(as_record(tiny_run, vgg, test_accuracy=0.9312), path)
-    marker = results.render_marker("full-run: vgg_fashion", path=path)
+    marker = render_marker("full-run: vgg_fashion", path=path)
     assert "test accuracy 0.9312" in marker and "met by 0.62 points." in marker
     assert marker.rstrip().endswith('">') and "data:image/png;base64," in marker  # its curves
-    table = results.render_marker("full-runs-table", chapters={"vgg_fashion": "vgg.md"}, path=path)
+    table = render_marker("full-runs-table", chapters={"vgg_fashion": "vgg.md"}, path=path)
     assert "| [vgg_fashion](vgg.md) |" in table and "| 0.9312 |" in table
     assert "92.50%: met by 0.62 points |" in table
-    assert "Not recorded yet: `cnn-guide train alexnet_fashion --recipe book --record`" in table
-    with pytest.raises(ValueError, match="no example states a full run of 'fast_resnet_fashion'"):
-        results.render_marker("full-run: fast_resnet_fashion", path=path)
+    assert "Not recorded yet: `cnn-guide train simple_cnn --recipe seed --record`" in table
+    assert "`cnn-guide train alexnet_fashion --recipe book --record`" in table
+    assert "resumed" not in marker
+    results.record(as_record(tiny_run, vgg, test_accuracy=0.9312, resumed_after_epochs=[4]), path)
+    marker = render_marker("full-run: vgg_fashion", path=path)
+    assert "--recipe book --record`, stopped and resumed after epoch(s) 4." in marker
+    with pytest.raises(ValueError, match="no full run named 'fast_resnet_fashion'"):
+        render_marker("full-run: fast_resnet_fashion", path=path)
 
 
 def test_full_run_targets():
@@ -208,7 +215,7 @@ def test_a_seeded_run_has_its_own_key():
 )
 def test_reading_holds_the_measurement_against_the_paper(tiny_run, tmp_path, tanh_errors, verdict):
     # AlexNet's Figure 1: tanh trains slower, so its training error is the higher one.
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     alexnet = experiments.get_experiment("alexnet-relu")
     relu, tanh = alexnet.arms
     for arm, errors in ((relu, (0.05, 0.06)), (tanh, tanh_errors)):
@@ -219,18 +226,17 @@ def test_reading_holds_the_measurement_against_the_paper(tiny_run, tmp_path, tan
     moved = 100 * (sum(tanh_errors) - 0.11) / 2
     assert (
         f"**Against the paper:** {alexnet.findings[0].claim}. Here the last epoch's training "
-        f"error moved {moved:+.2f} points: {verdict} the paper."
-        in experiments.summary(alexnet, path)
+        f"error moved {moved:+.2f} points: {verdict} the paper." in report.summary(alexnet, path)
     )
 
 
 def test_no_verdict_on_one_draw(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     senet = experiments.get_experiment("se-blocks")
     for arm in senet.arms:
         results.record(as_record(tiny_run, senet.run_of(arm, 42), test_accuracy=0.9), path)
-    assert "one draw, not yet a finding." in experiments.summary(senet, path)
-    assert "Against the paper" not in experiments.summary(senet, path)
+    assert "one draw, not yet a finding." in report.summary(senet, path)
+    assert "Against the paper" not in report.summary(senet, path)
 
 
 def test_findings_are_checked_against_the_pairs():
@@ -251,9 +257,9 @@ def test_every_finding_cites_a_number_or_a_figure(name):
 
 
 def test_findings_table_judges_each_paper_result(tiny_run, tmp_path):
-    path = tmp_path / "results.json"
+    path = tmp_path / "records"
     assert "| se-blocks | SE-ResNet against ResNet | higher test accuracy | not fully recorded" in (
-        experiments.render_findings(path=path)
+        report.render_findings(path=path)
     )
     senet = experiments.get_experiment("se-blocks")
     resnet, se_resnet = senet.arms
@@ -262,11 +268,11 @@ def test_findings_table_judges_each_paper_result(tiny_run, tmp_path):
         for seed, accuracy in zip(senet.seeds, accuracies[arm.label], strict=True):
             run = as_record(tiny_run, senet.run_of(arm, seed), test_accuracy=accuracy)
             results.record(run, path)
-    table = experiments.render_findings({"se-blocks": "senet.md"}, path)
+    table = report.render_findings({"se-blocks": "senet.md"}, path)
     assert (
         "| [se-blocks](senet.md#the-experiment-trained-in-full) | SE-ResNet against ResNet | "
         "higher test accuracy | -0.55 | 0.20 | **contradicts** |" in table
     )
     assert "Of the 1 results judged: 0 agree, 1 contradicts, 0 within the spread." in table
     assert "(lenet-1998, googlenet-reductions, fast-ablation) are not listed" in table
-    assert results.render_marker("paper-findings", path=path).startswith("| experiment |")
+    assert render_marker("paper-findings", path=path).startswith("| experiment |")

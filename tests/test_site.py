@@ -153,16 +153,19 @@ def test_every_link_resolves(built_site):
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
 
 
+STORE = ROOT / "cnn_guide" / "records"
+
+
 def _benchmark(recipe: str = "benchmark", **kwargs) -> list:
     from cnn_guide.results import benchmark_rows
 
-    return benchmark_rows(recipe, path=ROOT / "cnn_guide" / "results.json", **kwargs)
+    return benchmark_rows(recipe, path=STORE, **kwargs)
 
 
 def test_results_chapter_shows_every_recorded_benchmark_row(built_site):
     html = (built_site / "chapters" / "results" / "index.html").read_text()
     rows = _benchmark()
-    assert rows, "the book's results file holds no benchmark run"
+    assert rows, "the book's store holds no benchmark run"
     for run in rows:
         assert f">{run.model}</a>" in html, run.model  # linked to its chapter
         assert f"{run.test_accuracy:.4f}" in html, run.model
@@ -182,19 +185,19 @@ def test_chapters_show_their_own_benchmark_row(built_site):
 
 
 def test_fast_chapter_shows_the_comparison_and_the_ablation(built_site):
-    from cnn_guide.comparison import load_comparisons, render_goals
+    from cnn_guide.comparison import load_comparisons
+    from cnn_guide.report.comparison import render_goals
 
     html = (built_site / "chapters" / "fast" / "index.html").read_text()
     text = unescape(re.sub(r"<[^>]+>", "", html))
-    results_file = ROOT / "cnn_guide" / "results.json"
-    comparisons = [c for c in load_comparisons(results_file).values() if not c.quick]
+    comparisons = [c for c in load_comparisons(STORE).values() if not c.quick]
     assert comparisons, "no comparison of the fast recipe against the seed recipe is recorded"
     for comparison in comparisons:
         assert comparison.command in text
         for _, key in comparison.runs:
             assert f"cnn-guide train {key} --record" in text, key
     # The goals' verdicts are computed from the comparisons, not typed.
-    for line in render_goals(results_file).splitlines()[2:]:
+    for line in render_goals(STORE).splitlines()[2:]:
         cells = [cell.strip().replace("**", "") for cell in line.strip("|").split("|")]
         for cell in cells:
             assert cell in text, cell
@@ -202,44 +205,62 @@ def test_fast_chapter_shows_the_comparison_and_the_ablation(built_site):
 
 
 def test_example_pages_end_with_their_recorded_full_run(built_site):
-    from cnn_guide.evidence import example_runs
+    from cnn_guide.evidence import full_run
     from cnn_guide.results import find
 
-    for stem, spec in example_runs().items():
-        html = (built_site / "examples" / stem / "index.html").read_text()
-        run = find(spec, ROOT / "cnn_guide" / "results.json")
-        if run is None:
-            assert f"No full run recorded yet: `{spec.command}` records one." in html, stem
+    planned = 0
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        named = re.search(r'plan_example\(\s*"(\w+)"', example.read_text(encoding="utf-8"))
+        if named is None:
             continue
-        assert f"Full run: test accuracy {run.test_accuracy:.4f}" in html, stem
-        # The curves are drawn from the results file, below the report.
+        planned += 1
+        html = (built_site / "examples" / example.stem / "index.html").read_text()
+        run = find(full_run(named.group(1)), STORE)
+        assert run is not None, f"{example.stem}: no full run recorded"
+        assert f"Full run: test accuracy {run.test_accuracy:.4f}" in html, example.stem
+        # The curves are drawn from the store, below the report.
         tail = html[html.rindex("Full run: test accuracy") :]
-        assert re.search(r'<img[^>]+src="data:image/png', tail), stem
+        assert re.search(r'<img[^>]+src="data:image/png', tail), example.stem
+    assert planned >= 13  # every training example
 
 
 def test_chapters_show_their_full_run_and_experiment(built_site):
+    from cnn_guide.evidence import full_run
     from cnn_guide.experiments import get_experiment
+    from cnn_guide.report.experiments import summary
+    from cnn_guide.results import find
 
     chapters = ROOT / "docs" / "chapters"
+    shown = 0
     for path in sorted(chapters.glob("*.md")):
         html = unescape((built_site / "chapters" / path.stem / "index.html").read_text())
-        for name in re.findall(r"^<!-- experiment: ([\w-]+) -->$", path.read_text(), re.M):
+        source = path.read_text()
+        for name in re.findall(r"^<!-- experiment: ([\w-]+) -->$", source, re.M):
             experiment = get_experiment(name)
             assert experiment.question in html, name
             command = f"cnn-guide record --plan experiments --only {name}"
             assert command in html, name
-            assert "test accuracy (seeds" in html or "Not recorded yet" in html, name
-        if "<!-- full-run: " in path.read_text():
-            assert "Full run: test accuracy" in html or "No full run recorded yet" in html
+            assert "test accuracy (seeds" in html, f"{name}: not recorded"
+            # Its table, computed from the store: every seed's accuracy is on the page.
+            first_row = summary(experiment, STORE).splitlines()[2]
+            assert first_row.split(" | ")[3] in html, name
+            shown += 1
+        for model in re.findall(r"^<!-- full-run: (\w+) -->$", source, re.M):
+            run = find(full_run(model), STORE)
+            assert run is not None, f"{model}: no full run recorded"
+            assert f"Full run: test accuracy {run.test_accuracy:.4f}" in html, model
+            shown += 1
+    assert shown >= 20
 
 
 def test_results_chapter_judges_every_paper_result(built_site):
-    from cnn_guide.experiments import get_experiment, list_experiments, render_findings
+    from cnn_guide.experiments import get_experiment, list_experiments
+    from cnn_guide.report.experiments import render_findings
 
     html = unescape((built_site / "chapters" / "results" / "index.html").read_text())
     text = re.sub(r"<[^>]+>", "", html)
-    findings = render_findings(path=ROOT / "cnn_guide" / "results.json")
-    # The tally under the table, computed from the results file.
+    findings = render_findings(path=STORE)
+    # The tally under the table, computed from the store.
     assert findings.splitlines()[-1].split(". Every row")[0] in text
     for name in list_experiments():
         if get_experiment(name).findings:

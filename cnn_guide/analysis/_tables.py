@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cnn_guide._markdown import markdown_table
+
 if TYPE_CHECKING:
     import pandas
 
@@ -61,15 +63,12 @@ class _Table:
 
     def to_markdown(self) -> str:
         """The table in GitHub-flavoured Markdown, totals in the last row."""
-        header = self._header()
-        align = ["---:" if num else ":---" for num in self._numeric()]
-        lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
         rows = self._cells()
         footer = self._footer()
         if footer is not None:
             rows = [*rows, [f"**{c}**" if c else "" for c in footer]]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        return "\n".join(lines)
+        numeric = [index for index, number in enumerate(self._numeric()) if number]
+        return markdown_table(self._header(), rows, numeric=numeric)
 
     def __str__(self) -> str:
         header = self._header()

@@ -86,7 +86,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_recipe_options(parser, default_recipe="benchmark")
     add_data_options(parser)
     parser.add_argument(
-        "--record", action="store_true", help="store each model's row in cnn_guide/results.json"
+        "--record",
+        action="store_true",
+        help="store each model's run in the book's store of runs (cnn_guide/records)",
     )
     parser.set_defaults(run=run, needs_tensorflow=True)
 
@@ -156,10 +158,10 @@ def run_each(
         if subprocess.run(argv, check=False).returncode != 0:
             failed.append(spec.key)
     if record and specs and table:
-        from cnn_guide.results import format_table, load_results
+        from cnn_guide.report.tables import format_table
+        from cnn_guide.results import find_all
 
-        runs = load_results()
-        print(format_table([runs[spec.key] for spec in specs if spec.key in runs]))
+        print(format_table([run for run in find_all(specs) if run is not None]))
     if specs:
         print(_time_taken(time.perf_counter() - started))
     if failed:
@@ -171,11 +173,12 @@ def run_each(
 def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> int:
     """Measure T with the reference recipe, train the recipe for fractions of T, compare.
 
-    Without ``--record`` the runs are stored in a temporary results file, read
-    back for the comparison and then discarded.
+    Without ``--record`` the runs are stored in a temporary store, read back
+    for the comparison and then discarded.
     """
     from cnn_guide import comparison
-    from cnn_guide.results import load_results
+    from cnn_guide.report.comparison import describe
+    from cnn_guide.results import find, load_results
     from cnn_guide.runs import RunSpec, machine_info
 
     given = [name for name in (*STOP_FIELDS, "eval_every") if name in changes]
@@ -189,11 +192,11 @@ def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> i
             f"--against compares one model's runs, got {len(chosen)}: give one name to --models."
         )
     reference = comparison.reference_spec(args.against, quick=args.quick)
-    with _results_file(keep=args.record):
+    with _store(keep=args.record):
         print(f"Measuring T: {args.against} recipe, {reference.resolve().stop_rule}.", flush=True)
         if run_each([reference], record=True, data_dir=args.data_dir, table=False):
             return 1
-        seconds = comparison.reference_seconds(load_results()[reference.key])
+        seconds = comparison.reference_seconds(find(reference))
         print(f"T = {seconds:,.0f} s on this machine ({seconds / 60:.1f} min).", flush=True)
         specs = [
             RunSpec.of(
@@ -221,7 +224,7 @@ def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> i
             command=command + " --record",
             quick=args.quick,
         )
-        print(comparison.describe(result.resolve(load_results())))
+        print(describe(result.resolve(load_results())))
         if args.record:
             comparison.record_comparison(result)
     return 0
@@ -232,8 +235,8 @@ def _text(fractions: tuple[Fraction, ...]) -> str:
 
 
 @contextlib.contextmanager
-def _results_file(*, keep: bool) -> Iterator[None]:
-    """The results file the runs record to: the real one, or a temporary one."""
+def _store(*, keep: bool) -> Iterator[None]:
+    """The store the runs record to: the real one, or a temporary one."""
     if keep:
         yield
         return
@@ -241,7 +244,7 @@ def _results_file(*, keep: bool) -> Iterator[None]:
 
     before = os.environ.get(RESULTS_ENV_VAR)
     with tempfile.TemporaryDirectory() as folder:
-        os.environ[RESULTS_ENV_VAR] = str(Path(folder) / "results.json")
+        os.environ[RESULTS_ENV_VAR] = str(Path(folder) / "records")
         try:
             yield
         finally:

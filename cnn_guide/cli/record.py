@@ -13,12 +13,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "record",
         help="record every run the book's pages draw on (resumable)",
         description=(
-            "Record the runs the book's pages draw on: each example's full run ('full', as\n"
-            "the example's plan_example call states it), the benchmark ('benchmark') and\n"
-            "the chapters' teaching experiments ('experiments', each arm with two seeds).\n"
-            "Runs already in the results file are skipped; each missing one trains in a\n"
-            "process of its own and its row is written when it ends, so the command can be\n"
-            "stopped at any time and resumed by running it again."
+            "Record the runs the book's pages draw on, as its catalogue names them\n"
+            "(cnn_guide.evidence): each network's full run ('full'), the benchmark\n"
+            "('benchmark') and the chapters' teaching experiments ('experiments').\n"
+            "Runs already in the store are skipped, unless they are stale (recorded under\n"
+            "an older definition of their recipe); each missing one trains in a process of\n"
+            "its own and is stored when it ends, so the command can be stopped at any time\n"
+            "and resumed by running it again."
         ),
         epilog=(
             "examples:\n"
@@ -52,14 +53,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the plan, or record what is missing, one process per run."""
     from cnn_guide.cli.bench import run_each
-    from cnn_guide.evidence import missing, plan
-    from cnn_guide.results import estimate_minutes, load_results
+    from cnn_guide.evidence import plan
+    from cnn_guide.experiments import experiment_runs
+    from cnn_guide.results import estimate_minutes, find_all, missing
 
     groups = ("full", "benchmark", "experiments") if args.plan == "all" else (args.plan,)
     specs = [spec for group in groups for spec in plan(group)]
     if args.only:
-        from cnn_guide.experiments import experiment_runs
-
         # In the order asked for, like --models.
         planned = set(specs)
         specs = [spec for spec in experiment_runs(args.only) if spec in planned]
@@ -70,21 +70,24 @@ def run(args: argparse.Namespace) -> int:
             key=lambda spec: args.models.index(spec.model),
         )
     todo = missing(specs)
-    recorded = load_results()
     if args.list:
-        total = 0.0
-        for spec in specs:
-            run = recorded.get(spec.key)
+        total, stale = 0.0, 0
+        for spec, run in zip(specs, find_all(specs), strict=True):
             if run is not None and run.is_current():
                 status = f"{run.test_accuracy:.4f} ({run.date[:10]})"
             else:
                 estimate = estimate_minutes(spec)
                 total += estimate[0] if estimate else 0.0
-                status = f"missing, ~{estimate[0]:,.0f} min" if estimate else "missing"
+                status = "stale" if run is not None else "missing"
+                status += f", ~{estimate[0]:,.0f} min" if estimate else ""
+                stale += run is not None
             print(f"{status:>22}  {spec.command}")
+            if run is not None and not run.is_current():
+                print(f"{'':>22}  (recorded under older {', '.join(run.stale_fields())})")
         print(
-            f"{len(specs) - len(todo)} of {len(specs)} recorded; {len(todo)} missing, about "
-            f"{total / 60:,.1f} h of training at the recorded speeds (machines differ)."
+            f"{len(specs) - len(todo)} of {len(specs)} recorded; {len(todo)} missing "
+            f"({stale} of them stale), about {total / 60:,.1f} h of training at the recorded "
+            "speeds (machines differ)."
         )
         return 0
     print(f"{len(specs) - len(todo)} of {len(specs)} runs recorded; recording {len(todo)}.")

@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "book's shared recipe, AdamW with a one-cycle schedule for 10 epochs; see\n"
             "--recipes), then score the test images. Any setting of the\n"
             "recipe can be changed with its option. With --record the result is stored in\n"
-            "the results file, under a key made of these same arguments."
+            "the store of runs, under a key made of these same arguments."
         ),
         epilog=(
             "examples:\n"
@@ -69,7 +69,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--record",
         action="store_true",
-        help="store the result, machine and command in cnn_guide/results.json (read by the book)",
+        help="store the result, machine and command in the book's store (cnn_guide/records)",
     )
     parser.set_defaults(run=run, needs_tensorflow=True)
 
@@ -149,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
             print("Not recording or saving: this worker is not the chief, which does both.")
         return 0
     if args.record:
-        from cnn_guide.results import record, results_path
+        from cnn_guide.results import record, run_file
 
-        record(RunRecord.from_fit(spec, result))
-        print(f"Recorded the run as {spec.key!r} in {results_path().name}.")
+        record(RunRecord.from_fit(spec, result.recipe, result))
+        print(f"Recorded the run as {spec.key!r} in {run_file(spec)}.")
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         result.model.save(args.save)
