@@ -284,7 +284,14 @@ class Recipe:
                 "'nadam', 'sgd' or 'rmsprop'."
             ) from None
 
-    def dataset(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int | None = None):
+    def dataset(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        batch_size: int | None = None,
+        num_classes: int = 10,
+    ):
         """The endless, shuffled and augmented training pipeline, with one-hot labels.
 
         Augmentation runs on whole batches inside ``tf.data`` (vectorized, in
@@ -296,6 +303,8 @@ class Recipe:
             labels: Their integer labels.
             batch_size: Images per batch (default: the recipe's; `fit`
                 passes the global batch of a multi-replica run).
+            num_classes: Classes of the one-hot labels (fewer for a run
+                restricted to some classes, `cnn_guide.data.FashionMNIST.restrict`).
         """
         import keras
         import tensorflow as tf
@@ -328,7 +337,7 @@ class Recipe:
                 batch = flip(batch, training=True)
             if shift is not None:
                 batch = shift(batch, training=True)
-            return batch, tf.one_hot(targets, 10)
+            return batch, tf.one_hot(targets, num_classes)
 
         return dataset.map(prepare).prefetch(2)
 

@@ -10,6 +10,7 @@ the package, so that a copied example script can read it too):
 records/
   runs/MODEL/SLUG-HASH.json               one run: its spec, figures, machine, command
   runs/MODEL/SLUG-HASH.predictions.npy    its test predictions, one uint8 class each
+  runs/MODEL/SLUG-HASH.weights.h5         a full run's trained weights (no optimizer state)
   comparisons/SLUG-HASH.json              one recipe-against-recipe comparison
 ```
 
@@ -55,6 +56,7 @@ __all__ = [
     "results_path",
     "run_file",
     "timed_runs",
+    "weights_file",
 ]
 
 RECORDS_PATH = Path(__file__).with_name("records")
@@ -89,6 +91,11 @@ def run_file(spec: RunSpec, path: str | os.PathLike | None = None) -> Path:
 
 def _predictions_file(spec: RunSpec, path: str | os.PathLike | None) -> Path:
     return run_file(spec, path).with_suffix(".predictions.npy")
+
+
+def weights_file(spec: RunSpec, path: str | os.PathLike | None = None) -> Path:
+    """The file that holds (or will hold) the trained weights of ``spec``'s run."""
+    return run_file(spec, path).with_suffix(".weights.h5")
 
 
 # --- Reading and writing one file -----------------------------------------------------
@@ -138,6 +145,25 @@ def _write_atomically(file: Path, write: Any) -> None:
         raise
 
 
+def _save_weights_atomically(model: Any, file: Path) -> None:
+    """The model's weights, without its optimizer's state, into ``file``, atomically.
+
+    Keras' ``save_weights`` also writes a compiled model's optimizer slots
+    (twice the weights again, under Adam). Weights only is what a reader
+    loads, so they are saved from an uncompiled copy of the model.
+    """
+    weights_only = type(model).from_config(model.get_config())  # not compiled: no optimizer
+    weights_only.set_weights(model.get_weights())
+    file.parent.mkdir(parents=True, exist_ok=True)
+    temporary = file.with_name(f".{os.getpid()}.{file.name}")  # still ends in .weights.h5
+    try:
+        weights_only.save_weights(temporary)
+        os.replace(temporary, file)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def _json_bytes(values: Mapping[str, Any]) -> bytes:
     return (json.dumps(values, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
@@ -150,14 +176,20 @@ def record(
     path: str | os.PathLike | None = None,
     *,
     predictions: np.ndarray | None = None,
+    weights: Any = None,
 ) -> RunRecord:
     """Store one run in its own file, replacing an earlier run with the same key.
+
+    The predictions and weights are written before the record, so a record
+    never names files that a stopped recorder did not finish.
 
     Args:
         run: The run.
         path: The store (default `results_path`).
         predictions: The predicted class of each test image, in the test
             set's order, stored beside the record as ``uint8``.
+        weights: A trained Keras model whose weights (only: no optimizer
+            state) are kept beside the record (`weights_file`).
 
     Returns:
         The stored run.
@@ -176,6 +208,8 @@ def record(
             _predictions_file(run.spec, path),
             lambda stream: np.save(stream, predictions.astype(np.uint8), allow_pickle=False),
         )
+    if weights is not None:
+        _save_weights_atomically(weights, weights_file(run.spec, path))
     _write_atomically(
         run_file(run.spec, path), lambda stream: stream.write(_json_bytes(run.to_json()))
     )
@@ -209,12 +243,28 @@ def find_all(
     return [find(spec, path) for spec in specs]
 
 
-def missing(specs: Sequence[RunSpec], path: str | os.PathLike | None = None) -> list[RunSpec]:
-    """The runs of ``specs`` the store lacks, or holds under an older recipe (stale)."""
+def missing(
+    specs: Sequence[RunSpec],
+    path: str | os.PathLike | None = None,
+    *,
+    with_predictions: bool = False,
+    with_weights: bool = False,
+) -> list[RunSpec]:
+    """The runs of ``specs`` the store lacks, or holds under an older recipe (stale).
+
+    Args:
+        specs: The runs asked for.
+        path: The store (default `results_path`).
+        with_predictions: A run stored without its test predictions counts as missing.
+        with_weights: A run stored without its trained weights counts as missing.
+    """
     return [
         spec
         for spec, run in zip(specs, find_all(specs, path), strict=True)
-        if run is None or run.stale_fields()
+        if run is None
+        or run.stale_fields()
+        or (with_predictions and not _predictions_file(spec, path).exists())
+        or (with_weights and not weights_file(spec, path).exists())
     ]
 
 

@@ -31,12 +31,16 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnn_guide.recipes import STOP_FIELDS, Recipe, get_recipe, setting_fields
 
+if TYPE_CHECKING:
+    from cnn_guide.data import FashionMNIST
+
 __all__ = [
     "ACCURACY_TARGETS",
+    "TASK_FIELDS",
     "RunFigures",
     "RunRecord",
     "RunSpec",
@@ -175,6 +179,9 @@ class RunSpec:
         strategy: ``tf.distribute`` strategy name (`cnn_guide.distribute.STRATEGIES`).
         devices: Devices for the strategy, or ``None``.
         quick: A smoke run on the small quick subset, never shown as a result.
+        task: What the run learns, where it is not all ten classes from
+            scratch, as sorted ``(name, value)`` pairs of `TASK_FIELDS`: the
+            transfer-learning and few-label runs.
     """
 
     model: str
@@ -184,6 +191,7 @@ class RunSpec:
     strategy: str = "default"
     devices: tuple[str, ...] | None = None
     quick: bool = False
+    task: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def of(
@@ -195,6 +203,7 @@ class RunSpec:
         devices: tuple[str, ...] | None = None,
         quick: bool = False,
         options: Mapping[str, Any] | None = None,
+        task: Mapping[str, Any] | None = None,
         **changes: Any,
     ) -> RunSpec:
         """The run of ``model`` under ``recipe`` with some fields changed.
@@ -203,7 +212,8 @@ class RunSpec:
         stop field is changed.
 
         Raises:
-            ValueError: For an unknown recipe or field, or a bad value.
+            ValueError: For an unknown recipe or field, or a bad value (of a
+                recipe field or a `TASK_FIELDS` entry).
         """
         base = get_recipe(recipe)
         if quick and not any(name in changes for name in STOP_FIELDS):
@@ -219,6 +229,7 @@ class RunSpec:
             options=tuple(
                 sorted((name, _frozen(value)) for name, value in (options or {}).items())
             ),
+            task=_checked_task(task or {}),
         )
 
     def build_model(self) -> Any:
@@ -229,7 +240,8 @@ class RunSpec:
         Raises:
             ValueError: For an option the model's builder does not take.
         """
-        if not self.options:
+        classes = dict(self.task).get("classes")
+        if not self.options and classes is None:
             return self.model
         import inspect
 
@@ -244,7 +256,21 @@ class RunSpec:
                 f"{', '.join(name for name in known if name not in _NOT_OPTIONS)}."
             )
         options = {name: _thawed(value) for name, value in self.options}
+        if classes is not None:  # one output per class learned
+            options["num_classes"] = len(classes)
         return lambda: models.build(self.model, **options)
+
+    def task_data(self, data: FashionMNIST) -> FashionMNIST:
+        """The part of ``data`` this run learns: its classes, and its labels per class.
+
+        The labelled images are drawn with the recipe's seed.
+        """
+        task = dict(self.task)
+        if "classes" not in task and "labels_per_class" not in task:
+            return data
+        return data.restrict(
+            task.get("classes"), task.get("labels_per_class"), seed=self.resolve().seed
+        )
 
     def resolve(self) -> Recipe:
         """The recipe this run trains under."""
@@ -268,6 +294,9 @@ class RunSpec:
                 arguments += [flag, _text(value)]
         for name, value in self.options:
             arguments += ["--option", f"{name}={json.dumps(_thawed(value))}"]
+        for name, value in self.task:
+            flag = "--" + name.replace("_", "-")
+            arguments += [flag, ",".join(map(str, value)) if name == "classes" else str(value)]
         if self.strategy != "default":
             arguments += ["--strategy", self.strategy]
         if self.devices:
@@ -300,6 +329,7 @@ class RunSpec:
             "strategy": self.strategy,
             "devices": list(self.devices) if self.devices else None,
             "quick": self.quick,
+            "task": {name: _thawed(value) for name, value in self.task},
         }
 
     @classmethod
@@ -312,8 +342,53 @@ class RunSpec:
             devices=tuple(values["devices"]) if values.get("devices") else None,
             quick=bool(values.get("quick")),
             options=values.get("options"),
+            task=values.get("task"),
             **values.get("changes", {}),
         )
+
+
+TASK_FIELDS = {
+    "classes": "learn only these classes (indexes 0-9), relabelled 0, 1, ... in this order",
+    "labels_per_class": "keep this many labelled training images per class, drawn by the seed",
+    "start_from": "start from the kept weights of this recorded run (its key), all but the "
+    "classifier",
+    "freeze": "'base': train only the new classifier, every layer before it frozen",
+}
+"""What a run can learn other than all ten classes from scratch, and what each means."""
+
+
+def _checked_task(task: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The task as sorted pairs, each value checked (see `TASK_FIELDS`).
+
+    Raises:
+        ValueError: For an unknown field or a bad value, saying what is expected.
+    """
+    unknown = sorted(set(task) - set(TASK_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"a run's task has no field {', '.join(unknown)}; its fields are "
+            f"{', '.join(TASK_FIELDS)}."
+        )
+    checked = {name: value for name, value in task.items() if value is not None}
+    if "classes" in checked:
+        classes = tuple(checked["classes"])
+        if (
+            len(classes) < 2
+            or len(set(classes)) != len(classes)
+            or not set(classes) <= set(range(10))
+        ):
+            raise ValueError(
+                f"classes must be two or more distinct indexes from 0 to 9, got {classes!r}."
+            )
+        checked["classes"] = classes
+    count = checked.get("labels_per_class")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ValueError(f"labels_per_class must be a positive integer, got {count!r}.")
+    if checked.get("freeze") not in (None, "base"):
+        raise ValueError(f"freeze must be 'base', got {checked['freeze']!r}.")
+    if "freeze" in checked and "start_from" not in checked:
+        raise ValueError("freeze needs start_from: only weights a run starts from can be frozen.")
+    return tuple(sorted(checked.items()))
 
 
 # Builder arguments that are not options of an experiment: they change the task itself.

@@ -62,6 +62,7 @@ __all__ = [
     "PreciseBatchNorm",
     "RunFigures",
     "StepHistory",
+    "build_model",
     "evaluate",
     "fit",
 ]
@@ -76,11 +77,13 @@ class Evaluation:
         loss: Mean cross-entropy of the labels under the predicted
             probabilities (no label smoothing).
         seconds: Wall-clock seconds the predictions took.
+        predictions: The most probable class of each image, in order.
     """
 
     accuracy: float
     loss: float
     seconds: float
+    predictions: np.ndarray = field(repr=False)
 
 
 def evaluate(
@@ -123,10 +126,12 @@ def evaluate(
     )
     seconds = time.perf_counter() - start
     picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    predictions = np.argmax(probabilities, axis=-1)
     return Evaluation(
-        accuracy=float(np.mean(np.argmax(probabilities, axis=-1) == labels)),
+        accuracy=float(np.mean(predictions == labels)),
         loss=float(-np.mean(np.log(picked))),
         seconds=seconds,
+        predictions=predictions.astype(np.uint8),
     )
 
 
@@ -156,10 +161,14 @@ class FitResult(RunFigures):
         model: The trained model (the best epoch's weights when early
             stopping restored them).
         recipe: The recipe it was trained under.
+        test_predictions: The class it predicts for each test image, the
+            predictions ``test_accuracy`` was scored on (averaged with the
+            mirror image when the recipe says so).
     """
 
     model: keras.Model = field(repr=False)
     recipe: Recipe
+    test_predictions: np.ndarray = field(repr=False)
 
 
 class StepHistory(keras.callbacks.Callback):
@@ -388,7 +397,7 @@ def fit(
     keras.utils.set_random_seed(recipe.seed)
     with _scope(strategy):
         with distribute.precision_policy(precision):
-            net = _materialize(model)
+            net = build_model(model)
         optimizer = recipe.make_optimizer(replicas)
         net.compile(
             optimizer=optimizer,
@@ -426,7 +435,9 @@ def fit(
 
     steps_per_epoch = clock.steps_per_epoch
     epochs = 1_000_000 if clock.max_steps is None else math.ceil(clock.max_steps / steps_per_epoch)
-    train_set = recipe.dataset(data.x_train, data.y_train, batch_size=global_batch)
+    train_set = recipe.dataset(
+        data.x_train, data.y_train, batch_size=global_batch, num_classes=len(data.class_names)
+    )
     if clock.steps:  # resumed: pass the batches trained before, to draw the ones that followed
         train_set = train_set.skip(clock.steps)
     with MemoryPeak() as memory:
@@ -441,16 +452,14 @@ def fit(
         )
     settler()
     test = evaluate(net, data.x_test, data.y_test)
-    test_view = (
-        evaluate(net, data.x_test, data.y_test, flip=True).accuracy
-        if recipe.flip_at_test
-        else test.accuracy
-    )
+    scored = evaluate(net, data.x_test, data.y_test, flip=True) if recipe.flip_at_test else test
+    test_view = scored.accuracy
     if not clock.checkpoints or clock.checkpoints[-1][1] != clock.images:
         clock.checkpoints.append([round(clock.seconds, 2), clock.images, test_view])
     return FitResult(
         model=net,
         recipe=recipe,
+        test_predictions=scored.predictions,
         precision=precision,
         replicas=replicas,
         global_batch_size=global_batch,
@@ -525,7 +534,7 @@ def _speed_probe(
         key = (model, batch_size) if isinstance(model, str) else None
         if key not in _MEASURED_SPEEDS:
             speeds = distribute.measure_training_speeds(
-                lambda: _materialize(model), batch_size, policies
+                lambda: build_model(model), batch_size, policies
             )
             if key is None:
                 return speeds
@@ -535,7 +544,12 @@ def _speed_probe(
     return measure
 
 
-def _materialize(model: keras.Model | str | Callable[[], keras.Model]) -> keras.Model:
+def build_model(model: keras.Model | str | Callable[[], keras.Model]) -> keras.Model:
+    """The model `fit` trains: a built model as it is, a registry name or a builder, built.
+
+    Raises:
+        ValueError: For anything else, or a builder that returns no model.
+    """
     if isinstance(model, keras.Model):
         return model
     if isinstance(model, str):

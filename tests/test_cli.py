@@ -126,6 +126,16 @@ def test_train_save_record_then_evaluate(capsys, tmp_path, monkeypatch):
     assert stored["settings"]["batch_size"] == 64 and stored["machine"]["cores"]
     assert stored["spec"]["changes"] == {"batch_size": 64, "epochs": 1}
     assert stored["spec"]["options"] == {"dropout": 0.2}
+    # Every recorded run keeps the predictions its test accuracy was scored on.
+    from cnn_guide.data import load_fashion_mnist
+    from cnn_guide.results import load_predictions
+    from cnn_guide.runs import RunSpec
+
+    predictions = load_predictions(RunSpec.from_dict(stored["spec"]), results)
+    labels = load_fashion_mnist(download=False).subset(**QUICK_SIZES).y_test
+    assert predictions.shape == labels.shape
+    assert (predictions == labels).mean() == stored["test_accuracy"]
+    assert "with its test predictions." in out  # a quick run is no full run: no weights
     import keras
 
     assert keras.saving.load_model(saved).get_layer("dropout1").rate == 0.2
@@ -253,3 +263,40 @@ def test_bench_trains_a_recipe_on_its_own_model_by_default(capsys, monkeypatch):
     assert asked == [[RunSpec.of("fast_resnet_fashion", "fast", quick=True)]]
     assert main(["bench", "--quick"]) == 0  # the benchmark: every Fashion-MNIST model
     assert len(asked[1]) == 13 and asked[1][0] == RunSpec.of("simple_cnn", "benchmark", quick=True)
+
+
+def test_train_starts_from_a_kept_run_and_freezes_its_base(capsys, tmp_path, monkeypatch, tiny_run):
+    # Transfer learning from the command line: a recorded run that kept its
+    # weights, a new classifier for five other classes, the base frozen.
+    import keras
+    import numpy as np
+    from conftest import as_record
+
+    from cnn_guide.results import record
+    from cnn_guide.runs import RunSpec
+
+    store = tmp_path / "records"
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(store))
+    source = RunSpec.of("lenet5_fashion", "protocol", epochs=1, quick=True)
+    argv = ["train", "lenet5_fashion", "--quick", "--classes", "5,6,7,8,9"]
+    argv += ["--labels-per-class", "10", "--start-from", source.key, "--freeze", "base"]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and f"no recorded run {source.key!r} to start from" in err
+    record(as_record(tiny_run, source), store)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "kept no weights" in err
+    record(as_record(tiny_run, source), store, weights=tiny_run.model)
+    saved = tmp_path / "transferred.keras"
+    code, out, err = run(capsys, *argv, "--save", str(saved), "--record")
+    assert code == 0, err
+    assert "Training lenet5_fashion on 50 images" in out  # 10 labels of each of 5 classes
+    transferred = keras.saving.load_model(saved)
+    assert transferred.output_shape == (None, 5)
+    donor = {layer.name: layer for layer in tiny_run.model.layers}
+    *base, head = [layer for layer in transferred.layers if layer.weights]
+    for layer in base:  # frozen: the source run's weights, untouched by training
+        assert not layer.trainable, layer.name
+        donated = donor[layer.name].get_weights()
+        for kept, source_weight in zip(layer.get_weights(), donated, strict=True):
+            assert np.array_equal(kept, source_weight), layer.name
+    assert head.trainable

@@ -176,3 +176,25 @@ def test_make_dataset_rejects_bad_input(kwargs, message):
     arguments = {"x": np.zeros((4, 28, 28, 1), np.float32), "y": np.zeros(4), **kwargs}
     with pytest.raises(ValueError, match=message):
         make_dataset(arguments.pop("x"), arguments.pop("y"), **arguments)
+
+
+def test_restrict_keeps_some_classes_relabelled_and_few_labels(small_fashion):
+    shoes = small_fashion.restrict((5, 7, 9))  # sandal, sneaker, ankle boot
+    assert shoes.class_names == ("Sandal", "Sneaker", "Ankle boot")
+    assert set(np.unique(shoes.y_train)) == {0, 1, 2}
+    expected = np.isin(small_fashion.y_test, (5, 7, 9)).sum()
+    assert len(shoes.y_test) == expected and set(np.unique(shoes.y_test)) <= {0, 1, 2}
+    # The relabelled images are the originals: class 7 (sneaker) became 1.
+    sneakers = small_fashion.x_train[small_fashion.y_train == 7]
+    assert np.array_equal(shoes.x_train[shoes.y_train == 1], sneakers)
+    few = small_fashion.restrict((5, 7, 9), 4, seed=1)
+    assert np.bincount(few.y_train).tolist() == [4, 4, 4]
+    assert len(few.y_valid) == len(shoes.y_valid)  # validation and test stay whole
+    again = small_fashion.restrict((5, 7, 9), 4, seed=1)
+    assert np.array_equal(few.x_train, again.x_train)  # the seed decides which
+    other = small_fashion.restrict((5, 7, 9), 4, seed=2)
+    assert not np.array_equal(few.x_train, other.x_train)
+    with pytest.raises(ValueError, match=r"distinct indexes from 0 to 9, got \(1, 1\)"):
+        small_fashion.restrict((1, 1))
+    with pytest.raises(ValueError, match="labels_per_class must be an integer from 1 to"):
+        small_fashion.restrict((5, 7), 100_000)

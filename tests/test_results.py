@@ -44,6 +44,17 @@ def _record(tiny_run, spec: RunSpec, **figures) -> RunRecord:
             learning_rate=0.0005,
             scale_learning_rate=True,
         ),
+        RunSpec.of("resnet_fashion", task={"classes": [0, 1, 2, 3, 4]}, seed=43),
+        RunSpec.of(
+            "resnet_fashion",
+            task={
+                "classes": (5, 6, 7, 8, 9),
+                "labels_per_class": 100,
+                "start_from": "resnet_fashion --recipe book --classes 0,1,2,3,4",
+                "freeze": "base",
+            },
+            learning_rate=1e-4,
+        ),
     ],
     ids=lambda spec: spec.key,
 )
@@ -252,3 +263,23 @@ def test_a_run_on_a_busy_machine_says_its_timings_are_slower(tiny_run):
     )
     assert busy.was_busy
     assert "(a busy machine: load average 4.5 on 2 cores, so its timings" in busy.describe_machine()
+
+
+def test_a_task_is_checked_and_shapes_the_run(small_fashion):
+    spec = RunSpec.of("lenet5_fashion", task={"classes": [2, 4], "labels_per_class": 3})
+    assert spec.key == "lenet5_fashion --recipe book --classes 2,4 --labels-per-class 3"
+    assert RunSpec.from_dict(spec.as_dict()) == spec
+    data = spec.task_data(small_fashion)
+    assert data.class_names == ("Pullover", "Coat") and len(data.y_train) == 6
+    assert spec.build_model()().output_shape == (None, 2)  # one output per class learned
+    assert RunSpec.of("lenet5_fashion").task_data(small_fashion) is small_fashion
+    for task, message in (
+        ({"class": [1, 2]}, "has no field class; its fields are classes"),
+        ({"classes": [3]}, "two or more distinct indexes from 0 to 9"),
+        ({"classes": [3, 10]}, "two or more distinct indexes from 0 to 9"),
+        ({"labels_per_class": 0}, "labels_per_class must be a positive integer"),
+        ({"freeze": "all", "start_from": "x"}, "freeze must be 'base'"),
+        ({"freeze": "base"}, "freeze needs start_from"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            RunSpec.of("lenet5_fashion", task=task)

@@ -62,6 +62,29 @@ def test_predictions_are_kept_beside_the_run_compactly(tiny_run, tmp_path):
         results.record(run, store, predictions=predictions[:10])
 
 
+def test_a_full_run_keeps_its_weights_without_optimizer_state(tiny_run, tmp_path):
+    import keras
+
+    store = tmp_path / "records"
+    spec = RunSpec.of("lenet5_fashion", "protocol", epochs=1, quick=True)
+    run = as_record(tiny_run, spec)
+    results.record(run, store, predictions=np.zeros(run.test_size), weights=tiny_run.model)
+    file = results.weights_file(spec, store)
+    assert file.name.endswith(".weights.h5") and file.parent == results.run_file(spec, store).parent
+    fresh = keras.Model.from_config(tiny_run.model.get_config())
+    fresh.load_weights(file)
+    for kept, trained in zip(fresh.weights, tiny_run.model.weights, strict=True):
+        assert np.array_equal(kept.numpy(), trained.numpy()), kept.name
+    assert file.stat().st_size < 1.2 * 4 * tiny_run.model.count_params() + 100_000  # no slots
+    assert not list(file.parent.glob(".*"))  # no temporary file left behind
+    assert results.missing([spec], store, with_predictions=True, with_weights=True) == []
+    other = RunSpec.of("lenet5_fashion", "protocol", epochs=2, quick=True)
+    results.record(as_record(tiny_run, other), store)
+    assert results.missing([other], store) == []
+    assert results.missing([other], store, with_predictions=True) == [other]
+    assert results.missing([other], store, with_weights=True) == [other]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

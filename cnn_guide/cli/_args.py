@@ -206,9 +206,36 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def classes(text: str) -> tuple[int, ...]:
+    """A comma-separated list of class indexes, e.g. ``0,1,2,3,4``."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected class indexes separated by commas, e.g. 0,1,2,3,4; got {text!r}"
+        ) from None
+
+
+def add_task_options(parser: argparse.ArgumentParser) -> None:
+    """What a run learns, where it is not all ten classes from scratch (`RunSpec.task`)."""
+    from cnn_guide.runs import TASK_FIELDS
+
+    group = parser.add_argument_group("the task (transfer learning, few labels)")
+    types = {"classes": classes, "labels_per_class": positive_int, "start_from": str}
+    metavars = {"classes": "A,B,...", "labels_per_class": "N", "start_from": "KEY"}
+    for name, meaning in TASK_FIELDS.items():
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            type=types.get(name, str),
+            choices=("base",) if name == "freeze" else None,
+            metavar=metavars.get(name),
+            help=meaning,
+        )
+
+
 def spec_from_args(args: argparse.Namespace, **changes: Any) -> RunSpec:
     """The run the ``train`` options ask for (with more recipe ``changes``, if any)."""
-    from cnn_guide.runs import RunSpec
+    from cnn_guide.runs import TASK_FIELDS, RunSpec
 
     return RunSpec.of(
         args.name,
@@ -217,5 +244,6 @@ def spec_from_args(args: argparse.Namespace, **changes: Any) -> RunSpec:
         devices=args.devices,
         quick=args.quick,
         options=dict(args.options or ()),
+        task={name: getattr(args, name, None) for name in TASK_FIELDS},
         **{**recipe_changes(args), **changes},
     )

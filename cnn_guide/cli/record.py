@@ -69,21 +69,29 @@ def run(args: argparse.Namespace) -> int:
             (spec for spec in specs if spec.model in args.models),
             key=lambda spec: args.models.index(spec.model),
         )
-    todo = missing(specs)
+    # Full runs keep their test predictions and weights: one without them is re-recorded.
+    full = set(plan("full"))
+    todo = [
+        spec
+        for spec in specs
+        if missing([spec], with_predictions=spec in full, with_weights=spec in full)
+    ]
     if args.list:
         total, stale = 0.0, 0
         for spec, run in zip(specs, find_all(specs), strict=True):
-            if run is not None and run.is_current():
+            if spec not in todo:
                 status = f"{run.test_accuracy:.4f} ({run.date[:10]})"
             else:
                 estimate = estimate_minutes(spec)
                 total += estimate[0] if estimate else 0.0
-                status = "stale" if run is not None else "missing"
+                status = "missing" if run is None else "stale" if run.stale_fields() else "partial"
                 status += f", ~{estimate[0]:,.0f} min" if estimate else ""
-                stale += run is not None
+                stale += run is not None and bool(run.stale_fields())
             print(f"{status:>22}  {spec.command}")
-            if run is not None and not run.is_current():
+            if run is not None and run.stale_fields():
                 print(f"{'':>22}  (recorded under older {', '.join(run.stale_fields())})")
+            elif run is not None and spec in todo:
+                print(f"{'':>22}  (recorded without its test predictions or weights)")
         print(
             f"{len(specs) - len(todo)} of {len(specs)} recorded; {len(todo)} missing "
             f"({stale} of them stale), about {total / 60:,.1f} h of training at the recorded "

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnn_guide.cli._args import (
     add_data_options,
     add_model_options,
     add_recipe_options,
     add_strategy_options,
+    add_task_options,
     positive_int,
     recipe_changes,
     spec_from_args,
 )
+
+if TYPE_CHECKING:
+    from cnn_guide.runs import RunSpec
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -52,6 +56,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_strategy_options(parser)
     add_data_options(parser)
+    add_task_options(parser)
     parser.add_argument(
         "--backup-dir",
         type=Path,
@@ -107,12 +112,13 @@ def run(args: argparse.Namespace) -> int:
         per_replica["batch_size"] = per_replica_batch_size(args.global_batch_size, replicas)
     spec = spec_from_args(args, **per_replica)
     recipe = spec.resolve()
-    spec.build_model()  # an unknown option fails before the data loads
+    model = _starting_model(spec)  # an unknown option or start fails before the data loads
     data = load_fashion_mnist(args.data_dir)
     if args.quick:
         from cnn_guide.budget import QUICK_SIZES
 
         data = data.subset(**QUICK_SIZES)
+    data = spec.task_data(data)
     batch = f"batch {recipe.batch_size}"
     if replicas > 1:
         batch = f"global batch {recipe.batch_size * replicas} ({recipe.batch_size} x {replicas})"
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         f"until {recipe.stop_rule}."
     )
     result = fit(
-        spec.build_model(),
+        model,
         data,
         recipe,
         strategy=strategy,
@@ -149,15 +155,73 @@ def run(args: argparse.Namespace) -> int:
             print("Not recording or saving: this worker is not the chief, which does both.")
         return 0
     if args.record:
+        from cnn_guide.evidence import FULL_RUNS
         from cnn_guide.results import record, run_file
 
-        record(RunRecord.from_fit(spec, result.recipe, result))
-        print(f"Recorded the run as {spec.key!r} in {run_file(spec)}.")
+        # A full run keeps its weights too: the book reads trained networks from them.
+        full = spec in FULL_RUNS.values()
+        record(
+            RunRecord.from_fit(spec, result.recipe, result),
+            predictions=result.test_predictions,
+            weights=result.model if full else None,
+        )
+        kept = "its test predictions" + (" and trained weights" if full else "")
+        print(f"Recorded the run as {spec.key!r} in {run_file(spec)}, with {kept}.")
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         result.model.save(args.save)
         print(f"Saved the model to {args.save}.")
     return 0
+
+
+def _starting_model(spec: RunSpec) -> Any:
+    """The model a run trains: its builder, or a recorded run's kept weights to start from.
+
+    With ``start_from`` (`cnn_guide.runs.TASK_FIELDS`), every layer but the
+    classifier (the last layer with weights) takes the recorded run's kept
+    weights, and ``freeze="base"`` leaves only the classifier trainable (its
+    batch normalization then runs in inference mode, as Keras does for a
+    frozen layer).
+
+    Raises:
+        ValueError: For an unknown option, a run to start from that is not
+            recorded or kept no weights, or weights that do not fit the model.
+    """
+    model = spec.build_model()
+    task = dict(spec.task)
+    if "start_from" not in task:
+        return model
+    from cnn_guide.results import load_results, weights_file
+    from cnn_guide.training import build_model
+
+    source = load_results().get(task["start_from"])
+    if source is None:
+        raise ValueError(
+            f"no recorded run {task['start_from']!r} to start from; record it first with "
+            f"`cnn-guide train {task['start_from']} --record`."
+        )
+    file = weights_file(source.spec)
+    if not file.exists():
+        raise ValueError(
+            f"the run {source.key!r} kept no weights ({file} is missing); only the book's "
+            "full runs keep theirs. Start from one of them."
+        )
+    donor = build_model(source.spec.build_model())
+    donor.load_weights(file)
+    net = build_model(model)
+    carried = [layer for layer in net.layers if layer.weights][:-1]  # all but the classifier
+    for layer in carried:
+        try:
+            layer.set_weights(donor.get_layer(layer.name).get_weights())
+        except ValueError as error:
+            raise ValueError(
+                f"the weights of {source.key!r} do not fit layer {layer.name!r} of "
+                f"{spec.model}: {error}. Start from a run of the same network."
+            ) from None
+    if task.get("freeze") == "base":
+        for layer in net.layers[: net.layers.index(carried[-1]) + 1]:
+            layer.trainable = False
+    return net
 
 
 def _precision_words(precision: str, strategy: Any) -> str:
