@@ -1,0 +1,216 @@
+"""How the book judges a difference between runs: intervals, paired tests, and a family.
+
+Every verdict on the book's pages comes from here, and every computation is
+scipy's (`scipy.stats`): nothing statistical is written by hand but Holm's
+step-down, which is three lines.
+
+* Over seeds: an arm's mean and its standard error (`summarize`); the
+  difference of two arms' means with its 95% interval (`compare`), by
+  Welch's t test.
+* Over test images: two runs scored on the same 10,000 images differ by the
+  images one gets right and the other wrong; McNemar's exact test
+  (`mcnemar`) asks whether those discordant images split unevenly. A test
+  accuracy's own interval is Wilson's (`accuracy_interval`).
+* A family of comparisons: Holm's method (`holm`) keeps the chance of any
+  false finding among them at 5%.
+
+The rule (`verdict`): a difference is a finding only when its 95% interval
+excludes zero; otherwise the page says it *cannot tell at N seeds*, with the
+interval. Simulated on arms with no true difference, the rule declares a
+finding in 5% of cases (`tests/test_statistics.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "LEVEL",
+    "ArmSummary",
+    "Difference",
+    "McNemar",
+    "accuracy_interval",
+    "compare",
+    "holm",
+    "mcnemar",
+    "summarize",
+    "verdict",
+]
+
+LEVEL = 0.95
+"""The confidence level of every interval the book shows."""
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """One arm's figure over its seeds.
+
+    Attributes:
+        values: The figure for each seed, in seed order.
+        mean: Their mean.
+        standard_error: The standard error of the mean (``None`` for one seed).
+    """
+
+    values: tuple[float, ...]
+    mean: float
+    standard_error: float | None
+
+    @property
+    def seeds(self) -> int:
+        """How many seeds the arm has."""
+        return len(self.values)
+
+
+def summarize(values: Sequence[float]) -> ArmSummary:
+    """The mean of an arm's seeds and its standard error.
+
+    Raises:
+        ValueError: For no values.
+    """
+    if len(values) == 0:
+        raise ValueError("an arm needs at least one seed's value to summarize.")
+    array = np.asarray(values, dtype=float)
+    error = float(stats.sem(array)) if len(array) > 1 else None
+    return ArmSummary(tuple(float(v) for v in array), float(array.mean()), error)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The second arm's mean minus the first's, with its interval and its test.
+
+    Attributes:
+        estimate: The difference of the means.
+        low: The interval's lower end (`LEVEL`).
+        high: Its upper end.
+        p_value: The two-sided p-value of "no difference".
+        test: The test, in words, e.g. ``"Welch's t, 3 and 3 seeds"``.
+        seeds: The seeds of each arm that entered the test.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    test: str
+    seeds: tuple[int, int]
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies wholly on one side of zero: a finding."""
+        return self.low > 0 or self.high < 0
+
+    def interval(self, digits: int = 2) -> str:
+        """The interval in words, e.g. ``"[-0.31, +0.12]"``."""
+        return f"[{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+
+
+def compare(first: Mapping[int, float], second: Mapping[int, float]) -> Difference | None:
+    """The difference of two arms' means (second minus first) over their seeds: Welch's t.
+
+    Welch's test assumes neither equal spreads nor pairs: two arms trained
+    with the same seed share the data order but not their initial weights,
+    and at 3 to 5 seeds a paired test's fewer degrees of freedom would cost
+    more power than the little correlation buys.
+
+    Args:
+        first: The first arm's figure by seed.
+        second: The second arm's figure by seed.
+
+    Returns:
+        The difference, or ``None`` while an arm has fewer than two seeds
+        (no spread to judge a difference against). Arms with no spread at
+        all leave the interval undefined (NaN): no finding.
+    """
+    if len(first) < 2 or len(second) < 2:
+        return None
+    a = np.array(list(second.values()), dtype=float)
+    b = np.array(list(first.values()), dtype=float)
+    result = stats.ttest_ind(a, b, equal_var=False)
+    interval = result.confidence_interval(confidence_level=LEVEL)
+    return Difference(
+        estimate=float(a.mean() - b.mean()),
+        low=float(interval.low),
+        high=float(interval.high),
+        p_value=float(result.pvalue),
+        test=f"Welch's t, {len(b)} and {len(a)} seeds",
+        seeds=(len(b), len(a)),
+    )
+
+
+def verdict(difference: Difference | None, direction: int) -> str:
+    """What a difference says about a paper's finding that the figure moves ``direction``.
+
+    Returns:
+        ``"agrees"`` or ``"contradicts"`` when the interval excludes zero
+        (on the paper's side, or the other), else ``"cannot tell"``.
+    """
+    if difference is None or not difference.excludes_zero:
+        return "cannot tell"
+    return "agrees" if (difference.estimate > 0) == (direction > 0) else "contradicts"
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """Two runs on the same test images: the images only one of them gets right.
+
+    Attributes:
+        only_first: Images the first run gets right and the second wrong.
+        only_second: Images the second gets right and the first wrong.
+        p_value: McNemar's exact two-sided p-value (a binomial test of the
+            discordant images against an even split).
+    """
+
+    only_first: int
+    only_second: int
+    p_value: float
+
+
+def mcnemar(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemar:
+    """McNemar's exact test of two runs scored on the same images.
+
+    Args:
+        first_correct: Whether the first run got each image right.
+        second_correct: The same for the second run, image by image.
+
+    Raises:
+        ValueError: For arrays of different lengths.
+    """
+    a, b = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"McNemar's test pairs the same images: got {a.shape[0]} and {b.shape[0]} results."
+        )
+    only_first, only_second = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    discordant = only_first + only_second
+    p = stats.binomtest(only_first, discordant, 0.5).pvalue if discordant else 1.0
+    return McNemar(only_first, only_second, float(p))
+
+
+def accuracy_interval(correct: int, total: int) -> tuple[float, float]:
+    """Wilson's interval (`LEVEL`) for an accuracy of ``correct`` out of ``total`` images.
+
+    Raises:
+        ValueError: For no images, or more correct than total.
+    """
+    if total < 1 or not 0 <= correct <= total:
+        raise ValueError(f"an accuracy needs 0 <= correct <= total, total >= 1: {correct}/{total}.")
+    interval = stats.binomtest(correct, total).proportion_ci(LEVEL, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values: each below 0.05 is a finding of the family at 5%.
+
+    Holm (1979), "A simple sequentially rejective multiple test procedure".
+    """
+    order = np.argsort(p_values)
+    adjusted = np.empty(len(p_values))
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
