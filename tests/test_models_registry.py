@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from cnn_guide import models
 from cnn_guide.data import FASHION_MNIST_SHAPE
+from cnn_guide.models._common import HeadOptions
 
 ALL = models.list_models()
 WITH_REFERENCE = [n for n in ALL if models.get_info(n).reference_params]
@@ -83,9 +84,54 @@ def documented_by(builder):
         return builder
     family_builder = getattr(inspect.getmodule(builder), match.group(1))
     family_params = inspect.signature(family_builder).parameters
-    # The variant takes a subset of the family builder's keyword arguments.
-    assert set(inspect.signature(builder).parameters) <= set(family_params)
+    # The variant names a subset of the family builder's keyword arguments
+    # (a row such as resnet34 names none: it forwards its **kwargs).
+    named = {
+        name
+        for name, parameter in inspect.signature(builder).parameters.items()
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+    assert named <= set(family_params)
     return family_builder
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_rejects_an_unknown_argument_naming_the_valid_ones(name):
+    with pytest.raises(
+        ValueError, match=r"unknown argument\(s\) colour\. Valid ones: .*num_classes"
+    ):
+        models.build(name, colour="red")
+
+
+ROWS = [
+    n for n in ALL if list(inspect.signature(models.get_info(n).builder).parameters) == ["kwargs"]
+]
+
+
+def test_the_rows_are_the_paper_configurations_of_resnet_vgg_and_alexnet():
+    assert ROWS == [
+        "alexnet_grouped",
+        *("vgg11", "vgg13", "vgg16", "vgg19"),
+        *("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
+    ]
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_a_rows_typed_arguments_are_its_family_builders(name):
+    builder = models.get_info(name).builder
+    annotation = inspect.signature(builder).parameters["kwargs"].annotation
+    arguments = getattr(inspect.getmodule(builder), re.fullmatch(r"Unpack\[(\w+)\]", annotation)[1])
+    takes = {
+        argument
+        for argument, parameter in inspect.signature(documented_by(builder)).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    head = set(HeadOptions.__annotations__)
+    assert set(arguments.__optional_keys__) == takes | head
+    # The row builds its own configuration under its own name, taking the family's options.
+    model = models.build(name, input_shape=(67, 67, 3), num_classes=3, include_top=False)
+    assert model.name == name and len(model.output_shape) == 4
+    keras.backend.clear_session()
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -11,16 +11,18 @@ models.get_info("resnet18")      # paper, year, reference parameter count, ...
 ```
 
 Each builder is also importable directly (``models.resnet18(...)``) and takes
-the same keyword arguments: ``input_shape``, ``num_classes``, ``include_top``,
-``pooling``, ``classifier_activation`` and ``name``, with the paper's values as
-defaults. Every family also registers a variant for 28x28x1 Fashion-MNIST
-images (``list_models(variants=True)``); its docstring says what it changes.
+the same keyword arguments: ``input_shape``, ``num_classes`` and ``name``, with
+the paper's values as defaults, and the `HeadOptions` ``include_top``,
+``pooling`` and ``classifier_activation``. Every family also registers a
+variant for 28x28x1 Fashion-MNIST images (``list_models(variants=True)``); its
+docstring says what it changes.
 ``list_models(fashion=True)`` lists every model that takes Fashion-MNIST
 images: the variants and ``simple_cnn``.
 """
 
 # Importing a family module registers its builders (listed in book order, see
 # _registry.BOOK_ORDER, whatever the import order).
+from cnn_guide.models._common import HeadOptions
 from cnn_guide.models._registry import (
     ModelInfo,
     build,
@@ -43,4 +45,12 @@ from cnn_guide.models.simple_cnn import *  # noqa: F403
 from cnn_guide.models.vgg import *  # noqa: F403
 from cnn_guide.models.xception import *  # noqa: F403
 
-__all__ = ["ModelInfo", "build", "check_fashion_mnist", "get_info", "list_models", "register"]
+__all__ = [
+    "HeadOptions",
+    "ModelInfo",
+    "build",
+    "check_fashion_mnist",
+    "get_info",
+    "list_models",
+    "register",
+]

@@ -8,7 +8,10 @@ whose papers build on He et al. (2015), https://arxiv.org/abs/1512.03385.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import keras
 
@@ -77,13 +80,166 @@ def check_input_shape(
     return shape  # type: ignore[return-value]
 
 
-def check_head(*, model: str, include_top: bool, num_classes: int, pooling: str | None) -> None:
-    """Validate the classifier-head arguments shared by every builder.
+class HeadOptions(TypedDict, total=False):
+    """The head options every builder takes as ``**head_options``.
+
+    They follow ``keras.applications``, and `check_head` reads them with
+    their defaults.
+
+    Attributes:
+        include_top: Whether to end in the classifier (default ``True``);
+            without it the model is a feature extractor.
+        pooling: Without the head: ``None`` (default) returns the last
+            feature map, ``"avg"`` or ``"max"`` a global pooling of it.
+        classifier_activation: Activation of the output layer (default
+            ``"softmax"``; ``None`` gives logits).
+    """
+
+    include_top: bool
+    pooling: str | None
+    classifier_activation: str | None
+
+
+class ModelArguments(HeadOptions, total=False):
+    """The keyword arguments every builder takes.
+
+    A paper configuration that is a row of its family's builder (``resnet34``
+    of `cnn_guide.models.resnet.resnet`, ``vgg16`` of
+    `cnn_guide.models.vgg.vgg`) takes them, with its family's options, as
+    ``**kwargs``; every other builder spells out the first three with its own
+    defaults.
+
+    Attributes:
+        input_shape: ``(height, width, channels)``, at least the model's
+            `cnn_guide.models.ModelInfo.min_input_size` on each side.
+        num_classes: Number of classes of the classifier.
+        name: Model name.
+    """
+
+    input_shape: Sequence[int]
+    num_classes: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Head:
+    """A builder's checked head arguments, and the heads the families build from them.
+
+    Every builder ends the same way: with ``include_top`` its own top (most
+    often `average_pooled`) computes the classes, without it ``pooling``
+    says which features the model returns. `model` makes that choice once
+    for all of them. `check_head` makes a `Head` from a builder's
+    `HeadOptions`.
+    """
+
+    num_classes: int
+    include_top: bool
+    pooling: str | None
+    activation: str | None
+
+    def classifier(self, x: keras.KerasTensor, name: str = "predictions") -> keras.KerasTensor:
+        """The final dense layer (see `classifier`)."""
+        return classifier(x, num_classes=self.num_classes, activation=self.activation, name=name)
+
+    def average_pooled(self, x: keras.KerasTensor, dropout: float = 0.0) -> keras.KerasTensor:
+        """Global average pooling, optional dropout, then the classifier.
+
+        The modern head of GoogLeNet (Szegedy et al. 2014, section 5), ResNet
+        and their descendants: no dense layer of its own to overfit.
+        """
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = keras.layers.Dropout(float(dropout), name="head_dropout")(x)
+        return self.classifier(x)
+
+    def dense(
+        self,
+        x: keras.KerasTensor,
+        *,
+        units: tuple[int, ...],
+        dropout: float,
+        first_index: int = 1,
+        activation: str = "relu",
+        kernel_initializer: str = "he_normal",
+    ) -> keras.KerasTensor:
+        """Flatten, dense layers each followed by dropout, then the classifier.
+
+        The head of AlexNet, VGG and the book's simple CNN. Layers are named
+        ``flatten``, ``fc{i}``, ``dropout{i}`` (``i`` from ``first_index``) and
+        ``predictions``, as in ``keras.applications.VGG16``.
+        """
+        x = keras.layers.Flatten(name="flatten")(x)
+        for index, width in enumerate(units, start=first_index):
+            x = keras.layers.Dense(
+                width,
+                activation=activation,
+                kernel_initializer=kernel_initializer,
+                name=f"fc{index}",
+            )(x)
+            x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
+        return self.classifier(x)
+
+    def model(
+        self,
+        inputs: keras.KerasTensor,
+        x: keras.KerasTensor,
+        name: str,
+        *,
+        top: Callable[[keras.KerasTensor], Any] | None = None,
+        dropout: float = 0.0,
+    ) -> keras.Model:
+        """The model from ``inputs`` to the head on its last feature map ``x``.
+
+        Args:
+            inputs: The model's input.
+            x: The last feature map.
+            name: Model name.
+            top: The head with ``include_top``: the outputs it computes from
+                ``x``. By default `average_pooled` with ``dropout``.
+            dropout: Dropout rate of the default top.
+        """
+        if not self.include_top:
+            outputs = feature_pooling(x, self.pooling)
+        elif top is None:
+            outputs = self.average_pooled(x, dropout)
+        else:
+            outputs = top(x)
+        return keras.Model(inputs, outputs, name=name)
+
+
+def check_head(
+    builder: Callable[..., keras.Model],
+    model: str,
+    num_classes: int,
+    head_options: Mapping[str, Any],
+) -> Head:
+    """Validate a builder's ``num_classes`` and `HeadOptions`, and return its `Head`.
+
+    Args:
+        builder: The builder, whose arguments an error message lists.
+        model: Model name, for the messages.
+        num_classes: Number of classes of the classifier.
+        head_options: The builder's ``**head_options``.
 
     Raises:
-        ValueError: For a non-positive ``num_classes`` with a head, or an
-            unknown ``pooling``.
+        ValueError: For an argument the builder does not take (its
+            ``**head_options`` would otherwise swallow a typo), a
+            non-positive ``num_classes`` with a head, or an unknown
+            ``pooling``.
     """
+    unknown = sorted(set(head_options) - set(HeadOptions.__annotations__))
+    if unknown:
+        takes = [
+            argument
+            for argument, parameter in inspect.signature(builder).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        raise ValueError(
+            f"{model}: unknown argument(s) {', '.join(unknown)}. Valid ones: "
+            f"{', '.join(takes + list(HeadOptions.__annotations__))}."
+        )
+    include_top = head_options.get("include_top", True)
+    pooling = head_options.get("pooling")
     if include_top:
         try:
             positive_int(num_classes, "num_classes", model)
@@ -93,6 +249,8 @@ def check_head(*, model: str, include_top: bool, num_classes: int, pooling: str 
             ) from None
     if pooling not in POOLING_CHOICES:
         raise ValueError(f"{model}: pooling must be one of {POOLING_CHOICES}, got {pooling!r}.")
+    activation = head_options.get("classifier_activation", "softmax")
+    return Head(num_classes, include_top, pooling, activation)
 
 
 def check_bool(model: str, arg: str, value: object) -> None:
@@ -130,30 +288,6 @@ def classifier(
     return keras.layers.Dense(num_classes, activation=activation, dtype="float32", name=name)(x)
 
 
-def global_pool_head(
-    x: keras.KerasTensor,
-    *,
-    include_top: bool,
-    num_classes: int,
-    pooling: str | None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.0,
-) -> keras.KerasTensor:
-    """Global average pooling then a dense classifier, or the chosen pooling.
-
-    With ``include_top`` the head is global average pooling, optional dropout
-    and the classifier (the modern head of GoogLeNet, ResNet and their
-    descendants). Without it, ``pooling`` decides what the features are:
-    ``None`` (the last feature map), ``"avg"`` or ``"max"``.
-    """
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-        return classifier(x, num_classes=num_classes, activation=classifier_activation)
-    return feature_pooling(x, pooling)
-
-
 def feature_pooling(x: keras.KerasTensor, pooling: str | None) -> keras.KerasTensor:
     """The output of a model without its head: the last map, or its global pooling.
 
@@ -166,30 +300,6 @@ def feature_pooling(x: keras.KerasTensor, pooling: str | None) -> keras.KerasTen
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
-
-
-def dense_head(
-    x: keras.KerasTensor,
-    *,
-    units: tuple[int, ...],
-    dropout: float,
-    num_classes: int,
-    classifier_activation: str | None,
-    first_index: int = 1,
-) -> keras.KerasTensor:
-    """Flatten, then dense ReLU layers each followed by dropout, then the classifier.
-
-    The head of AlexNet, VGG and the book's simple CNN. Layers are named
-    ``flatten``, ``fc{i}``, ``dropout{i}`` (``i`` from ``first_index``) and
-    ``predictions``, as in ``keras.applications.VGG16``.
-    """
-    x = keras.layers.Flatten(name="flatten")(x)
-    for index, width in enumerate(units, start=first_index):
-        x = keras.layers.Dense(
-            width, activation="relu", kernel_initializer="he_normal", name=f"fc{index}"
-        )(x)
-        x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
-    return classifier(x, num_classes=num_classes, activation=classifier_activation)
 
 
 def conv_bn_relu(
@@ -263,10 +373,7 @@ def imagenet_resnet(
     unit: ResidualUnit,
     blocks: Sequence[int],
     input_shape: Sequence[int],
-    num_classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: str | None,
+    head: Head,
     keras_form: bool = False,
     groups: int = 1,
     width_per_group: int = 64,
@@ -285,7 +392,6 @@ def imagenet_resnet(
         ValueError: For an input smaller than 32x32 or an invalid argument.
     """
     shape = check_input_shape(input_shape, model=name, min_size=IMAGENET_MIN_SIZE)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     check_bool(name, "keras_form", keras_form)
 
     bn_epsilon, bn_momentum = (
@@ -330,14 +436,7 @@ def imagenet_resnet(
         stage_kwargs=stage_kwargs,
         **unit_kwargs,
     )
-    x = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-    )
-    return keras.Model(inputs, x, name=name)
+    return head.model(inputs, x, name)
 
 
 def small_image_resnet(
@@ -345,10 +444,7 @@ def small_image_resnet(
     name: str,
     unit: ResidualUnit,
     input_shape: Sequence[int],
-    num_classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: str | None,
+    head: Head,
     stem_width: int,
     filters: Sequence[int],
     blocks_per_stage: int,
@@ -364,13 +460,12 @@ def small_image_resnet(
     ``filters`` and ``blocks_per_stage`` are the caller's.
 
     Raises:
-        ValueError: For an input smaller than the total stride or a bad head.
+        ValueError: For an input smaller than the total stride.
     """
     # Each stage after the first halves the side; the last map keeps >= 1 position
     # per input patch of that size.
     min_size = 2 ** (len(filters) - 1)
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
     inputs = keras.Input(shape=shape, name="image")
     x = conv_bn_relu(inputs, stem_width, 3, name="conv1")
     x = residual_stages(
@@ -382,11 +477,4 @@ def small_image_resnet(
         stage_kwargs=stage_kwargs,
         **unit_kwargs,
     )
-    x = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-    )
-    return keras.Model(inputs, x, name=name)
+    return head.model(inputs, x, name)

@@ -9,19 +9,26 @@ https://papers.nips.cc/paper_files/paper/2012/hash/c399862d3b9d6b76c8436e924a68c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.normalization import LocalResponseNormalization
 from cnn_guide.models._common import (
+    Head,
+    HeadOptions,
+    ModelArguments,
     check_dropout,
     check_head,
     check_input_shape,
-    classifier,
-    feature_pooling,
 )
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["alexnet", "alexnet_fashion", "alexnet_grouped"]
 
@@ -52,6 +59,13 @@ ACTIVATION_CHOICES = ("relu", "tanh")
 _INITIALIZERS = {"relu": "he_normal", "tanh": "glorot_uniform"}
 
 
+class AlexNetArguments(ModelArguments, total=False):
+    """The keyword arguments of `alexnet`, which `alexnet_grouped` takes too."""
+
+    groups: int
+    dropout: float
+
+
 FAMILY = Family("alexnet", ALEXNET_PAPER, 2012, ALEXNET_URL, "chapters/alexnet.md")
 # What the registry knows of each builder: `ModelInfo` fields beyond the family's.
 ALEXNET_MODELS: dict[str, dict] = {
@@ -79,19 +93,16 @@ ALEXNET_MODELS: dict[str, dict] = {
 
 
 def _alexnet_graph(
-    *,
     shape: tuple[int, int, int],
-    convs: Sequence[tuple[int, int, int, bool, bool]],
-    dense_units: int,
-    groups: int,
-    dropout: float,
-    stem_padding: str,
-    num_classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: str | None,
-    activation: str,
+    head: Head,
     name: str,
+    convs: Sequence[tuple[int, int, int, bool, bool]],
+    stem_padding: str,
+    dense_units: int,
+    *,
+    dropout: float,
+    groups: int = 1,
+    activation: str = "relu",
 ) -> keras.Model:
     """Conv-activation(-LRN)(-pool) stack and the dropout dense head (arguments checked)."""
     act = {"activation": activation, "kernel_initializer": _INITIALIZERS[activation]}
@@ -113,28 +124,19 @@ def _alexnet_graph(
         # Section 3.4: overlapping pooling, 3x3 windows every 2 pixels.
         if pool:
             x = keras.layers.MaxPooling2D(3, strides=2, name=f"pool{index}")(x)
-    if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
-        for index in (6, 7):
-            x = keras.layers.Dense(dense_units, **act, name=f"fc{index}")(x)
-            # Section 4.2: dropout on the outputs of the first two dense layers.
-            x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
-        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    else:
-        x = feature_pooling(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    # fc6 and fc7; section 4.2: dropout on the outputs of the first two dense layers.
+    top = partial(head.dense, units=(dense_units,) * 2, dropout=dropout, first_index=6, **act)
+    return head.model(inputs, x, name, top=top)
 
 
 def alexnet(
     *,
     input_shape: Sequence[int] = (227, 227, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     groups: int = 1,
     dropout: float = 0.5,
     name: str = "alexnet",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """AlexNet as one tower: 62,378,344 parameters at 227x227x3, 1000 classes.
 
@@ -172,14 +174,12 @@ def alexnet(
             1x1 map of. The dense head reads the whole last map, so other
             sizes than 227 change fc6's parameter count.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc6, fc7, classifier).
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         groups: Channel groups of conv2, conv4 and conv5: 1 (one tower) or the
             paper's 2 (two GPUs); any divisor of 32 works.
         dropout: Dropout rate after fc6 and fc7.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -190,7 +190,7 @@ def alexnet(
             not divide the channels, or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=ALEXNET_MIN_SIZE)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(alexnet, name, num_classes, head_options)
     check_dropout(name, dropout)
     # The grouped layers read 96 or 384 maps and write 256 or 384: groups must
     # divide all of them, i.e. divide their greatest common divisor, 32.
@@ -201,31 +201,11 @@ def alexnet(
             "groups=2 (alexnet_grouped)."
         )
     return _alexnet_graph(
-        shape=shape,
-        convs=ALEXNET_CONVS,
-        dense_units=4096,
-        groups=groups,
-        dropout=dropout,
-        stem_padding="valid",
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        activation="relu",
-        name=name,
+        shape, head, name, ALEXNET_CONVS, "valid", 4096, dropout=dropout, groups=groups
     )
 
 
-def alexnet_grouped(
-    *,
-    input_shape: Sequence[int] = (227, 227, 3),
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-    name: str = "alexnet_grouped",
-) -> keras.Model:
+def alexnet_grouped(**kwargs: Unpack[AlexNetArguments]) -> keras.Model:
     """AlexNet's original two-GPU form: 60,965,224 parameters at 227x227x3.
 
     Identical to `alexnet` with ``groups=2``. The network was split over two
@@ -245,33 +225,9 @@ def alexnet_grouped(
     https://papers.nips.cc/paper_files/paper/2012/hash/c399862d3b9d6b76c8436e924a68c45b-Abstract.html.
     Chapter: ``docs/chapters/alexnet.md``.
 
-    Args:
-        input_shape: ``(height, width, channels)``; at least 67x67.
-        num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc6, fc7, classifier).
-        pooling: Without the head: ``None``, ``"avg"`` or ``"max"``.
-        classifier_activation: Activation of the output layer.
-        dropout: Dropout rate after fc6 and fc7.
-        name: Model name.
-
-    Returns:
-        The uncompiled Keras model.
-
-    Raises:
-        ValueError: For an input smaller than 67x67, a wrong rank,
-            non-positive classes, an unknown pooling or a dropout outside
-            [0, 1).
+    The arguments are those of `alexnet`.
     """
-    return alexnet(
-        input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        groups=2,
-        dropout=dropout,
-        name=name,
-    )
+    return alexnet(**{"groups": 2, "name": "alexnet_grouped", **kwargs})
 
 
 # The Fashion-MNIST variant: stride-1 stem, same kernel sizes as the paper's
@@ -289,12 +245,10 @@ def alexnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
     activation: str = "relu",
     name: str = "alexnet_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """AlexNet for 28x28 Fashion-MNIST: 645,258 parameters, about 16.6M MACs.
 
@@ -333,10 +287,6 @@ def alexnet_fashion(
         input_shape: ``(height, width, channels)``; at least 15x15, the
             smallest input three 3x3/2 'valid' poolings leave a 1x1 map of.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head.
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         dropout: Dropout rate after each hidden dense layer.
         activation: ``"relu"`` (the paper's) or ``"tanh"``, for every
             convolution and hidden dense layer, each with the initializer
@@ -346,6 +296,8 @@ def alexnet_fashion(
             same network with tanh; ``"tanh"`` repeats that comparison here.
             The parameter count does not change.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -356,7 +308,7 @@ def alexnet_fashion(
             [0, 1) or an unknown activation.
     """
     shape = check_input_shape(input_shape, model=name, min_size=15)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(alexnet_fashion, name, num_classes, head_options)
     check_dropout(name, dropout)
     if activation not in ACTIVATION_CHOICES:
         raise ValueError(
@@ -365,18 +317,7 @@ def alexnet_fashion(
             "--option activation=tanh on the command line."
         )
     return _alexnet_graph(
-        shape=shape,
-        convs=FASHION_CONVS,
-        dense_units=512,
-        groups=1,
-        dropout=dropout,
-        stem_padding="same",
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        activation=activation,
-        name=name,
+        shape, head, name, FASHION_CONVS, "same", 512, dropout=dropout, activation=activation
     )
 
 

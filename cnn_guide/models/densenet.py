@@ -15,14 +15,19 @@ Chapter: ``docs/chapters/densenet.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide._validate import positive_int, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.dense_block import DenseBlock, TransitionLayer
-from cnn_guide.models._common import check_head, check_input_shape, global_pool_head
+from cnn_guide.models._common import HeadOptions, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["densenet121", "densenet_fashion"]
 
@@ -117,15 +122,13 @@ def densenet121(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     growth_rate: int = 32,
     block_config: Sequence[int] = (6, 12, 24, 16),
     num_init_features: int = 64,
     bn_size: int = 4,
     compression: float = 0.5,
     name: str = "densenet121",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """DenseNet-121 (DenseNet-BC, k = 32): 8,062,504 weights (7,978,856 trainable).
 
@@ -159,10 +162,6 @@ def densenet121(
     Args:
         input_shape: ``(height, width, channels)``, at least 29x29.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         growth_rate: Channels ``k`` each dense layer adds.
         block_config: Dense layers in each block; (6, 12, 32, 32) gives
             DenseNet-169 and (6, 12, 48, 32) DenseNet-201.
@@ -170,6 +169,8 @@ def densenet121(
         bn_size: Width of the 1x1 bottleneck as a multiple of ``k``.
         compression: Fraction ``theta`` of the channels a transition keeps.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -189,7 +190,7 @@ def densenet121(
     )
     min_size = _min_side(len(blocks) - 1, imagenet_stem=True)
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(densenet121, name, num_classes, head_options)
 
     inputs = keras.Input(shape=shape, name="image")
     # Explicit symmetric padding, as in Keras' and Torch's DenseNet: "same"
@@ -207,29 +208,20 @@ def densenet121(
         bn_size=bn_size,
         compression=compression,
     )
-    outputs = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-    )
-    return keras.Model(inputs, outputs, name=name)
+    return head.model(inputs, x, name)
 
 
 def densenet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     growth_rate: int = 12,
     block_config: Sequence[int] = (2, 4, 8),
     num_init_features: int = 24,
     bn_size: int = 4,
     compression: float = 0.5,
     name: str = "densenet_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """A small DenseNet-BC for 28x28x1 Fashion-MNIST, in the paper's CIFAR layout.
 
@@ -271,16 +263,14 @@ def densenet_fashion(
         input_shape: ``(height, width, channels)``, at least 4x4 (with three
             blocks).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         growth_rate: Channels ``k`` each dense layer adds.
         block_config: Dense layers in each block.
         num_init_features: Channels of the stem convolution.
         bn_size: Width of the 1x1 bottleneck as a multiple of ``k``.
         compression: Fraction ``theta`` of the channels a transition keeps.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -300,7 +290,7 @@ def densenet_fashion(
     )
     min_size = _min_side(len(blocks) - 1, imagenet_stem=False)
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(densenet_fashion, name, num_classes, head_options)
 
     inputs = keras.Input(shape=shape, name="image")
     x = keras.layers.Conv2D(num_init_features, 3, padding="same", use_bias=False, name="stem_conv")(
@@ -313,14 +303,7 @@ def densenet_fashion(
         bn_size=bn_size,
         compression=compression,
     )
-    outputs = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-    )
-    return keras.Model(inputs, outputs, name=name)
+    return head.model(inputs, x, name)
 
 
 register_family(FAMILY, DENSENET_MODELS, [densenet121, densenet_fashion])

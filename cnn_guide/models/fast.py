@@ -10,18 +10,18 @@ Chapter: ``docs/chapters/fast.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide._validate import positive_int
 from cnn_guide.data import FASHION_MNIST_SHAPE
-from cnn_guide.models._common import (
-    check_head,
-    check_input_shape,
-    classifier,
-    feature_pooling,
-)
+from cnn_guide.models._common import HeadOptions, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["fast_resnet_fashion"]
 
@@ -48,11 +48,9 @@ def fast_resnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     width: int = 16,
     name: str = "fast_resnet_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """A ResNet-9-style network for fast training on 28x28 images.
 
@@ -79,12 +77,11 @@ def fast_resnet_fashion(
     Args:
         input_shape: ``(height, width, channels)``; at least 8x8 (three poolings).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global max pooling and the classifier.
-        pooling: Without the head: ``None``, ``"avg"`` or ``"max"``.
-        classifier_activation: Activation of the output layer.
         width: Filters of the first convolution; the stages have ``2 *
             width`` and ``4 * width``. Cost grows with its square.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -94,7 +91,7 @@ def fast_resnet_fashion(
             or an unknown pooling.
     """
     shape = check_input_shape(input_shape, model=name, min_size=8)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(fast_resnet_fashion, name, num_classes, head_options)
     width = positive_int(width, "width", name)
 
     def conv_bn(x: keras.KerasTensor, filters: int, layer_name: str) -> keras.KerasTensor:
@@ -123,12 +120,9 @@ def fast_resnet_fashion(
     x = conv_bn(x, 4 * width, "stage3")
     x = keras.layers.MaxPooling2D(name="pool3")(x)
     x = residual_pair(x, 4 * width, "res3")
-    if include_top:
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    else:
-        x = feature_pooling(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    # Page's head: global max pooling, then the classifier.
+    top = keras.layers.GlobalMaxPooling2D(name="max_pool")
+    return head.model(inputs, x, name, top=lambda x: head.classifier(top(x)))
 
 
 register_family(FAMILY, FAST_MODELS, [fast_resnet_fashion])

@@ -8,6 +8,7 @@ Chapter: ``docs/chapters/googlenet.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -15,14 +16,12 @@ from cnn_guide._validate import boolean
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.inception import InceptionModule
 from cnn_guide.layers.normalization import LocalResponseNormalization
-from cnn_guide.models._common import (
-    check_dropout,
-    check_head,
-    check_input_shape,
-    classifier,
-    global_pool_head,
-)
+from cnn_guide.models._common import Head, HeadOptions, check_dropout, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["GOOGLENET_MODULES", "googlenet", "googlenet_fashion"]
 
@@ -96,9 +95,7 @@ def _lrn(name: str) -> LocalResponseNormalization:
     return LocalResponseNormalization(depth_radius=2, bias=1.0, alpha=2e-5, beta=0.75, name=name)
 
 
-def _aux_head(
-    x: keras.KerasTensor, *, num_classes: int, activation: str | None, name: str
-) -> keras.KerasTensor:
+def _aux_head(x: keras.KerasTensor, head: Head, name: str) -> keras.KerasTensor:
     """An auxiliary classifier (section 5): pool, 1x1 conv, dense, dropout, softmax."""
     x = keras.layers.AveragePooling2D(5, strides=3, name=f"{name}_avg_pool")(x)
     x = _conv(128, 1, f"{name}_conv")(x)
@@ -107,19 +104,17 @@ def _aux_head(
         1024, activation="relu", kernel_initializer="he_normal", name=f"{name}_fc"
     )(x)
     x = keras.layers.Dropout(0.7, name=f"{name}_dropout")(x)
-    return classifier(x, num_classes=num_classes, activation=activation, name=f"{name}_predictions")
+    return head.classifier(x, name=f"{name}_predictions")
 
 
 def googlenet(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     aux_classifiers: bool = False,
     dropout: float = 0.4,
     name: str = "googlenet",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """GoogLeNet, the paper's Table 1: 6,998,552 parameters at 224x224x3.
 
@@ -154,14 +149,12 @@ def googlenet(
             the auxiliary classifiers): the network downsamples by 32 with
             'same' padding, so 32 is where the last map becomes 1x1.
         num_classes: Number of classes of the classifier(s).
-        include_top: Whether to add the global-average-pooling head.
-        pooling: Without the head: ``None`` returns the 5b map, ``"avg"`` or
-            ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer(s).
         aux_classifiers: Whether to add the two auxiliary classifiers and
             return ``[main, aux1, aux2]``; needs ``include_top=True``.
         dropout: Dropout rate before the main classifier.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model; with ``aux_classifiers``, a model with
@@ -174,9 +167,9 @@ def googlenet(
     """
     min_size = GOOGLENET_AUX_MIN_SIZE if aux_classifiers else GOOGLENET_MIN_SIZE
     shape = check_input_shape(input_shape, model=name, min_size=min_size)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(googlenet, name, num_classes, head_options)
     check_dropout(name, dropout)
-    if aux_classifiers and not include_top:
+    if aux_classifiers and not head.include_top:
         raise ValueError(
             f"{name}: aux_classifiers=True needs include_top=True (the auxiliary "
             "classifiers only exist to help train the main classifier)."
@@ -200,25 +193,13 @@ def googlenet(
         label, filters = entry
         x = InceptionModule(*filters, kernel_initializer="he_normal", name=f"inception_{label}")(x)
         if aux_classifiers and label in AUX_AFTER:
-            head = f"aux{len(aux) + 1}"
-            aux.append(
-                _aux_head(
-                    x,
-                    num_classes=num_classes,
-                    activation=classifier_activation,
-                    name=head,
-                )
-            )
-    x = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-    )
-    outputs = [x, *aux] if aux_classifiers else x
-    return keras.Model(inputs, outputs, name=name)
+            aux.append(_aux_head(x, head, f"aux{len(aux) + 1}"))
+
+    def top(x: keras.KerasTensor) -> keras.KerasTensor | list[keras.KerasTensor]:
+        main = head.average_pooled(x, dropout)
+        return [main, *aux] if aux_classifiers else main
+
+    return head.model(inputs, x, name, top=top)
 
 
 # Half of Table 1's 3a, 3b and 4a.
@@ -234,12 +215,10 @@ def googlenet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.4,
     reductions: bool = True,
     name: str = "googlenet_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """GoogLeNet for 28x28 Fashion-MNIST: 232,442 parameters, about 17.2M MACs.
 
@@ -273,10 +252,6 @@ def googlenet_fashion(
         input_shape: ``(height, width, channels)``; at least 4x4, where the
             two stride-2 poolings ('same' padding) leave a 1x1 map.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add the global-average-pooling head.
-        pooling: Without the head: ``None`` returns the last module's map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         dropout: Dropout rate before the classifier.
         reductions: ``False`` builds every module as the paper's naive
             inception module (Figure 2a): 1x1, 3x3 and 5x5 convolutions
@@ -289,6 +264,8 @@ def googlenet_fashion(
             it: 1,073,002 parameters and about 62M multiply-accumulates
             against 232,442 and 17.2M.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -299,7 +276,7 @@ def googlenet_fashion(
             non-boolean ``reductions``.
     """
     shape = check_input_shape(input_shape, model=name, min_size=4)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(googlenet_fashion, name, num_classes, head_options)
     check_dropout(name, dropout)
     reductions = boolean(reductions, "reductions", name)
 
@@ -319,15 +296,7 @@ def googlenet_fashion(
             reductions=reductions,
             name=f"inception_{label}",
         )(x)
-    x = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-    )
-    return keras.Model(inputs, x, name=name)
+    return head.model(inputs, x, name, dropout=dropout)
 
 
 register_family(FAMILY, GOOGLENET_MODELS, [googlenet, googlenet_fashion])

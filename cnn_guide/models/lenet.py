@@ -14,13 +14,18 @@ subsampling of S2 and S4 (`cnn_guide.layers.TrainableSubsampling`), live in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.lenet import LENET5_C3_TABLE, PartialConv2D, TrainableSubsampling
-from cnn_guide.models._common import check_head, check_input_shape, classifier, feature_pooling
+from cnn_guide.models._common import Head, HeadOptions, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["lenet5", "lenet5_fashion"]
 
@@ -59,19 +64,16 @@ LENET_MODELS: dict[str, dict] = {
 
 
 def _lenet5(
-    *,
     shape: tuple[int, int, int],
-    num_classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: str | None,
+    head: Head,
+    name: str,
+    c1_padding: str,
     c3_connections: str,
     subsampling: str,
     activation: str,
-    c1_padding: str,
-    name: str,
 ) -> keras.Model:
-    """The LeNet-5 graph shared by `lenet5` and `lenet5_fashion` (arguments checked)."""
+    """The LeNet-5 graph shared by `lenet5` and `lenet5_fashion` (shape and head checked)."""
+    _check_options(name, c3_connections, subsampling, activation)
     act = {"activation": activation, "kernel_initializer": _INITIALIZERS[activation]}
 
     def subsample(x: keras.KerasTensor, layer_name: str) -> keras.KerasTensor:
@@ -92,13 +94,12 @@ def _lenet5(
     # C5 is a convolution, not a dense layer: on a 32x32 input its 5x5 kernels
     # cover the whole 5x5 map of S4, on a larger input it slides.
     x = keras.layers.Conv2D(120, 5, **act, name="c5")(x)
-    if include_top:
+
+    def f6(x: keras.KerasTensor) -> keras.KerasTensor:
         x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dense(84, **act, name="f6")(x)
-        x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-    else:
-        x = feature_pooling(x, pooling)
-    return keras.Model(inputs, x, name=name)
+        return head.classifier(keras.layers.Dense(84, **act, name="f6")(x))
+
+    return head.model(inputs, x, name, top=f6)
 
 
 def _check_options(name: str, c3_connections: str, subsampling: str, activation: str) -> None:
@@ -118,13 +119,11 @@ def lenet5(
     *,
     input_shape: Sequence[int] = (32, 32, 1),
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     c3_connections: str = "full",
     subsampling: str = "average",
     activation: str = "tanh",
     name: str = "lenet5",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """LeNet-5 on the paper's 32x32 images: 61,706 parameters by default.
 
@@ -167,11 +166,6 @@ def lenet5(
             at which C5's 5x5 kernels still fit after two subsamplings. A
             larger input gives C5 a larger map, and F6 then reads all of it.
         num_classes: Number of classes of the output layer.
-        include_top: Whether to add F6 and the output layer. Without them the
-            model ends at C5.
-        pooling: Without the top: ``None`` returns C5's map, ``"avg"`` or
-            ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         c3_connections: ``"full"`` (every C3 map reads all six S2 maps) or
             ``"paper"`` (Table I, with `PartialConv2D`).
         subsampling: ``"average"`` (parameter-free 2x2 average pooling),
@@ -187,6 +181,8 @@ def lenet5(
             tanh, He normal for ReLU. With ``subsampling="max"`` it sets the
             1998 choices against today's; the parameter count does not change.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -196,33 +192,19 @@ def lenet5(
             non-positive classes, an unknown pooling or an unknown option.
     """
     shape = check_input_shape(input_shape, model=name, min_size=32)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_options(name, c3_connections, subsampling, activation)
-    return _lenet5(
-        shape=shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        c3_connections=c3_connections,
-        subsampling=subsampling,
-        activation=activation,
-        c1_padding="valid",
-        name=name,
-    )
+    head = check_head(lenet5, name, num_classes, head_options)
+    return _lenet5(shape, head, name, "valid", c3_connections, subsampling, activation)
 
 
 def lenet5_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     c3_connections: str = "full",
     subsampling: str = "average",
     activation: str = "tanh",
     name: str = "lenet5_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """LeNet-5 for 28x28 Fashion-MNIST images: 61,706 parameters, 0.42M MACs.
 
@@ -248,11 +230,6 @@ def lenet5_fashion(
         input_shape: ``(height, width, channels)``; at least 28x28, so that C5
             still fits after two subsamplings.
         num_classes: Number of classes of the output layer.
-        include_top: Whether to add F6 and the output layer. Without them the
-            model ends at C5.
-        pooling: Without the top: ``None`` returns C5's map, ``"avg"`` or
-            ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         c3_connections: ``"full"`` or ``"paper"`` (Table I), as in `lenet5`.
         subsampling: ``"average"``, ``"trainable"`` or ``"max"``, as in
             `lenet5`.
@@ -260,6 +237,8 @@ def lenet5_fashion(
             ``activation="relu", subsampling="max"`` is LeNet-5 with today's
             choices, at the same 61,706 parameters.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -269,20 +248,8 @@ def lenet5_fashion(
             non-positive classes, an unknown pooling or an unknown option.
     """
     shape = check_input_shape(input_shape, model=name, min_size=28)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
-    _check_options(name, c3_connections, subsampling, activation)
-    return _lenet5(
-        shape=shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        c3_connections=c3_connections,
-        subsampling=subsampling,
-        activation=activation,
-        c1_padding="same",
-        name=name,
-    )
+    head = check_head(lenet5_fashion, name, num_classes, head_options)
+    return _lenet5(shape, head, name, "same", c3_connections, subsampling, activation)
 
 
 register_family(FAMILY, LENET_MODELS, [lenet5, lenet5_fashion])

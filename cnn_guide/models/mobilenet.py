@@ -17,14 +17,19 @@ Chapter: ``docs/chapters/mobilenet.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide._validate import boolean, positive_int
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.mobile import InvertedResidual
-from cnn_guide.models._common import check_dropout, check_head, check_input_shape, global_pool_head
+from cnn_guide.models._common import HeadOptions, check_dropout, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["mobilenet_v2", "mobilenet_v2_fashion"]
 
@@ -141,11 +146,9 @@ def mobilenet_v2(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     alpha: float = 1.0,
     name: str = "mobilenet_v2",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """MobileNetV2 (Table 2 of the paper): 3,538,984 weights (3,504,872 trainable).
 
@@ -179,13 +182,11 @@ def mobilenet_v2(
     Args:
         input_shape: ``(height, width, channels)``, at least 17x17.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         alpha: Width multiplier (0.35, 0.5, 0.75, 1.0, 1.3 and 1.4 in the
             paper).
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -197,7 +198,7 @@ def mobilenet_v2(
     """
     alpha = _check_alpha(alpha, name)
     shape = check_input_shape(input_shape, model=name, min_size=_min_side(5))
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(mobilenet_v2, name, num_classes, head_options)
 
     inputs = keras.Input(shape=shape, name="image")
     x = _mobilenet_v2_body(
@@ -208,14 +209,7 @@ def mobilenet_v2(
         last_channels=_make_divisible(1280 * alpha) if alpha > 1.0 else 1280,
         bn_momentum=0.999,
     )
-    outputs = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-    )
-    return keras.Model(inputs, outputs, name=name)
+    return head.model(inputs, x, name)
 
 
 # The paper's table with the stride of two stages set to 1 (see the docstring).
@@ -234,15 +228,13 @@ def mobilenet_v2_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     alpha: float = 0.5,
     last_channels: int = 1280,
     separable: bool = True,
     linear_bottleneck: bool = True,
     dropout: float = 0.0,
     name: str = "mobilenet_v2_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """A MobileNetV2 for 28x28x1 Fashion-MNIST: the paper's 17 blocks, narrower.
 
@@ -278,10 +270,6 @@ def mobilenet_v2_fashion(
     Args:
         input_shape: ``(height, width, channels)``, at least 5x5.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         alpha: Width multiplier of the blocks and the stem.
         last_channels: Channels of the last 1x1 convolution (1280, as the
             paper keeps for every ``alpha`` <= 1).
@@ -295,6 +283,8 @@ def mobilenet_v2_fashion(
             accuracy.
         dropout: Dropout rate before the classifier.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -307,7 +297,7 @@ def mobilenet_v2_fashion(
     """
     alpha = _check_alpha(alpha, name)
     shape = check_input_shape(input_shape, model=name, min_size=_min_side(3))
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(mobilenet_v2_fashion, name, num_classes, head_options)
     last_channels = positive_int(last_channels, "last_channels", name)
     separable = boolean(separable, "separable", name)
     linear_bottleneck = boolean(linear_bottleneck, "linear_bottleneck", name)
@@ -324,15 +314,7 @@ def mobilenet_v2_fashion(
         separable=separable,
         linear_bottleneck=linear_bottleneck,
     )
-    outputs = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-    )
-    return keras.Model(inputs, outputs, name=name)
+    return head.model(inputs, x, name, dropout=dropout)
 
 
 register_family(FAMILY, MOBILENET_MODELS, [mobilenet_v2, mobilenet_v2_fashion])

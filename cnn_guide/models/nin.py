@@ -9,18 +9,17 @@ Chapter: ``docs/chapters/nin.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide.data import FASHION_MNIST_SHAPE
-from cnn_guide.models._common import (
-    check_dropout,
-    check_head,
-    check_input_shape,
-    classifier,
-    feature_pooling,
-)
+from cnn_guide.models._common import Head, HeadOptions, check_dropout, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["nin", "nin_fashion"]
 
@@ -30,6 +29,11 @@ NIN_URL = "https://arxiv.org/abs/1312.4400"
 # pixels to leave a 1x1 map (67 -> 15 -> 7 -> 3 -> 1).
 NIN_MIN_SIZE = 67
 HEAD_CHOICES = ("global_average", "dense")
+# The feature mlpconvs: (filters, kernel, stride, padding, max pooling after).
+# AlexNet's sizes, as in Dive into Deep Learning; then the Fashion-MNIST
+# variant's (see its docstring). A 3x3 class-map mlpconv follows in both.
+NIN_BLOCKS = ((96, 11, 4, "valid", True), (256, 5, 1, "same", True), (384, 3, 1, "same", True))
+FASHION_BLOCKS = ((32, 5, 1, "same", True), (64, 3, 1, "same", True), (128, 3, 1, "same", False))
 
 
 FAMILY = Family("nin", NIN_PAPER, 2013, NIN_URL, "chapters/nin.md")
@@ -81,17 +85,13 @@ def _mlpconv(
 
 
 def _nin_graph(
-    *,
     shape: tuple[int, int, int],
-    blocks: Sequence[tuple[int, int, int, str, bool]],
-    final_kernel: int,
-    num_classes: int,
-    include_top: bool,
-    pooling: str | None,
-    classifier_activation: str | None,
-    dropout: float,
+    head: Head,
     name: str,
-    head: str = "global_average",
+    blocks: Sequence[tuple[int, int, int, str, bool]],
+    *,
+    dropout: float,
+    dense: bool = False,
 ) -> keras.Model:
     """Feature mlpconvs with poolings, then the class-map head (arguments checked)."""
     inputs = keras.Input(shape=shape, name="image")
@@ -100,37 +100,32 @@ def _nin_graph(
         x = _mlpconv(x, filters, kernel, stride, padding, f"mlpconv{index}")
         if pool:
             x = keras.layers.MaxPooling2D(3, strides=2, name=f"pool{index}")(x)
-    if include_top:
+
+    def class_maps(x: keras.KerasTensor) -> keras.KerasTensor:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
         # The head: one map per class, averaged over the image. No dense layer,
         # so nothing in the head can overfit the way AlexNet's 4096-unit layers can.
-        x = _mlpconv(x, num_classes, final_kernel, 1, "same", f"mlpconv{len(blocks) + 1}")
-        if head == "dense":
+        x = _mlpconv(x, head.num_classes, 3, 1, "same", f"mlpconv{len(blocks) + 1}")
+        if dense:
             # Section 4.6's control: the same class maps read by one fully
             # connected linear layer, with dropout before it, instead of averaged.
             x = keras.layers.Flatten(name="flatten")(x)
             x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-            x = classifier(x, num_classes=num_classes, activation=classifier_activation)
-        else:
-            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-            # Softmax in float32 whatever the policy (as _common.classifier does).
-            x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(
-                x
-            )
-    else:
-        x = feature_pooling(x, pooling)
-    return keras.Model(inputs, x, name=name)
+            return head.classifier(x)
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        # Softmax in float32 whatever the policy (as _common.classifier does).
+        return keras.layers.Activation(head.activation, dtype="float32", name="predictions")(x)
+
+    return head.model(inputs, x, name, top=class_maps)
 
 
 def nin(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
     name: str = "nin",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """Network in Network for ImageNet-sized images (7,439,608 parameters).
 
@@ -163,13 +158,10 @@ def nin(
             smallest input the stride-4 stem and three 3x3/2 poolings leave a
             1x1 map of.
         num_classes: Number of classes, i.e. of class maps.
-        include_top: Whether to add dropout, the class-map mlpconv, global
-            average pooling and the softmax.
-        pooling: Without the head: ``None`` returns the third pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation applied to the averaged class maps.
         dropout: Dropout rate before the class-map mlpconv.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -180,35 +172,19 @@ def nin(
             [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=NIN_MIN_SIZE)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(nin, name, num_classes, head_options)
     check_dropout(name, dropout)
-    return _nin_graph(
-        shape=shape,
-        blocks=(
-            (96, 11, 4, "valid", True),
-            (256, 5, 1, "same", True),
-            (384, 3, 1, "same", True),
-        ),
-        final_kernel=3,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-        name=name,
-    )
+    return _nin_graph(shape, head, name, NIN_BLOCKS, dropout=dropout)
 
 
 def nin_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
     head: str = "global_average",
     name: str = "nin_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """Network in Network for 28x28 Fashion-MNIST: 148,390 parameters, 11.0M MACs.
 
@@ -238,11 +214,6 @@ def nin_fashion(
         input_shape: ``(height, width, channels)``; at least 7x7, the smallest
             input two 3x3/2 'valid' poolings leave a 1x1 map of.
         num_classes: Number of classes, i.e. of class maps.
-        include_top: Whether to add dropout, the class-map mlpconv, global
-            average pooling and the softmax.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation applied to the averaged class maps.
         dropout: Dropout rate before the class-map mlpconv (and, with
             ``head="dense"``, before the fully connected layer).
         head: ``"global_average"`` (the paper's: each class score is the
@@ -256,6 +227,8 @@ def nin_fashion(
             dense layer adds 360 x 10 + 10 = 3,610 parameters (152,000 in
             all) and ties the model to its input size.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -266,7 +239,7 @@ def nin_fashion(
             unknown head.
     """
     shape = check_input_shape(input_shape, model=name, min_size=7)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    checked = check_head(nin_fashion, name, num_classes, head_options)
     check_dropout(name, dropout)
     if head not in HEAD_CHOICES:
         raise ValueError(
@@ -274,22 +247,7 @@ def nin_fashion(
             "'global_average' (the paper's) or 'dense' (section 4.6's fully connected "
             "control), e.g. --option head=dense on the command line."
         )
-    return _nin_graph(
-        shape=shape,
-        blocks=(
-            (32, 5, 1, "same", True),
-            (64, 3, 1, "same", True),
-            (128, 3, 1, "same", False),
-        ),
-        final_kernel=3,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-        head=head,
-        name=name,
-    )
+    return _nin_graph(shape, checked, name, FASHION_BLOCKS, dropout=dropout, dense=head == "dense")
 
 
 register_family(FAMILY, NIN_MODELS, [nin, nin_fashion])

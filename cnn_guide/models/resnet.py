@@ -16,6 +16,7 @@ are its rows. The skeletons live in `cnn_guide.models._common`, shared with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -25,7 +26,10 @@ from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
 from cnn_guide.models._common import (
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
+    HeadOptions,
+    ModelArguments,
     check_bool,
+    check_head,
     imagenet_resnet,
     small_image_resnet,
 )
@@ -34,6 +38,10 @@ from cnn_guide.models._common import KERAS_BN_MOMENTUM as KERAS_BN_MOMENTUM
 from cnn_guide.models._common import TORCH_BN_EPSILON as TORCH_BN_EPSILON
 from cnn_guide.models._common import TORCH_BN_MOMENTUM as TORCH_BN_MOMENTUM
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = [
     "resnet18",
@@ -55,6 +63,12 @@ RESNET_CONFIGS: dict[str, dict] = {
 stage (the four stages have 64, 128, 256 and 512 filters)."""
 
 _UNITS = {"basic": BasicResidualUnit, "bottleneck": BottleneckResidualUnit}
+
+
+class ResNetArguments(ModelArguments, total=False):
+    """The keyword arguments of `resnet`, which its rows ``resnet18`` ... take too."""
+
+    keras_form: bool
 
 
 PAPER = "He, Zhang, Ren, Sun (2015), Deep Residual Learning for Image Recognition"
@@ -112,11 +126,9 @@ def resnet(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     keras_form: bool = False,
     name: str | None = None,
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """A ResNet of He et al. (2015), Table 1, from its row of `RESNET_CONFIGS`.
 
@@ -151,13 +163,11 @@ def resnet(
         input_shape: ``(height, width, channels)``; at least 32x32 (the total
             stride).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         keras_form: Keras' conventions (see above); the weights of
             ``keras.applications`` can then be copied over layer by layer.
         name: Model name; by default the name of ``config``, or ``"resnet"``.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -184,41 +194,20 @@ def resnet(
         unit=_UNITS[config["block"]],
         blocks=positive_ints(config.get("depths"), "depths", name),
         input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
+        head=check_head(resnet, name, num_classes, head_options),
         keras_form=keras_form,
     )
 
 
-def resnet18(
-    *,
-    input_shape: Sequence[int] = IMAGENET_SHAPE,
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    keras_form: bool = False,
-    name: str = "resnet18",
-) -> keras.Model:
+def resnet18(**kwargs: Unpack[ResNetArguments]) -> keras.Model:
     """ResNet-18 (He et al. 2015, Table 1): 11,689,512 trainable parameters.
 
     Two `BasicResidualUnit` per stage. The arguments are those of `resnet`.
     """
-    return resnet("resnet18", **locals())
+    return resnet("resnet18", **kwargs)
 
 
-def resnet34(
-    *,
-    input_shape: Sequence[int] = IMAGENET_SHAPE,
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    keras_form: bool = False,
-    name: str = "resnet34",
-) -> keras.Model:
+def resnet34(**kwargs: Unpack[ResNetArguments]) -> keras.Model:
     """ResNet-34 (He et al. 2015, Table 1): 21,797,672 trainable parameters.
 
     3, 4, 6 and 3 `BasicResidualUnit` per stage: the network of the paper's
@@ -227,56 +216,29 @@ def resnet34(
     one trains to a lower error (Table 2). The arguments are those of
     `resnet`.
     """
-    return resnet("resnet34", **locals())
+    return resnet("resnet34", **kwargs)
 
 
-def resnet50(
-    *,
-    input_shape: Sequence[int] = IMAGENET_SHAPE,
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    keras_form: bool = False,
-    name: str = "resnet50",
-) -> keras.Model:
+def resnet50(**kwargs: Unpack[ResNetArguments]) -> keras.Model:
     """ResNet-50 (He et al. 2015, Table 1): 25,557,032 trainable parameters.
 
     3, 4, 6 and 3 `BottleneckResidualUnit` per stage (256, 512, 1024 and 2048
     output channels). ``keras_form=True`` builds ``keras.applications.ResNet50``:
     25,636,712 weights. The arguments are those of `resnet`.
     """
-    return resnet("resnet50", **locals())
+    return resnet("resnet50", **kwargs)
 
 
-def resnet101(
-    *,
-    input_shape: Sequence[int] = IMAGENET_SHAPE,
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    keras_form: bool = False,
-    name: str = "resnet101",
-) -> keras.Model:
+def resnet101(**kwargs: Unpack[ResNetArguments]) -> keras.Model:
     """ResNet-101 (He et al. 2015, Table 1): 44,549,160 trainable parameters.
 
     ResNet-50 with 23 instead of 6 bottleneck units in the third stage (the
     14x14 one at 224x224). The arguments are those of `resnet`.
     """
-    return resnet("resnet101", **locals())
+    return resnet("resnet101", **kwargs)
 
 
-def resnet152(
-    *,
-    input_shape: Sequence[int] = IMAGENET_SHAPE,
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    keras_form: bool = False,
-    name: str = "resnet152",
-) -> keras.Model:
+def resnet152(**kwargs: Unpack[ResNetArguments]) -> keras.Model:
     """ResNet-152 (He et al. 2015, Table 1): 60,192,808 trainable parameters.
 
     3, 8, 36 and 3 bottleneck units per stage: the deepest network of the
@@ -284,20 +246,18 @@ def resnet152(
     ``keras_form=True`` builds ``keras.applications.ResNet152``: 60,419,944
     weights. The arguments are those of `resnet`.
     """
-    return resnet("resnet152", **locals())
+    return resnet("resnet152", **kwargs)
 
 
 def resnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     widths: Sequence[int] = (16, 32, 64),
     blocks_per_stage: int = 2,
     skip_connections: bool = True,
     name: str = "resnet_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """ResNet-18's design scaled to 28x28 Fashion-MNIST: 14 layers, 175k parameters.
 
@@ -337,15 +297,14 @@ def resnet_fashion(
         input_shape: ``(height, width, channels)``; at least ``2 ** (stages -
             1)`` (4 for three stages).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None``, ``"avg"`` or ``"max"``.
-        classifier_activation: Activation of the output layer.
         widths: Filters of each stage (the stem has ``widths[0]``); one stage
             per entry, stride 2 at the start of each stage but the first.
         blocks_per_stage: Residual units per stage (``n`` of the paper's
             ``6n + 2``-layer CIFAR networks when there are three stages).
         skip_connections: ``False`` removes every shortcut (a plain network).
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -362,10 +321,7 @@ def resnet_fashion(
         name=name,
         unit=BasicResidualUnit,
         input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
+        head=check_head(resnet_fashion, name, num_classes, head_options),
         stem_width=widths[0],
         filters=widths,
         blocks_per_stage=blocks_per_stage,

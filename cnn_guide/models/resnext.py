@@ -14,6 +14,7 @@ beat a wider ordinary convolution. Both builders reuse
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -23,10 +24,16 @@ from cnn_guide.layers.residual import BottleneckResidualUnit
 from cnn_guide.models._common import (
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
+    HeadOptions,
+    check_head,
     imagenet_resnet,
     small_image_resnet,
 )
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["resnext50_32x4d", "resnext_fashion"]
 
@@ -62,10 +69,8 @@ def resnext50_32x4d(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     name: str = "resnext50_32x4d",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """ResNeXt-50 (32x4d) (Xie et al. 2017, Table 1): 25,028,904 trainable parameters.
 
@@ -87,11 +92,9 @@ def resnext50_32x4d(
         input_shape: ``(height, width, channels)``; at least 32x32 (the total
             stride).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -105,10 +108,7 @@ def resnext50_32x4d(
         unit=BottleneckResidualUnit,
         blocks=(3, 4, 6, 3),
         input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
+        head=check_head(resnext50_32x4d, name, num_classes, head_options),
         groups=32,
         width_per_group=4,
     )
@@ -118,14 +118,12 @@ def resnext_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     filters: Sequence[int] = (12, 24, 48),
     cardinality: int = 8,
     group_width: int | None = None,
     blocks_per_stage: int = 2,
     name: str = "resnext_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """ResNeXt-50's unit on `resnet_fashion`'s skeleton: 141k parameters.
 
@@ -172,9 +170,6 @@ def resnext_fashion(
         input_shape: ``(height, width, channels)``; at least ``2 ** (stages -
             1)`` (4 for three stages).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None``, ``"avg"`` or ``"max"``.
-        classifier_activation: Activation of the output layer.
         filters: Bottleneck filters of each stage (one stage per entry); a
             stage's grouped 3x3 is ``2 * filters[i]`` wide and its output
             ``4 * filters[i]``.
@@ -187,6 +182,8 @@ def resnext_fashion(
             For the Table 3 comparison of Xie et al. (2017) at fixed cost.
         blocks_per_stage: Units per stage.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -215,10 +212,7 @@ def resnext_fashion(
         name=name,
         unit=BottleneckResidualUnit,
         input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
+        head=check_head(resnext_fashion, name, num_classes, head_options),
         stem_width=16,
         filters=filters,
         blocks_per_stage=blocks_per_stage,

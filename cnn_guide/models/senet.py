@@ -16,6 +16,7 @@ real images.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -25,16 +26,20 @@ from cnn_guide.layers.residual import BasicResidualUnit, BottleneckResidualUnit
 from cnn_guide.models._common import (
     IMAGENET_MIN_SIZE,
     IMAGENET_SHAPE,
+    HeadOptions,
     check_dropout,
     check_head,
     check_input_shape,
     conv_bn_relu,
-    global_pool_head,
     imagenet_resnet,
     residual_stages,
     small_image_resnet,
 )
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["se_resnet50", "se_resnet_fashion", "senet154"]
 
@@ -75,11 +80,9 @@ def se_resnet50(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     se_ratio: int = 16,
     name: str = "se_resnet50",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """SE-ResNet-50 (Hu et al. 2018, Table 1): 28,088,024 trainable parameters.
 
@@ -99,13 +102,11 @@ def se_resnet50(
         input_shape: ``(height, width, channels)``; at least 32x32 (the total
             stride).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         se_ratio: Reduction ratio ``r`` of the SE blocks (16 in the paper; its
             Table 10 compares 4, 8, 16 and 32).
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -120,10 +121,7 @@ def se_resnet50(
         unit=BottleneckResidualUnit,
         blocks=(3, 4, 6, 3),
         input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
+        head=check_head(se_resnet50, name, num_classes, head_options),
         se_ratio=se_ratio,
     )
 
@@ -132,11 +130,9 @@ def senet154(
     *,
     input_shape: Sequence[int] = IMAGENET_SHAPE,
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.2,
     name: str = "senet154",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """SENet-154 (Hu et al. 2018, appendix): 115,088,984 trainable parameters.
 
@@ -166,11 +162,10 @@ def senet154(
         input_shape: ``(height, width, channels)``; at least 32x32 (the total
             stride).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None``, ``"avg"`` or ``"max"``.
-        classifier_activation: Activation of the output layer.
         dropout: Dropout rate before the classifier.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -180,7 +175,7 @@ def senet154(
             classes, an unknown pooling or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=IMAGENET_MIN_SIZE)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(senet154, name, num_classes, head_options)
     check_dropout(name, dropout)
 
     filters = (64, 128, 256, 512)
@@ -207,28 +202,18 @@ def senet154(
         groups=64,
         se_ratio=16,
     )
-    x = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=float(dropout),
-    )
-    return keras.Model(inputs, x, name=name)
+    return head.model(inputs, x, name, dropout=dropout)
 
 
 def se_resnet_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     widths: Sequence[int] = (16, 32, 64),
     blocks_per_stage: int = 2,
     se_ratio: int = 4,
     name: str = "se_resnet_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """`resnet_fashion` with squeeze-and-excitation: 177k parameters.
 
@@ -264,13 +249,12 @@ def se_resnet_fashion(
         input_shape: ``(height, width, channels)``; at least ``2 ** (stages -
             1)`` (4 for three stages).
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None``, ``"avg"`` or ``"max"``.
-        classifier_activation: Activation of the output layer.
         widths: Filters of each stage (the stem has ``widths[0]``).
         blocks_per_stage: Residual units per stage.
         se_ratio: Reduction ratio of the SE blocks.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -287,10 +271,7 @@ def se_resnet_fashion(
         name=name,
         unit=BasicResidualUnit,
         input_shape=input_shape,
-        num_classes=num_classes,
-        include_top=include_top,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
+        head=check_head(se_resnet_fashion, name, num_classes, head_options),
         stem_width=widths[0],
         filters=widths,
         blocks_per_stage=blocks_per_stage,

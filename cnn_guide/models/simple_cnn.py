@@ -9,18 +9,18 @@ with dropout. Chapter: ``docs/chapters/simple-cnn.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide.data import FASHION_MNIST_SHAPE
-from cnn_guide.models._common import (
-    check_dropout,
-    check_head,
-    check_input_shape,
-    dense_head,
-    feature_pooling,
-)
+from cnn_guide.models._common import HeadOptions, check_dropout, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["simple_cnn"]
 
@@ -48,11 +48,9 @@ def simple_cnn(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
     name: str = "simple_cnn",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """The seed notebook's CNN for Fashion-MNIST: 1,413,834 parameters at 28x28x1.
 
@@ -75,12 +73,10 @@ def simple_cnn(
         input_shape: ``(height, width, channels)``; at least 8x8, because three
             poolings halve the side three times.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add the flatten + dense head.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         dropout: Dropout rate after each hidden dense layer.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -90,7 +86,7 @@ def simple_cnn(
             classes or an unknown pooling.
     """
     shape = check_input_shape(input_shape, model=name, min_size=8)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(simple_cnn, name, num_classes, head_options)
     check_dropout(name, dropout)
 
     def conv(filters: int, kernel_size: int, layer_name: str) -> keras.layers.Conv2D:
@@ -112,17 +108,7 @@ def simple_cnn(
     x = conv(256, 3, "conv3a")(x)
     x = conv(256, 3, "conv3b")(x)
     x = keras.layers.MaxPooling2D(name="pool3")(x)
-    if include_top:
-        x = dense_head(
-            x,
-            units=(128, 64),
-            dropout=dropout,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-        )
-    else:
-        x = feature_pooling(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    return head.model(inputs, x, name, top=partial(head.dense, units=(128, 64), dropout=dropout))
 
 
 register_family(FAMILY, SIMPLE_CNN_MODELS, [simple_cnn])

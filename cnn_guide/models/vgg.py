@@ -8,19 +8,25 @@ Chapter: ``docs/chapters/vgg.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING
 
 import keras
 
 from cnn_guide._validate import boolean, positive_ints
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.models._common import (
+    HeadOptions,
+    ModelArguments,
     check_dropout,
     check_head,
     check_input_shape,
-    dense_head,
-    feature_pooling,
 )
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["VGG_CONFIGS", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_fashion"]
 
@@ -43,6 +49,17 @@ VGG_CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
 }
 """The paper's configurations A, B, D and E (Table 1): per block, the filters of
 each 3x3 convolution; every block ends with a 2x2/2 max pooling."""
+# The registered configurations, by the names of the paper's networks.
+_REGISTERED = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
+
+
+class VGGArguments(ModelArguments, total=False):
+    """The keyword arguments of `vgg`, which its rows ``vgg11`` ... take too."""
+
+    dropout: float
+    dense_units: int
+    stacked_kernels: bool
+    batch_norm: bool
 
 
 FAMILY = Family("vgg", VGG_PAPER, 2014, VGG_URL, "chapters/vgg.md")
@@ -90,14 +107,12 @@ def vgg(
     *,
     input_shape: Sequence[int] = (224, 224, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
     dense_units: int = 4096,
     stacked_kernels: bool = True,
     batch_norm: bool = False,
     name: str | None = None,
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """A VGG network from a configuration of Table 1: 3x3 blocks, 2x2 poolings, dense head.
 
@@ -120,17 +135,14 @@ def vgg(
 
     Args:
         config: A configuration of `VGG_CONFIGS` (``"A"``, ``"B"``, ``"D"``,
-            ``"E"``), or blocks of your own: per block, the filters of each
-            3x3 convolution.
+            ``"E"``), the name of a registered one (``"vgg16"``, which also
+            names the model), or blocks of your own: per block, the filters
+            of each 3x3 convolution.
         input_shape: ``(height, width, channels)``; at least ``2**blocks``
             (32x32 for five blocks), since each 2x2 pooling halves the side.
             The dense head reads the whole last map, so other sizes than the
             default change fc1's parameters.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add the dense head (fc1, fc2, classifier).
-        pooling: Without the head: ``None`` returns the last pooled map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         dropout: Dropout rate after fc1 and fc2.
         dense_units: Width of fc1 and fc2.
         stacked_kernels: ``False`` replaces each block's n stacked 3x3
@@ -153,7 +165,10 @@ def vgg(
             is usually trained today; the batch-norm chapter's experiment
             compares the two at several learning rates. Each convolution of F
             filters loses its F biases and gains 4F normalization numbers.
-        name: Model name; by default ``"vgg"``.
+        name: Model name; by default the registered name of ``config``, or
+            ``"vgg"``.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -164,6 +179,8 @@ def vgg(
             pooling, a dropout outside [0, 1) or a non-boolean
             ``stacked_kernels`` or ``batch_norm``.
     """
+    if isinstance(config, str) and config in _REGISTERED:  # vgg("vgg16") is vgg16()
+        name, config = name or config, _REGISTERED[config]
     name = name or "vgg"
     if isinstance(config, str):
         if config not in VGG_CONFIGS:
@@ -175,7 +192,7 @@ def vgg(
     # Each block halves the side with a 2x2/2 'valid' pooling; the last map
     # must keep at least one pixel.
     shape = check_input_shape(input_shape, model=name, min_size=2 ** len(blocks))
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(vgg, name, num_classes, head_options)
     check_dropout(name, dropout)
     stacked_kernels = boolean(stacked_kernels, "stacked_kernels", name)
     batch_norm = boolean(batch_norm, "batch_norm", name)
@@ -199,68 +216,32 @@ def vgg(
                 x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{b}_bn{c}")(x)
                 x = keras.layers.ReLU(name=f"block{b}_relu{c}")(x)
         x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
-    if include_top:
-        # Section 3.1: dropout 0.5 regularizes the first two dense layers.
-        x = dense_head(
-            x,
-            units=(dense_units, dense_units),
-            dropout=dropout,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-        )
-    else:
-        x = feature_pooling(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    # Section 3.1: dropout 0.5 regularizes the first two dense layers.
+    top = partial(head.dense, units=(dense_units, dense_units), dropout=dropout)
+    return head.model(inputs, x, name, top=top)
 
 
-def vgg11(
-    *,
-    input_shape: Sequence[int] = (224, 224, 3),
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-    name: str = "vgg11",
-) -> keras.Model:
+def vgg11(**kwargs: Unpack[VGGArguments]) -> keras.Model:
     """VGG-11, the paper's configuration A: 132,863,336 parameters at 224x224x3.
 
     Eight 3x3 convolutions in five blocks (64 | 128 | 256 256 | 512 512 |
     512 512), then dense 4096-4096. The paper trained A first and used it to
     initialise the deeper configurations. The arguments are those of `vgg`.
     """
-    return vgg("A", **locals())
+    return vgg("vgg11", **kwargs)
 
 
-def vgg13(
-    *,
-    input_shape: Sequence[int] = (224, 224, 3),
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-    name: str = "vgg13",
-) -> keras.Model:
+def vgg13(**kwargs: Unpack[VGGArguments]) -> keras.Model:
     """VGG-13, the paper's configuration B: 133,047,848 parameters at 224x224x3.
 
     Ten 3x3 convolutions, two in each of the five blocks (64 64 | 128 128 |
     256 256 | 512 512 | 512 512), then dense 4096-4096. The arguments are
     those of `vgg`.
     """
-    return vgg("B", **locals())
+    return vgg("vgg13", **kwargs)
 
 
-def vgg16(
-    *,
-    input_shape: Sequence[int] = (224, 224, 3),
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-    name: str = "vgg16",
-) -> keras.Model:
+def vgg16(**kwargs: Unpack[VGGArguments]) -> keras.Model:
     """VGG-16, the paper's configuration D: 138,357,544 parameters at 224x224x3.
 
     Thirteen 3x3 convolutions in five blocks (64 64 | 128 128 | 256 256 256 |
@@ -268,19 +249,10 @@ def vgg16(
     parameter count match ``keras.applications.VGG16``. The arguments are
     those of `vgg`.
     """
-    return vgg("D", **locals())
+    return vgg("vgg16", **kwargs)
 
 
-def vgg19(
-    *,
-    input_shape: Sequence[int] = (224, 224, 3),
-    num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-    name: str = "vgg19",
-) -> keras.Model:
+def vgg19(**kwargs: Unpack[VGGArguments]) -> keras.Model:
     """VGG-19, the paper's configuration E: 143,667,240 parameters at 224x224x3.
 
     Sixteen 3x3 convolutions in five blocks (64 64 | 128 128 | 256 x 4 |
@@ -289,7 +261,7 @@ def vgg19(
     count match ``keras.applications.VGG19``. The arguments are those of
     `vgg`.
     """
-    return vgg("E", **locals())
+    return vgg("vgg19", **kwargs)
 
 
 # Three blocks for 28x28 (28 -> 14 -> 7 -> 3); one convolution in the first
@@ -302,13 +274,11 @@ def vgg_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     dropout: float = 0.5,
     stacked_kernels: bool = True,
     batch_norm: bool = False,
     name: str = "vgg_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """VGG for 28x28 Fashion-MNIST: 640,714 parameters, about 22.3M MACs.
 
@@ -336,7 +306,19 @@ def vgg_fashion(
     ``batch_norm=True`` are the chapters' ablations. The arguments are those
     of `vgg`.
     """
-    return vgg(FASHION_BLOCKS, dense_units=256, **locals())
+    # Checked here too, so that an unknown argument is reported against this signature.
+    check_head(vgg_fashion, name, num_classes, head_options)
+    return vgg(
+        FASHION_BLOCKS,
+        input_shape=input_shape,
+        num_classes=num_classes,
+        dropout=dropout,
+        dense_units=256,
+        stacked_kernels=stacked_kernels,
+        batch_norm=batch_norm,
+        name=name,
+        **head_options,
+    )
 
 
 register_family(FAMILY, VGG_MODELS, [vgg11, vgg13, vgg16, vgg19, vgg_fashion])

@@ -16,6 +16,7 @@ Chapter: ``docs/chapters/xception.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -23,13 +24,17 @@ from cnn_guide._validate import boolean, int_at_least
 from cnn_guide.data import FASHION_MNIST_SHAPE
 from cnn_guide.layers.separable import SeparableConvBlock, XceptionBlock
 from cnn_guide.models._common import (
+    HeadOptions,
     check_dropout,
     check_head,
     check_input_shape,
     conv_bn_relu,
-    global_pool_head,
 )
 from cnn_guide.models._registry import Family, register_family
+
+if TYPE_CHECKING:
+    # Only for type checkers: typing.Unpack is new in Python 3.11.
+    from typing_extensions import Unpack
 
 __all__ = ["xception", "xception_fashion"]
 
@@ -61,12 +66,10 @@ def xception(
     *,
     input_shape: Sequence[int] = (299, 299, 3),
     num_classes: int = 1000,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     middle_blocks: int = 8,
     residual: bool = True,
     name: str = "xception",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """Xception as in the paper's Figure 5: 22,910,480 weights (22,855,952 trainable).
 
@@ -99,14 +102,12 @@ def xception(
     Args:
         input_shape: ``(height, width, channels)``, at least 23x23.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         middle_blocks: Number of middle-flow modules (8 in the paper).
         residual: ``False`` removes every shortcut (the paper's Figure 9
             ablation: slower convergence, lower accuracy).
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -117,7 +118,7 @@ def xception(
             ``middle_blocks``.
     """
     shape = check_input_shape(input_shape, model=name, min_size=23)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(xception, name, num_classes, head_options)
     middle_blocks = int_at_least(middle_blocks, "middle_blocks", name, minimum=0)
 
     inputs = keras.Input(shape=shape, name="image")
@@ -140,29 +141,20 @@ def xception(
     x = XceptionBlock((728, 1024), strides=2, residual=residual, name="exit_block")(x)
     for width, suffix in ((1536, "1"), (2048, "2")):
         x = SeparableConvBlock(width, activation_first=False, name=f"exit_sepconv{suffix}")(x)
-    outputs = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-    )
-    return keras.Model(inputs, outputs, name=name)
+    return head.model(inputs, x, name)
 
 
 def xception_fashion(
     *,
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
-    include_top: bool = True,
-    pooling: str | None = None,
-    classifier_activation: str | None = "softmax",
     middle_blocks: int = 4,
     residual: bool = True,
     separable: bool = True,
     dropout: float = 0.0,
     bn_momentum: float = 0.9,
     name: str = "xception_fashion",
+    **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
     """A small Xception for 28x28x1 Fashion-MNIST, in the paper's three flows.
 
@@ -209,10 +201,6 @@ def xception_fashion(
     Args:
         input_shape: ``(height, width, channels)``, at least 5x5.
         num_classes: Number of classes of the classifier.
-        include_top: Whether to add global average pooling and the classifier.
-        pooling: Without the head: ``None`` returns the last feature map,
-            ``"avg"`` or ``"max"`` a global pooling of it.
-        classifier_activation: Activation of the output layer.
         middle_blocks: Number of middle-flow modules.
         residual: ``False`` removes every shortcut.
         separable: ``False`` replaces every depthwise separable convolution
@@ -224,6 +212,8 @@ def xception_fashion(
         dropout: Dropout rate before the classifier.
         bn_momentum: Momentum of every batch normalization's moving statistics.
         name: Model name.
+        **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
+            as in `HeadOptions`.
 
     Returns:
         The uncompiled Keras model.
@@ -234,7 +224,7 @@ def xception_fashion(
             non-boolean ``separable`` or a dropout outside [0, 1).
     """
     shape = check_input_shape(input_shape, model=name, min_size=5)
-    check_head(model=name, include_top=include_top, num_classes=num_classes, pooling=pooling)
+    head = check_head(xception_fashion, name, num_classes, head_options)
     middle_blocks = int_at_least(middle_blocks, "middle_blocks", name, minimum=0)
     separable = boolean(separable, "separable", name)
     check_dropout(name, dropout)
@@ -265,15 +255,7 @@ def xception_fashion(
     x = XceptionBlock((96, 144), strides=2, residual=residual, **conv, name="exit_block")(x)
     for width, block in ((216, "exit_sepconv1"), (288, "exit_sepconv2")):
         x = SeparableConvBlock(width, activation_first=False, **conv, name=block)(x)
-    outputs = global_pool_head(
-        x,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        classifier_activation=classifier_activation,
-        dropout=dropout,
-    )
-    return keras.Model(inputs, outputs, name=name)
+    return head.model(inputs, x, name, dropout=dropout)
 
 
 register_family(FAMILY, XCEPTION_MODELS, [xception, xception_fashion])
