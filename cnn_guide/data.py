@@ -44,6 +44,7 @@ __all__ = [
     "candidate_dirs",
     "find_data_dir",
     "load_fashion_mnist",
+    "load_test_labels",
     "make_dataset",
 ]
 
@@ -363,6 +364,20 @@ def load_fashion_mnist(
         class_names=CLASS_NAMES,
         source=directory,
     )
+
+
+def load_test_labels(
+    data_dir: str | os.PathLike | None = None, *, download: bool = True
+) -> np.ndarray:
+    """The 10,000 test labels alone, verified: what scoring stored predictions needs.
+
+    Found as `load_fashion_mnist` finds the files; reads only the labels file.
+
+    Raises:
+        DataError: As `load_fashion_mnist`.
+    """
+    spec = _FILES["test_labels"]
+    return _read_idx(find_data_dir(data_dir, download=download) / spec.name, spec)
 
 
 def make_dataset(

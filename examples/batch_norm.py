@@ -226,7 +226,7 @@ for label, result in results.items():
 # One run per network, this short and at one learning rate, shows how the two
 # losses move; it cannot show whether batch normalization makes a higher
 # learning rate safe, which takes full runs at several rates and seeds. The
-# chapter's recorded experiment does that ("The experiment, trained in full"
+# chapter's recorded experiment does that ("The experiment"
 # in the [chapter](../../chapters/batch-norm/)): `vgg_fashion` with and
 # without batch normalization, under the book recipe at three peak learning
 # rates, two seeds each.

@@ -269,4 +269,4 @@ def test_results_chapter_judges_every_paper_result(built_site):
                 for path in (ROOT / "docs" / "chapters").glob("*.md")
                 if f"<!-- experiment: {name} -->" in path.read_text()
             )
-            assert f'href="../{chapter}/#the-experiment-trained-in-full">{name}</a>' in html
+            assert f'href="../{chapter}/#the-experiment">{name}</a>' in html

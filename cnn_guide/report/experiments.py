@@ -1,32 +1,41 @@
-"""The teaching experiments on the pages: tables, readings against the seeds and the papers, curves.
+"""The teaching experiments on the pages: tables, readings by the book's rule, curves.
 
 The experiments themselves are data (`cnn_guide.experiments`); this module
-reads their runs from the store and writes what a chapter shows.
+reads their runs from the store and writes what a chapter shows. Every
+difference is judged by `cnn_guide.statistics`: the difference of two arms'
+means over seeds with its 95% interval (Welch's t), a finding only where the
+interval excludes zero, and McNemar's exact test on the shared test images
+where both runs kept their predictions.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from cnn_guide.data import load_test_labels
 from cnn_guide.experiments import (
     FIGURES,
     Arm,
     Experiment,
     Finding,
-    beyond_spread,
     get_experiment,
     in_seed_order,
     list_experiments,
 )
 from cnn_guide.plotting import book_style, embedded_png
 from cnn_guide.report.tables import markdown_table
+from cnn_guide.results import load_predictions
 from cnn_guide.runs import RunRecord
+from cnn_guide.statistics import Difference, compare, holm, mcnemar, summarize
 
 __all__ = ["plot_experiment", "render_experiment", "render_findings", "summary"]
+
+Store = str | os.PathLike | None
 
 
 def _first_epoch_below(run: RunRecord, error: float) -> int | None:
@@ -40,14 +49,15 @@ def _first_epoch_below(run: RunRecord, error: float) -> int | None:
     )
 
 
-def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> str:
+def summary(experiment: Experiment, path: Store = None) -> str:
     """A Markdown table of the experiment's recorded runs, or the command that records them.
 
-    Each arm's row gives its parameters and MACs, the test accuracy of each
-    seed, their mean and spread (largest minus smallest), each seed's
-    training error over its last epoch (what the degradation problem is
-    about), and, where the experiment names a training error, the epoch each
-    seed first reached it.
+    Each arm's row gives its parameters and MACs, the test accuracy of every
+    seed with their mean and its standard error, the mean validation
+    accuracy, each seed's training error over its last epoch (what the
+    degradation problem is about) and, where the experiment names a
+    training error, the epoch each seed first reached it. Below the table,
+    each compared pair is read by the book's rule (`cnn_guide.statistics`).
     """
     by_seed = experiment.recorded_by_seed(path)
     recorded = in_seed_order(by_seed)
@@ -56,45 +66,25 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
     command = f"cnn-guide record --plan experiments --only {experiment.name}"
     if done == 0:
         return f"*Not recorded yet: `{command}` trains its {wanted} runs.*"
-    seeds = ", ".join(str(seed) for seed in experiment.seeds)
     header = [
         "network",
         "parameters",
         "MACs",
-        f"test accuracy (seeds {seeds})",
-        "mean",
-        "spread",
+        "test accuracy (seed)",
+        "mean ± standard error",
         "validation accuracy (mean)",
         "last epoch's training error",
     ]
     if experiment.error_target is not None:
         header.append(f"epoch to {experiment.error_target:.0%} training error")
-    rows = []
-    for arm in experiment.arms:
-        runs = recorded[arm.label]
-        if not runs:
-            rows.append([arm.label, "", "", "not recorded yet"] + [""] * (len(header) - 4))
-            continue
-        accuracies = [run.test_accuracy for run in runs]
-        cells = [
-            arm.label,
-            f"{runs[0].parameters:,}",
-            f"{runs[0].macs / 1e6:,.1f}M" if runs[0].macs else "",
-            ", ".join(f"{a:.4f}" for a in accuracies),
-            f"{sum(accuracies) / len(accuracies):.4f}",
-            f"{max(accuracies) - min(accuracies):.4f}" if len(runs) > 1 else "one seed so far",
-            f"{sum(run.valid_accuracy for run in runs) / len(runs):.4f}",
-            ", ".join(f"{1 - run.history['accuracy'][-1]:.4f}" for run in runs),
-        ]
-        if experiment.error_target is not None:
-            epochs = [_first_epoch_below(run, experiment.error_target) for run in runs]
-            cells.append(", ".join("not reached" if e is None else str(e) for e in epochs))
-        rows.append(cells)
+    rows = [_arm_row(arm, by_seed[arm.label], experiment, len(header)) for arm in experiment.arms]
     first = next(runs[0] for runs in recorded.values() if runs)
     note = (
-        f"\n\n{experiment.describe_stop()} of the {experiment.recipe} recipe on all "
-        f"{first.train_size:,} training images, test accuracy on all {first.test_size:,} "
-        f"test images; measured on {first.describe_machine()} by `{command}`."
+        f"\n\n{experiment.describe_stop()} of the {experiment.recipe} recipe per run, on all "
+        f"{first.train_size:,} training images; test accuracy on all {first.test_size:,} "
+        f"test images; {len(experiment.seeds)} seeds per arm "
+        f"({', '.join(map(str, experiment.seeds))}); measured on {first.describe_machine()} "
+        f"by `{command}`."
     )
     if done < wanted:
         note += f" Recorded so far: {done} of its {wanted} runs."
@@ -105,89 +95,132 @@ def summary(experiment: Experiment, path: str | os.PathLike | None = None) -> st
             f"their recipe; `{command}` records them again."
         )
     readings = [
-        _reading(arm, other, by_seed, experiment.seeds, experiment.finding(index))
+        _reading(arm, other, by_seed, experiment.finding(index), path)
         for index, (arm, other) in enumerate(experiment.pairs)
     ]
     readings = [reading for reading in readings if reading]
     if readings:
-        note += "\n\nWhat the seeds show:\n\n" + "\n".join(f"- {r}" for r in readings)
+        note += (
+            "\n\nWhat the seeds show (each difference of means with its 95% interval, by "
+            "Welch's t; a finding only where the interval excludes zero):\n\n"
+            + "\n".join(f"- {r}" for r in readings)
+        )
     return markdown_table(header, rows) + note
 
 
-def _difference(
-    runs: list[RunRecord], other_runs: list[RunRecord], figure: str
-) -> tuple[float, float]:
-    """The difference of two arms' means, in points, and the wider of their seed spreads.
+def _arm_row(
+    arm: Arm, runs: Mapping[int, RunRecord], experiment: Experiment, width: int
+) -> list[str]:
+    """One arm's cells in the experiment's table."""
+    if not runs:
+        return [arm.label, "", "", "not recorded yet"] + [""] * (width - 4)
+    first = next(iter(runs.values()))
+    accuracy = summarize([run.test_accuracy for run in runs.values()])
+    error = accuracy.standard_error
+    cells = [
+        arm.label,
+        f"{first.parameters:,}",
+        f"{first.macs / 1e6:,.1f}M" if first.macs else "",
+        ", ".join(f"{run.test_accuracy:.4f} ({seed})" for seed, run in runs.items()),
+        f"{accuracy.mean:.4f} " + (f"± {error:.4f}" if error is not None else "(one seed so far)"),
+        f"{sum(run.valid_accuracy for run in runs.values()) / len(runs):.4f}",
+        ", ".join(f"{1 - run.history['accuracy'][-1]:.4f}" for run in runs.values()),
+    ]
+    if experiment.error_target is not None:
+        epochs = [_first_epoch_below(run, experiment.error_target) for run in runs.values()]
+        cells.append(", ".join("not reached" if e is None else str(e) for e in epochs))
+    return cells
 
-    The difference is the second arm's mean minus the first's.
-    """
-    values = [[100 * FIGURES[figure](run) for run in arm] for arm in (runs, other_runs)]
-    means = [sum(v) / len(v) for v in values]
-    return means[1] - means[0], max(max(v) - min(v) for v in values)
+
+def _points(runs: Mapping[int, RunRecord], figure: str) -> dict[int, float]:
+    """A figure of each seed's run, in points."""
+    return {seed: 100 * FIGURES[figure](run) for seed, run in runs.items()}
+
+
+def _words(difference: Difference | None, figure: str) -> str:
+    """A difference in words: the estimate, its interval, and what it lets the page say."""
+    if difference is None:
+        return f"{figure}: one seed so far, no spread to judge a difference against"
+    seeds = min(difference.seeds)
+    said = "a finding" if difference.excludes_zero else f"cannot tell at {seeds} seeds"
+    return f"{figure} {difference.estimate:+.2f} points {difference.interval()}: {said}"
+
+
+_AGAINST_THE_PAPER = {
+    "agrees": "the interval excludes zero on the paper's side, so it **agrees** with the paper.",
+    "contradicts": "the interval excludes zero on the other side, so it **contradicts** the paper.",
+    "cannot tell": "the interval includes zero, so the book **cannot tell** at {seeds} seeds.",
+}
 
 
 def _reading(
     arm: Arm,
     other: Arm,
     by_seed: Mapping[str, Mapping[int, RunRecord]],
-    seeds: tuple[int, ...],
-    finding: Finding | None = None,
+    finding: Finding | None,
+    path: Store,
 ) -> str | None:
-    """The difference between two arms on the seeds both have, held against their spread.
+    """The difference between two arms, figure by figure, read by the book's rule.
 
-    With every seed of both arms recorded, the difference of the means is
-    held against the wider of the two seed spreads, and then against the
-    paper's `Finding`, if there is one. With only one shared seed there is
-    no spread to hold it against, and the reading says so. ``None`` while
-    the two arms share no recorded seed.
+    Each figure's difference of means comes with its 95% interval over seeds
+    (`cnn_guide.statistics.compare`); where both arms kept their test
+    predictions, McNemar's exact test on the shared test images adds, seed
+    by seed, how many images only one of them gets right. ``None`` while an
+    arm has no recorded run.
     """
-    shared = [seed for seed in seeds if seed in by_seed[arm.label] and seed in by_seed[other.label]]
-    if not shared:
+    runs = by_seed[arm.label], by_seed[other.label]
+    if not runs[0] or not runs[1]:
         return None
-    recorded = {a.label: [by_seed[a.label][seed] for seed in shared] for a in (arm, other)}
-    complete = len(shared) == len(seeds)
-    one_draw = len(shared) == 1 and not complete
-
-    def measure(figure: str) -> tuple[float, float]:
-        return _difference(recorded[arm.label], recorded[other.label], figure)
-
-    def compare(figure: str) -> str:
-        difference, widest = measure(figure)
-        if one_draw:
-            return f"{figure} {difference:+.2f} points"
-        verdict = (
-            "larger than that"
-            if beyond_spread(difference, widest)
-            else "within it: noise at this number of seeds, not a finding"
-        )
-        return f"{figure} {difference:+.2f} points (seeds spread up to {widest:.2f}; {verdict})"
-
-    size = [recorded[a.label][0].parameters for a in (arm, other)]
+    size = [next(iter(r.values())).parameters for r in runs]
     ratio = size[1] / size[0]
     # Past doubling, "15.2 times" reads better than "+1418.1%".
     relative = f"{ratio:.1f} times as many" if ratio >= 2 else f"{ratio - 1:+.1%}"
     weights = f", with {size[1] - size[0]:+,} parameters ({relative})" if ratio != 1 else ""
-    so_far = (
-        ""
-        if complete
-        else f", seed{'s' * (len(shared) > 1)} {', '.join(map(str, shared))} only so far"
+    differences = {
+        figure: compare(_points(runs[0], figure), _points(runs[1], figure)) for figure in FIGURES
+    }
+    reading = (
+        f"*{other.label}* against *{arm.label}*{weights}: "
+        + "; ".join(_words(difference, figure) for figure, difference in differences.items())
+        + "."
     )
-    reading = f"*{other.label}* against *{arm.label}*{weights}{so_far}: " + "; ".join(
-        compare(figure) for figure in FIGURES
-    )
-    if one_draw:
-        return (
-            reading
-            + ". One seed gives no spread to hold these against: one draw, not yet a finding."
-        )
-    reading += "."
+    paired = _mcnemar_by_seed(runs[0], runs[1], path)
+    if paired:
+        reading += f" On the same test images, {paired}."
     if finding is not None:
-        difference, widest = measure(finding.figure)
-        reading += (
-            f" **Against the paper:** {finding.claim}. Here the {finding.figure} moved "
-            f"{difference:+.2f} points: {finding.verdict(difference, widest)}."
+        difference = differences[finding.figure]
+        reading += f" **Against the paper:** {finding.claim}. " + (
+            "One seed so far: the book **cannot tell** yet."
+            if difference is None
+            else f"Here the {finding.figure} moved {difference.estimate:+.2f} points "
+            f"{difference.interval()}: "
+            + _AGAINST_THE_PAPER[finding.outcome(difference)].format(seeds=min(difference.seeds))
         )
     return reading
+
+
+def _mcnemar_by_seed(
+    first: Mapping[int, RunRecord], second: Mapping[int, RunRecord], path: Store
+) -> str:
+    """McNemar's exact test, seed by seed, where both runs kept their test predictions."""
+    parts = []
+    for seed in sorted(set(first) & set(second)):
+        predicted = [load_predictions(runs[seed].spec, path) for runs in (first, second)]
+        if predicted[0] is None or predicted[1] is None:
+            continue
+        labels = _test_labels()
+        test = mcnemar(predicted[0] == labels, predicted[1] == labels)
+        parts.append(
+            f"seed {seed}: {test.only_second} images only the second gets right, "
+            f"{test.only_first} only the first (McNemar's exact p = {test.p_value:.2g})"
+        )
+    return "; ".join(parts)
+
+
+@functools.cache
+def _test_labels() -> np.ndarray:
+    """The test labels the stored predictions are scored against (read once)."""
+    return load_test_labels(download=False)
 
 
 def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:
@@ -234,29 +267,21 @@ def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
     return text + "\n\n" + embedded_png(plot_experiment(experiment, path), alt) + "\n"
 
 
-def render_findings(
-    chapters: Mapping[str, str] | None = None, path: str | os.PathLike | None = None
-) -> str:
+def render_findings(chapters: Mapping[str, str] | None = None, path: Store = None) -> str:
     """Every paper result the experiments test, with what the runs measured, as Markdown.
 
-    One row per compared pair that has a `Finding`, judged once both arms
-    have every seed recorded: the difference of the means against the wider
-    seed spread, and its direction against the paper's.
+    One row per compared pair that has a `Finding`: the seeds of each arm,
+    the difference of the means with its 95% interval (Welch's t), the
+    verdict by the book's rule, and the p-value after Holm's correction for
+    the whole family of judged results.
 
     Args:
         chapters: Each experiment's chapter file by experiment name, to link rows.
         path: The store (default `cnn_guide.results.results_path`).
     """
     chapters = chapters or {}
-    headings = [
-        "experiment",
-        "comparison",
-        "the paper found",
-        "here, in points (mean of seeds)",
-        "seeds' spread",
-        "verdict",
-    ]
     rows: list[list[str]] = []
+    judged: dict[int, Difference] = {}  # by row
     outcomes: list[str] = []
     untested = []
     for name in list_experiments():
@@ -266,34 +291,59 @@ def render_findings(
             continue
         by_seed = experiment.recorded_by_seed(path)
         chapter = chapters.get(name)
-        link = f"[{name}]({chapter}#the-experiment-trained-in-full)" if chapter else name
+        link = f"[{name}]({chapter}#the-experiment)" if chapter else name
         for index, (arm, other) in enumerate(experiment.pairs):
             finding = experiment.finding(index)
             if finding is None:
                 continue
-            cells = [link, f"{other.label} against {arm.label}", finding.expects]
-            runs = [by_seed[a.label] for a in (arm, other)]
-            if any(len(seeds) < len(experiment.seeds) for seeds in runs):
-                cells += ["not fully recorded", "", ""]
-            else:
-                difference, spread = _difference(
-                    *[list(seeds.values()) for seeds in runs], finding.figure
-                )
-                outcomes.append(finding.outcome(difference, spread))
-                cells += [f"{difference:+.2f}", f"{spread:.2f}", f"**{outcomes[-1]}**"]
-            rows.append(cells)
-    tally = []
-    for outcome, plural in (
-        ("agrees", "agree"),
-        ("contradicts", "contradict"),
-        ("within the spread", "within the spread"),
-    ):
-        count = outcomes.count(outcome)
-        tally.append(f"{count} {outcome if count == 1 else plural}")
-    counts = ", ".join(tally)
+            runs = by_seed[arm.label], by_seed[other.label]
+            difference = compare(*(_points(r, finding.figure) for r in runs))
+            outcomes.append(finding.outcome(difference))
+            if difference is not None:
+                judged[len(rows)] = difference
+            rows.append(
+                [
+                    link,
+                    f"{other.label} against {arm.label}",
+                    finding.expects,
+                    f"{len(runs[0])} and {len(runs[1])} of {len(experiment.seeds)}",
+                    "one seed so far"
+                    if difference is None
+                    else f"{difference.estimate:+.2f} {difference.interval()}",
+                    f"**{outcomes[-1]}**",
+                    "",
+                ]
+            )
+    adjusted = dict(zip(judged, holm([d.p_value for d in judged.values()]), strict=True))
+    for row, p_value in adjusted.items():
+        rows[row][-1] = f"{p_value:.2g}"
+    family = sum(p_value < 0.05 for p_value in adjusted.values())
+    headings = [
+        "experiment",
+        "comparison",
+        "the paper found",
+        "seeds per arm",
+        "difference, points [95% interval]",
+        "verdict",
+        "Holm p",
+    ]
+    tally = ", ".join(
+        f"{outcomes.count(outcome)} {word}"
+        for outcome, word in (
+            ("agrees", "agree"),
+            ("contradicts", "contradict"),
+            ("cannot tell", "cannot tell"),
+        )
+    )
     return (
-        markdown_table(headings, rows, numeric=(3, 4))
-        + f"\n\nOf the {len(outcomes)} results judged: {counts}. Every row is computed from "
-        "the recorded runs (`cnn-guide record --plan experiments` records them). The experiments "
-        f"with no paper figure to hold against ({', '.join(untested)}) are not listed."
+        markdown_table(headings, rows, numeric=(4, 6))
+        + f"\n\nOf the {len(outcomes)} results judged: {tally}. Every row is computed from "
+        "the recorded runs (`cnn-guide record --plan experiments` records them). A verdict "
+        "of *agrees* or *contradicts* needs the 95% interval of the difference to exclude "
+        "zero. Each verdict alone risks a false finding 5% of the time, so among "
+        f"{len(outcomes)} comparisons with no true difference about "
+        f"{0.05 * len(outcomes):.1f} would be expected by chance; Holm's correction for the "
+        "whole family keeps that risk at 5% for all of them together, and leaves "
+        f"{family} finding{'s' * (family != 1)} (Holm p below 0.05). The experiments with no "
+        f"paper figure to hold against ({', '.join(untested)}) are not listed."
     )

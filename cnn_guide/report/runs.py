@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+import numpy as np
+
+from cnn_guide.data import load_test_labels
 from cnn_guide.evidence import full_run, full_run_target, plan
 from cnn_guide.plotting import embedded_png, plot_recorded_run
 from cnn_guide.report.tables import format_table, markdown_table
-from cnn_guide.results import estimate_minutes, find, find_all, timed_runs
+from cnn_guide.results import estimate_minutes, find, find_all, load_predictions, timed_runs
 from cnn_guide.runs import RunRecord, RunSpec
+from cnn_guide.statistics import accuracy_interval, mcnemar
 
 __all__ = [
     "CHANCE_LINE",
@@ -19,6 +24,7 @@ __all__ = [
     "render_full_run",
     "render_full_runs_table",
     "stale_notice",
+    "within_noise_of_best",
 ]
 
 CHANCE_LINE = 0.2
@@ -57,7 +63,7 @@ def full_run_report(spec: RunSpec, path: Path = None) -> str:
             f"training images, {run.train_seconds / 60:.1f} min of training "
             f"({run.seconds_per_epoch:.0f} s per epoch) on {run.describe_machine()}; recorded "
             f"{run.date[:10]} by `{run.command}`{_resumed(run)}.\n"
-            + full_run_target(run.model).verdict(run.test_accuracy)
+            + full_run_target(run.model).verdict(run.test_accuracy, run.test_size)
             + stale_notice(run)
         )
     report = f"No full run recorded yet: `{spec.command}` records one."
@@ -92,32 +98,38 @@ def render_full_run(name: str, path: Path = None) -> str:
 
 
 def render_full_runs_table(chapters: Mapping[str, str], path: Path = None) -> str:
-    """Every network's full run, best test accuracy first, each held to its target."""
+    """Every network's full run, best test accuracy first, each held to its target.
+
+    A run whose accuracy the test set cannot tell from the best's (`within_noise_of_best`)
+    says so instead of being ranked below it.
+    """
     specs = plan("full")
     found = find_all(specs, path)
     runs = sorted((run for run in found if run is not None), key=lambda run: -run.test_accuracy)
+    close = within_noise_of_best(runs, path)
     rows = []
-    for run in runs:
+    for rank, run in enumerate(runs, start=1):
         target = full_run_target(run.model)
-        margin = 100 * (run.test_accuracy - target.accuracy)
         name = f"[{run.model}]({chapters[run.model]})" if run.model in chapters else run.model
+        low, high = accuracy_interval(round(run.test_accuracy * run.test_size), run.test_size)
         rows.append(
             [
                 name + (" (stale)" if run.stale_fields() else ""),
                 f"{run.parameters:,}",
                 f"{run.epochs:g}",
-                f"{run.test_accuracy:.4f}",
+                f"{run.test_accuracy:.4f} [{low:.4f}, {high:.4f}]",
+                "best" if rank == 1 else close.get(run.key, ""),
                 f"{run.valid_accuracy:.4f}",
                 f"{run.seconds_per_epoch:.0f}",
-                f"{target.accuracy:.2%}: {'met' if margin >= 0 else 'missed'} by "
-                f"{abs(margin):.2f} points",
+                f"{target.accuracy:.2%}: {target.outcome(run.test_accuracy, run.test_size)}",
             ]
         )
     headings = [
         "network",
         "parameters",
         "epochs",
-        "test accuracy",
+        "test accuracy [95% interval]",
+        "against the best",
         "validation",
         "s per epoch",
         "target",
@@ -125,13 +137,56 @@ def render_full_runs_table(chapters: Mapping[str, str], path: Path = None) -> st
     missing = [spec for spec, run in zip(specs, found, strict=True) if run is None]
     machines = "; ".join(sorted({run.describe_machine() for run in runs})) or "-"
     text = (
-        markdown_table(headings, rows, numeric=range(1, 6))
+        markdown_table(headings, rows, numeric=(1, 2, 3, 5, 6))
         + f"\n\nMeasured on {machines}; each row by its own command, "
-        "`cnn-guide record --plan full` for all of them."
+        "`cnn-guide record --plan full` for all of them. The interval is the test set's "
+        "own noise (Wilson's, 95%); a target is *met* or *missed* only where that interval "
+        "clears it. *Within noise of the best*: the test set cannot tell the run from the "
+        f"best one ({_NOISE_RULE})."
     )
     if missing:
         text += " Not recorded yet: " + ", ".join(f"`{spec.command}`" for spec in missing) + "."
     return text
+
+
+_NOISE_RULE = (
+    "McNemar's exact test on the images one gets right and the other wrong, p of 0.05 or "
+    "more, where both kept their predictions; else the best's interval holds the run's accuracy"
+)
+
+
+def within_noise_of_best(runs: Sequence[RunRecord], path: Path = None) -> dict[str, str]:
+    """Which runs the test set cannot tell from the best one (the first), by key.
+
+    Where both runs kept their test predictions, McNemar's exact test on the
+    shared images decides (p of 0.05 or more); otherwise the best run's 95%
+    interval (Wilson's) holding the run's accuracy.
+
+    Returns:
+        ``"within noise of the best"`` by the key of each such run (the best excluded).
+    """
+    if not runs:
+        return {}
+    best = runs[0]
+    low, high = accuracy_interval(round(best.test_accuracy * best.test_size), best.test_size)
+    best_predictions = load_predictions(best.spec, path)
+    close = {}
+    for run in runs[1:]:
+        predictions = load_predictions(run.spec, path)
+        if best_predictions is not None and predictions is not None:
+            labels = _test_labels()
+            same = mcnemar(best_predictions == labels, predictions == labels).p_value >= 0.05
+        else:
+            same = low <= run.test_accuracy <= high
+        if same:
+            close[run.key] = "within noise of the best"
+    return close
+
+
+@functools.cache
+def _test_labels() -> np.ndarray:
+    """The test labels the stored predictions are scored against (read once)."""
+    return load_test_labels(download=False)
 
 
 def render_benchmark_row(model: str, path: Path = None) -> str:
@@ -190,15 +245,18 @@ def render_benchmark_table(chapters: Mapping[str, str], path: Path = None) -> st
     dates = sorted(run.date[:10] for run in runs)
     when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     lines = format_table(runs, markdown=True).splitlines()
+    close = within_noise_of_best(runs, path)
     for index, run in enumerate(runs, start=2):  # link each model to its chapter
-        if run.model in chapters:
-            link = f"[{run.model}]({chapters[run.model]})"
-            lines[index] = lines[index].replace(f"| {run.model} |", f"| {link} |", 1)
+        name = f"[{run.model}]({chapters[run.model]})" if run.model in chapters else run.model
+        if run.key in close:
+            name += " (within noise of the best)"
+        lines[index] = lines[index].replace(f"| {run.model} |", f"| {name} |", 1)
     stale = [run.model for run in runs if run.stale_fields()]
     text = (
         "\n".join(lines) + f"\n\nMeasured on {machines}, {when}, by "
         "`cnn-guide bench --record` (each row's own command is in the "
-        "store of runs and on the example page)."
+        "store of runs and on the example page). *Within noise of the best*: the test set "
+        f"cannot tell the run from the first one ({_NOISE_RULE})."
     )
     if stale:
         text += (
