@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from cnn_guide.machine import machine_kind
 from cnn_guide.recipes import get_recipe
 from cnn_guide.results import load_entries, load_results, record_entry
-from cnn_guide.runs import RunRecord, RunSpec, machine_kind
+from cnn_guide.runs import RunRecord, RunSpec
 
 __all__ = [
     "FRACTIONS",
@@ -110,7 +111,7 @@ class Comparison:
         against: The reference recipe (``"seed"``).
         reference: The key of the run whose speed gives T.
         runs: ``(fraction of T, key)`` of each run of ``recipe``.
-        machine: Where it ran (`cnn_guide.runs.machine_info`).
+        machine: Where it ran (`cnn_guide.machine.machine_info`).
         date: When it was recorded (UTC, ISO 8601).
         command: The command that re-makes it.
         quick: Made on the small quick subset: a smoke test, never shown.

@@ -24,15 +24,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import platform
 import shlex
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnn_guide.machine import git_commit, machine_info, machine_kind
 from cnn_guide.recipes import STOP_FIELDS, Recipe, get_recipe, setting_fields
 
 if TYPE_CHECKING:
@@ -44,9 +41,6 @@ __all__ = [
     "RunFigures",
     "RunRecord",
     "RunSpec",
-    "cpu_vector_instructions",
-    "machine_info",
-    "machine_kind",
     "settings_of",
 ]
 
@@ -432,7 +426,7 @@ class RunRecord(RunFigures):
         settings: Every setting of the recipe it trained under, by field.
         date: When it was recorded (UTC, ISO 8601).
         commit: The git commit of the code that ran it, when known.
-        machine: The hardware and software (`machine_info`).
+        machine: The hardware and software (`cnn_guide.machine.machine_info`).
         migrated_from: The key of the row it was migrated from, for rows
             recorded in the book's first results format.
     """
@@ -465,7 +459,7 @@ class RunRecord(RunFigures):
             spec=spec,
             settings=settings_of(recipe),
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            commit=_git_commit(),
+            commit=git_commit(),
             machine=machine_info(),
             **figures.figures(),
         )
@@ -548,102 +542,3 @@ class RunRecord(RunFigures):
 
 def _required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-
-
-def machine_kind(machine: Mapping[str, Any]) -> str:
-    """The machine in words: its GPU, or its CPU, cores and vector instructions."""
-    if machine.get("gpu"):
-        return str(machine["gpu"])
-    kind = f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
-    return kind + (f", {machine['isa']}" if machine.get("isa") else "")
-
-
-def machine_info() -> dict[str, Any]:
-    """The hardware and software a measurement ran on."""
-    import keras
-    import numpy
-    import tensorflow as tf
-
-    gpus = [
-        tf.config.experimental.get_device_details(device).get("device_name", device.name)
-        for device in tf.config.list_physical_devices("GPU")
-    ]
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "isa": cpu_vector_instructions(),
-        "gpu": ", ".join(gpus) or None,
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
-        "load_average": _load_average(),
-    }
-
-
-def _load_average() -> list[float] | None:
-    """The 1-, 5- and 15-minute load averages when the run ended (where the OS has them).
-
-    A run keeps about as many cores busy as it has; a higher load means other
-    work shared the machine, and the run's timings are slower than a quiet
-    machine's (its accuracy is not affected).
-    """
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-# The widest vector instructions first: what sets a CPU's training speed (machines
-# sold under one model name, e.g. "AMD EPYC", range from AVX2 to AVX-512 with BF16).
-_VECTOR_INSTRUCTIONS = (
-    ("amx_bf16", "AMX"),
-    ("avx512_bf16", "AVX-512 with BF16"),
-    ("avx512f", "AVX-512"),
-    ("avx2", "AVX2"),
-    ("asimd", "NEON"),
-)
-
-
-def cpu_vector_instructions(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
-    """The CPU's widest vector instructions, e.g. ``"AVX-512 with BF16"``, or ``None``.
-
-    Reads the ``flags`` (x86) or ``Features`` (Arm) line of ``/proc/cpuinfo``;
-    ``None`` where the file does not exist (macOS, Windows) or names none.
-    """
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return None
-    flags = {
-        flag
-        for line in text.splitlines()
-        if line.split(":", 1)[0].strip() in ("flags", "Features")
-        for flag in line.split(":", 1)[1].split()
-    }
-    return next((name for flag, name in _VECTOR_INSTRUCTIONS if flag in flags), None)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None

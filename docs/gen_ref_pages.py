@@ -29,6 +29,8 @@ USED_IN = {
     "cnn_guide.plotting": ["foundations", "simple-cnn", "results"],
     "cnn_guide.recipes": ["results", "fast", "distributed"],
     "cnn_guide.runs": ["results", "fast", "choosing"],
+    "cnn_guide.machine": ["results", "fast"],
+    "cnn_guide.statistics": ["results"],
     "cnn_guide.results": ["choosing", "results", "fast"],
     "cnn_guide.report.markers": ["results"],
     "cnn_guide.report.tables": ["results"],

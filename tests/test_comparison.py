@@ -11,8 +11,9 @@ from conftest import as_record
 
 from cnn_guide import comparison, results
 from cnn_guide.cli import main
+from cnn_guide.machine import cpu_vector_instructions, machine_kind
 from cnn_guide.report.markers import render_marker
-from cnn_guide.runs import RunSpec, cpu_vector_instructions, machine_kind
+from cnn_guide.runs import RunSpec
 
 EPYC = {"cpu": "AMD EPYC", "cores": 2, "isa": "AVX-512 with BF16", "gpu": None}
 

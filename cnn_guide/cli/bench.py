@@ -177,9 +177,10 @@ def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> i
     for the comparison and then discarded.
     """
     from cnn_guide import comparison
+    from cnn_guide.machine import machine_info
     from cnn_guide.report.comparison import describe
     from cnn_guide.results import find, load_results
-    from cnn_guide.runs import RunSpec, machine_info
+    from cnn_guide.runs import RunSpec
 
     given = [name for name in (*STOP_FIELDS, "eval_every") if name in changes]
     if given:

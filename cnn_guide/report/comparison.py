@@ -6,9 +6,9 @@ import os
 from fractions import Fraction
 
 from cnn_guide.comparison import GOALS, THRESHOLDS, Resolved, resolved_comparisons
+from cnn_guide.machine import machine_kind
 from cnn_guide.recipes import get_recipe
 from cnn_guide.report.tables import markdown_table
-from cnn_guide.runs import machine_kind
 
 __all__ = ["describe", "render_comparisons", "render_goals"]
 
