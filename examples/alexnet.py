@@ -183,9 +183,10 @@ show(plot_history(result.history), "learning_curves")
 #
 # AlexNet's first idea: $\max(0, x)$ instead of $\tanh x$. Its gradient is 1
 # wherever the unit is active, while tanh's gradient $1 - \tanh^2 x$ is below
-# 0.08 once $|x| > 2$ (the unit saturates); that is why the paper's ReLU
-# network trained several times faster (the chapter's recorded experiment
-# repeats that comparison on this network, trained in full). A side effect: every negative input
+# 0.08 once $|x| > 2$ (the unit saturates); that is the paper's explanation
+# of why its ReLU network trained several times faster (the chapter's
+# recorded experiment repeats that comparison on this network, on all the
+# training images, and says whether its seeds can tell). A side effect: every negative input
 # becomes an exact zero, so the feature maps are sparse. Below, the fraction
 # of zero activations in each trained convolution, over 256 test images.
 

@@ -229,7 +229,7 @@ for label, result in results.items():
 # chapter's recorded experiment does that ("The experiment"
 # in the [chapter](../../chapters/batch-norm/)): `vgg_fashion` with and
 # without batch normalization, under the book recipe at three peak learning
-# rates, two seeds each.
+# rates, five seeds each.
 #
 # The activation statistics, at initialization and after training:
 

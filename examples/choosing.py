@@ -182,7 +182,8 @@ if rows:
 # the example states, on all 55,000 training images. `plan("full")` reads
 # them from the examples themselves; `find` returns a run's recorded result,
 # or `None` where none is recorded yet (or only under an older definition of
-# its recipe). Best test accuracy first; each run is one seed.
+# its recipe). Best test accuracy first; each run is one seed. The chapter's
+# table gives each accuracy with its 95% interval over the test images.
 
 # %%
 from cnn_guide.evidence import plan
@@ -224,4 +225,5 @@ if not benchmark:
 # differently in the two lists is one whose accuracy depends on how long it
 # trains. Each row is one seed, and a gap between two rows may be smaller
 # than the difference two seeds make: the chapters' recorded experiments,
-# two seeds per network, show how large that difference is.
+# with several seeds per network, show how large that difference is, and
+# say which of their differences the seeds can tell.

@@ -427,7 +427,7 @@ show(fig, "feature_reuse")
 # show how the measurement reads, not how a fully trained DenseNet uses its
 # sources; run the full budget to measure that. Whether dense connectivity
 # beats residual connectivity at the same size is the chapter's recorded
-# experiment, trained in full.
+# experiment, on all the training images with five seeds per network.
 
 # %% [markdown]
 # ## The full run

@@ -134,8 +134,9 @@ print(render_comparisons())
 # The ablation: the fast recipe for 1.5 minutes with one technique removed
 # or added at a time, three seeds each, on one quiet machine. Each change is
 # judged on the *validation* images; the test accuracy is shown beside it,
-# never used to choose. A difference smaller than the spread between seeds
-# is called noise, not a finding.
+# never used to choose. Each difference comes with its 95% interval over the
+# seeds: a finding only where the interval excludes zero; otherwise the book
+# cannot tell at this number of seeds.
 
 # %%
 from cnn_guide.experiments import get_experiment

@@ -112,8 +112,8 @@ show(fig, "relu_spiral")
 # (`InvertedResidual(linear_bottleneck=False)` puts a ReLU6 there instead, the
 # paper's ablation in its Figure 6a.) The spiral shows the argument, not what
 # the choice is worth in a trained network: the chapter's recorded experiment
-# trains this page's network with and without the linear bottleneck, in full,
-# two seeds each.
+# trains this page's network with and without the linear bottleneck, on all
+# the training images, five seeds each.
 #
 # ## The model
 #

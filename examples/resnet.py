@@ -19,7 +19,7 @@
 # shares ('book': AdamW with a one-cycle schedule, batch 128), then trained
 # again without its skip connections to see how the two start. What the skip
 # connections do over a whole training is measured by the chapter's recorded
-# experiment, trained in full. Everything printed below was produced when this
+# experiment, on all the training images. Everything printed below was produced when this
 # page was built.
 #
 # **Run it yourself.** Download this script (the button at the top of the
@@ -181,10 +181,11 @@ print(plain_result.describe())
 # the two networks start; it cannot show what the skip connections do to
 # training, and a gap between two single runs may be no larger than the
 # difference between two seeds. The chapter's recorded experiment ("The
-# experiment, trained in full" in the [chapter](../../chapters/resnet/))
+# experiment" in the [chapter](../../chapters/resnet/))
 # trains plain and residual networks of 20 and 56 layers (at half this
-# variant's widths) on all the training images, two seeds each: that is where
-# the effect is measured.
+# variant's widths) on all the training images, five seeds each: that is where
+# the effect is measured, and where the reading says whether the seeds can
+# tell it.
 
 # %%
 curves = {
@@ -241,7 +242,7 @@ print(
 # networks), at 4.8 times the multiply-accumulates per image, would still
 # be a short run; the chapter's recorded experiment compares 20 and 56
 # layers (`blocks_per_stage=3` and `9`), with and without skip connections,
-# trained in full, and
+# on all the training images, and
 # `cnn-guide record --plan experiments --only resnet-degradation` re-records
 # it.
 

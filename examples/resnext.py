@@ -323,8 +323,8 @@ for name, widths, groups in [
 # `StepHistory` records the training loss of every step, for runs too short
 # for per-epoch curves. A run this short says nothing about what the
 # cardinality buys; the chapter's recorded experiment trains three versions
-# of this network at nearly the same cost, with cardinality 1, 4 and 8, in
-# full, two seeds each.
+# of this network at nearly the same cost, with cardinality 1, 4 and 8, on
+# all the training images, five seeds each.
 
 
 # %%

@@ -223,7 +223,8 @@ for name, weights in before.items():
 # 0.1, batch size 128, batch-norm statistics recomputed before every
 # evaluation, a fixed seed. What the SE blocks add in accuracy is not a
 # question this short run can answer; the chapter's recorded experiment
-# trains this network and `resnet_fashion` in full, two seeds each.
+# trains this network and `resnet_fashion` on all the training images, five
+# seeds each.
 
 # %%
 result = fit(model, data, plan.recipe, verbose=2)

@@ -306,7 +306,7 @@ print(f"largest difference from the layer's own output: {difference:.2e}")
 # convolution would do both at once; Xception bets that doing them apart
 # loses little. A single short run cannot test that bet; the chapter's
 # recorded experiment trains this network with separable and with regular
-# convolutions, in full, two seeds each. Red is positive, blue negative,
+# convolutions, on all the training images, five seeds each. Red is positive, blue negative,
 # white zero, each panel on its own scale.
 
 # %%

@@ -583,3 +583,26 @@ def test_nin_exercise_4_larger_input():
 
 def test_nin_exercise_5_the_changed_line_exists():
     assert "rows = sorted(rows)[:5]\n" in (EXAMPLES / "nin.py").read_text(encoding="utf-8")
+
+
+def test_alexnet_tells_torchvisions_network_from_the_papers():
+    # torchvision's alexnet is the one-tower network of "One weird trick" (2014):
+    # 64-192-384-256-256 convolutions; its documentation gives 61,100,840 parameters.
+    widths = (3, 64, 192, 384, 256, 256)
+    kernels = (11, 5, 3, 3, 3)
+    layers = zip(kernels, widths, widths[1:], strict=False)
+    convs = sum(conv_params(k, c_in, c_out) for k, c_in, c_out in layers)
+    dense = sum(conv_params(1, c_in, c_out) for c_in, c_out in ((9216, 4096), (4096, 4096)))
+    dense += conv_params(1, 4096, 1000)
+    assert convs + dense == 61_100_840
+    assert models.get_info("alexnet").reference_params == 62_378_344
+    text = " ".join(chapter("alexnet").split())
+    assert "the paper's layers as one tower without groups, has **62,378,344** parameters" in text
+    assert "with 64, 192, 384, 256 and 256 kernels in its convolutions and no LRN" in text
+    assert "and has 61,100,840 parameters by torchvision's own count" in text
+    assert "one tower as torchvision" not in text
+    from cnn_guide.models.alexnet import alexnet
+
+    doc = " ".join(alexnet.__doc__.split())
+    assert "64-192-384-256-256 convolutions and no LRN, 61,100,840 parameters" in doc
+    assert "what torchvision and most books build" not in doc

@@ -442,3 +442,34 @@ def test_distributed_speed_bullet_uses_the_protocol_batch():
     assert f"a batch of {batch} images" in text
     assert f"some {flops / 1e9:.0f} billion floating-point operations" in text
     assert "book's default" not in text and "Nadam" not in text
+
+
+def test_resnet50_multiply_adds_in_both_layouts():
+    # The builders stride a downsampling bottleneck on its 3x3 (v1.5, as torchvision);
+    # `keras_form=True` strides on the first 1x1, as the paper's models (v1).
+    v15 = layer_table(models.build("resnet50")).macs
+    v1 = layer_table(models.build("resnet50", keras_form=True)).macs
+    # The first 1x1 of the first unit of stages 3 to 5 runs at the input size:
+    # 4 times the positions.
+    stages = ((256, 56), (512, 28), (1024, 14))
+    extra = sum(c * (c // 2) * (s * s - (s // 2) ** 2) for c, s in stages)
+    assert v15 - v1 == extra
+    text = chapter("resnet")
+    assert f"ResNet-50 does **{v15 / 1e9:.2f} billion**" in text
+    assert f"{extra / 1e9:.2f} billion more multiply-adds in all" in text
+    assert f"the count is **{v1 / 1e9:.2f} billion**, the paper's 3.8 rounded" in text
+    assert "| bottleneck, 256-512-1024-2048 out | 3, 4, 6, 3 | 25,557,032 | 3.8 billion |" in text
+    assert f"against ResNet-50's {v15 / 1e9:.2f} billion" in chapter("senet")
+    resnext = chapter("resnext")
+    assert "| multiply-adds (Table 1 of the paper) | 4.1 billion | 4.2 billion |" in resnext
+
+
+def test_batch_norm_steps_saved_at_each_learning_rate():
+    # The paper's Figure 3, as the chapter quotes it: steps to Inception's 72.2%.
+    text = chapter("batch-norm")
+    inception, x5, x30 = 31.0, 2.1, 2.7
+    for steps in (inception, x5, x30):
+        assert f"${steps} \\cdot 10^6$" in text
+    assert math.floor(inception / x5) == 14 and round(inception / x30, 1) == 11.5
+    assert "in 14 times fewer training steps at a 5 times higher learning rate" in text
+    assert "and in about 11 times fewer at a 30 times higher one" in text

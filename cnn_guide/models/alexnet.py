@@ -159,8 +159,11 @@ def alexnet(
     ``groups=2`` gives the paper's two-GPU network, in which conv2, conv4 and
     conv5 see only the maps of their own GPU (60,965,224 parameters); it is
     registered as `alexnet_grouped`. The paper's "60 million parameters" is
-    that figure. The one-tower form is what torchvision and most books build
-    (without LRN).
+    that figure. The one-tower form is the paper's layers without the groups.
+    torchvision's ``alexnet`` is a different network: the one-tower network of
+    Krizhevsky's "One weird trick for parallelizing convolutional neural
+    networks" (2014, https://arxiv.org/abs/1404.5997), with 64-192-384-256-256
+    convolutions and no LRN, 61,100,840 parameters.
 
     Reference: Krizhevsky, Sutskever and Hinton (2012), "ImageNet
     Classification with Deep Convolutional Neural Networks", NeurIPS (not on
