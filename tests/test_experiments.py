@@ -337,3 +337,15 @@ def test_tables_mark_runs_within_noise_of_the_best(tiny_run, tmp_path):
     for run in runs:
         results.record(run, bare)
     assert within_noise_of_best(runs, bare) == {runs[1].key: "within noise of the best"}
+
+
+def test_the_rule_simulation_uses_the_books_own_seed_spread(tiny_run, tmp_path):
+    path = tmp_path / "records"
+    with pytest.raises(ValueError, match="no experiment arm has two recorded seeds"):
+        render_marker("rule-simulation", path=path)
+    _record_alexnet(tiny_run, path, {"ReLU": {42: 0.930, 43: 0.936}, "tanh": {42: 0.90, 43: 0.906}})
+    page = render_marker("rule-simulation", path=path)
+    # Each arm's two seeds are 0.6 points apart: a standard deviation of 0.42 points.
+    assert "a standard deviation of 0.42 points of test accuracy" in page
+    assert "pooled over the 2 experiment arms" in page
+    assert "| the spread rule (before) | 2 |" in page and "| the interval rule (now) | 5 |" in page

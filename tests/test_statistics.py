@@ -13,48 +13,32 @@ from cnn_guide.statistics import (
     compare,
     holm,
     mcnemar,
+    simulate,
     summarize,
     verdict,
 )
-
-SPREAD = 0.4
-"""Seed-to-seed standard deviation of a test accuracy, in points: the book's recorded seeds."""
-
-
-def _finding_rate(seeds: int, trials: int, true_difference: float, rng) -> float:
-    """Share of trials in which the rule declares a finding between two arms of ``seeds``."""
-    findings = 0
-    for _ in range(trials):
-        first = dict(enumerate(93 + rng.normal(0, SPREAD, seeds)))
-        second = dict(enumerate(93 + true_difference + rng.normal(0, SPREAD, seeds)))
-        findings += verdict(compare(first, second), +1) != "cannot tell"
-    return findings / trials
 
 
 @pytest.mark.parametrize("seeds", [3, 5])
 def test_the_rule_finds_an_effect_where_there_is_none_in_at_most_5_percent(seeds):
     trials = 4_000
-    rate = _finding_rate(seeds, trials, 0.0, np.random.default_rng(2026))
+    rate = simulate("interval", seeds, trials=trials)
     allowance = 3 * math.sqrt(0.05 * 0.95 / trials)  # the simulation's own error, 3 sigma
     assert rate <= 0.05 + allowance, rate
 
 
 def test_the_rule_has_the_stated_power_against_a_one_point_difference():
     # What the results chapter states: about half the time at 3 seeds, nine in ten at 5.
-    rng = np.random.default_rng(2026)
-    assert 0.45 < _finding_rate(3, 2_000, 1.0, rng) < 0.62
-    assert 0.86 < _finding_rate(5, 2_000, 1.0, rng) < 0.95
+    assert 0.45 < simulate("interval", 3, difference=1.0) < 0.62
+    assert 0.86 < simulate("interval", 5, difference=1.0) < 0.95
 
 
 def test_the_old_rule_would_not_pass_this_test():
     # "Difference of means larger than the wider max-min spread", at 2 seeds:
     # the rule the book used before. The test above must be able to fail.
-    rng = np.random.default_rng(2026)
-    trials, declared = 4_000, 0
-    for _ in range(trials):
-        a, b = rng.normal(0, SPREAD, 2), rng.normal(0, SPREAD, 2)
-        declared += abs(b.mean() - a.mean()) > max(np.ptp(a), np.ptp(b))
-    assert declared / trials > 0.15
+    assert 0.18 < simulate("spread", 2, trials=4_000) < 0.26
+    with pytest.raises(ValueError, match="a rule among interval, spread and at least 2 seeds"):
+        simulate("vibes", 3)
 
 
 def test_compare_is_welchs_t_with_its_interval():

@@ -31,9 +31,15 @@ from cnn_guide.plotting import book_style, embedded_png
 from cnn_guide.report.tables import markdown_table
 from cnn_guide.results import load_predictions
 from cnn_guide.runs import RunRecord
-from cnn_guide.statistics import Difference, compare, holm, mcnemar, summarize
+from cnn_guide.statistics import Difference, compare, holm, mcnemar, simulate, summarize
 
-__all__ = ["plot_experiment", "render_experiment", "render_findings", "summary"]
+__all__ = [
+    "plot_experiment",
+    "render_experiment",
+    "render_findings",
+    "render_rule_simulation",
+    "summary",
+]
 
 Store = str | os.PathLike | None
 
@@ -347,3 +353,55 @@ def render_findings(chapters: Mapping[str, str] | None = None, path: Store = Non
         f"{family} finding{'s' * (family != 1)} (Holm p below 0.05). The experiments with no "
         f"paper figure to hold against ({', '.join(untested)}) are not listed."
     )
+
+
+def render_rule_simulation(path: Store = None) -> str:
+    """How often each rule declares a finding, simulated: where there is none, and a true point.
+
+    The arms' seeds vary as much as the book's own recorded seeds do (the
+    standard deviation of test accuracy within each experiment arm, pooled).
+    Computed when the page is built (`cnn_guide.statistics.simulate`, with
+    its fixed random seed), so the figures the results chapter gives are the
+    code's, not typed.
+    """
+    spread, arms = _pooled_spread(path)
+    rows = [
+        [
+            "the spread rule (before)" if rule == "spread" else "the interval rule (now)",
+            str(seeds),
+            f"{simulate(rule, seeds, spread=spread):.1%}",
+            f"{simulate(rule, seeds, difference=1.0, spread=spread):.0%}",
+        ]
+        for rule, seeds in (("spread", 2), ("interval", 2), ("interval", 3), ("interval", 5))
+    ]
+    headings = [
+        "rule",
+        "seeds per arm",
+        "declares a finding where there is none",
+        "finds a true 1-point difference",
+    ]
+    return (
+        markdown_table(headings, rows, numeric=(1, 2, 3))
+        + "\n\nEach figure: 2,000 simulated experiments of two arms whose seeds vary by a "
+        f"standard deviation of {spread:.2f} points of test accuracy, the book's own: pooled "
+        f"over the {arms} experiment arms with two or more recorded seeds "
+        "(`cnn_guide.statistics.simulate`, seeded, computed when this page was built)."
+    )
+
+
+def _pooled_spread(path: Store) -> tuple[float, int]:
+    """The seed-to-seed standard deviation of test accuracy (points), pooled over arms."""
+    squares, freedom, arms = 0.0, 0, 0
+    for name in list_experiments():
+        for runs in get_experiment(name).recorded_by_seed(path).values():
+            if len(runs) > 1:
+                points = [100 * run.test_accuracy for run in runs.values()]
+                squares += float(np.var(points, ddof=1)) * (len(points) - 1)
+                freedom += len(points) - 1
+                arms += 1
+    if not freedom:
+        raise ValueError(
+            "no experiment arm has two recorded seeds to measure the seed spread from; "
+            "`cnn-guide record --plan experiments` records them."
+        )
+    return (squares / freedom) ** 0.5, arms

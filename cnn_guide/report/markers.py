@@ -78,6 +78,9 @@ MARKERS: dict[str, Marker] = {
             "",
             lambda _, chapters, store: experiments.render_findings(chapters, store),
         ),
+        Marker(
+            "rule-simulation", "", lambda _, __, store: experiments.render_rule_simulation(store)
+        ),
         Marker("fast-goals", "", lambda _, __, store: comparison.render_goals(store)),
         Marker("fast-against-seed", "", lambda _, __, store: comparison.render_comparisons(store)),
     )
