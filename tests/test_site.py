@@ -240,10 +240,11 @@ def test_chapters_show_their_full_run_and_experiment(built_site):
             assert experiment.question in html, name
             command = f"cnn-guide record --plan experiments --only {name}"
             assert command in html, name
-            assert "test accuracy (seeds" in html, f"{name}: not recorded"
+            assert "test accuracy (seed)" in html, f"{name}: not recorded"
             # Its table, computed from the store: every seed's accuracy is on the page.
             first_row = summary(experiment, STORE).splitlines()[2]
             assert first_row.split(" | ")[3] in html, name
+            assert "What the seeds show" in html, name
             shown += 1
         for model in re.findall(r"^<!-- full-run: (\w+) -->$", source, re.M):
             run = find(full_run(model), STORE)
