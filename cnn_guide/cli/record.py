@@ -19,7 +19,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "Runs already in the store are skipped, unless they are stale (recorded under\n"
             "an older definition of their recipe); each missing one trains in a process of\n"
             "its own and is stored when it ends, so the command can be stopped at any time\n"
-            "and resumed by running it again."
+            "and resumed by running it again. Every run keeps its test predictions, and a\n"
+            "full run its trained weights too; a full run stored without them is recorded\n"
+            "again."
         ),
         epilog=(
             "examples:\n"
