@@ -137,6 +137,7 @@ def _write_atomically(file: Path, write: Any) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o644)  # mkstemp's 0600 would keep the store from other readers
         with os.fdopen(handle, "wb") as stream:
             write(stream)
         os.replace(temporary, file)
