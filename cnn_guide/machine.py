@@ -14,14 +14,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_vector_instructions", "git_commit", "machine_info", "machine_kind"]
+__all__ = [
+    "cpu_generation",
+    "cpu_vector_instructions",
+    "git_commit",
+    "machine_info",
+    "machine_kind",
+]
 
 
 def machine_kind(machine: Mapping[str, Any]) -> str:
-    """The machine in words: its GPU, or its CPU, cores and vector instructions."""
+    """The machine in words: its GPU, or its CPU (and generation), cores and vector instructions.
+
+    Two CPUs sold under one name ("AMD EPYC") can differ twofold in speed, so
+    the generation is part of the kind where it was recorded.
+    """
     if machine.get("gpu"):
         return str(machine["gpu"])
-    kind = f"{machine.get('cpu', 'an unknown CPU')}, {machine.get('cores', '?')} cores"
+    cpu = machine.get("cpu", "an unknown CPU")
+    if machine.get("cpu_generation"):
+        cpu += f" ({machine['cpu_generation']})"
+    kind = f"{cpu}, {machine.get('cores', '?')} cores"
     return kind + (f", {machine['isa']}" if machine.get("isa") else "")
 
 
@@ -37,6 +50,7 @@ def machine_info() -> dict[str, Any]:
     ]
     return {
         "cpu": _cpu_model(),
+        "cpu_generation": cpu_generation(),
         "cores": os.cpu_count(),
         "isa": cpu_vector_instructions(),
         "gpu": ", ".join(gpus) or None,
@@ -89,6 +103,26 @@ def cpu_vector_instructions(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str
         for flag in line.split(":", 1)[1].split()
     }
     return next((name for flag, name in _VECTOR_INSTRUCTIONS if flag in flags), None)
+
+
+def cpu_generation(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str | None:
+    """The CPU's family and model numbers, e.g. ``"family 25 model 17"`` (AMD Zen 4).
+
+    Returns:
+        ``None`` where the system does not say (not Linux, or an ARM CPU).
+    """
+    try:
+        fields = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (
+                line.partition(":") for line in Path(cpuinfo).read_text().splitlines()[:30]
+            )
+        )
+    except OSError:
+        return None
+    if "cpu family" not in fields or "model" not in fields:
+        return None
+    return f"family {fields['cpu family']} model {fields['model']}"
 
 
 def _cpu_model() -> str:

@@ -11,7 +11,7 @@ from conftest import as_record
 
 from cnn_guide import comparison, results
 from cnn_guide.cli import main
-from cnn_guide.machine import cpu_vector_instructions, machine_kind
+from cnn_guide.machine import cpu_generation, cpu_vector_instructions, machine_kind
 from cnn_guide.report.markers import render_marker
 from cnn_guide.runs import RunSpec
 
@@ -38,7 +38,14 @@ def test_machines_are_named_by_their_vector_instructions(tmp_path):
     assert machine_kind(EPYC) == "AMD EPYC, 2 cores, AVX-512 with BF16"
     assert machine_kind({"cpu": "AMD EPYC", "cores": 2}) == "AMD EPYC, 2 cores"  # older rows
     assert machine_kind({**EPYC, "gpu": "NVIDIA H100"}) == "NVIDIA H100"
+    # Two generations sold as "AMD EPYC" are two kinds where the generation was recorded.
+    zen4 = {**EPYC, "cpu_generation": "family 25 model 17"}
+    assert machine_kind(zen4) == "AMD EPYC (family 25 model 17), 2 cores, AVX-512 with BF16"
     cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n")
+    assert cpu_generation(cpuinfo) == "family 26 model 2"
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: fp asimd\n")  # an ARM CPU says neither
+    assert cpu_generation(cpuinfo) is None
     for flags, expected in (
         ("fpu sse2 avx avx2 fma", "AVX2"),
         ("avx2 avx512f avx512bw", "AVX-512"),
