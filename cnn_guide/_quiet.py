@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import IO, cast
 
 __all__ = ["filtered_stderr", "import_tensorflow", "is_start_up_noise"]
 
@@ -86,15 +87,15 @@ def filtered_stderr() -> Iterator[None]:
         os.close(saved)
         yield
         return
-    assert child.stdin is not None  # for the type checker: stdin=PIPE
+    pipe = cast("IO[bytes]", child.stdin)  # never None: stdin=PIPE
     try:
-        os.dup2(child.stdin.fileno(), 2)
+        os.dup2(pipe.fileno(), 2)
         yield
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-        child.stdin.close()
+        pipe.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(_FILTER_WAIT_S)
 
