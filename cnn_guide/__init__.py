@@ -7,7 +7,11 @@ The package behind the book's examples:
 * `cnn_guide.layers`: the blocks they are built from;
 * `cnn_guide.recipes`: how a network is trained, by name;
 * `cnn_guide.training`: the one way to train (`fit`) and to evaluate;
-* `cnn_guide.runs` and `cnn_guide.results`: every recorded run, its command and machine;
+* `cnn_guide.runs`: a run's spec, key, command and record; `cnn_guide.results`: the
+  store of recorded runs, one file each;
+* `cnn_guide.evidence` and `cnn_guide.experiments`: the catalogue of what the book
+  records; `cnn_guide.report`: what its pages show from the store;
+* `cnn_guide.statistics`: how the book judges a difference between runs;
 * `cnn_guide.plotting`: the book's figures;
 * `cnn_guide.budget`: how much work an example does;
 * `cnn_guide.cli`: the ``cnn-guide`` command.
