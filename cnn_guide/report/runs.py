@@ -107,6 +107,8 @@ def render_full_runs_table(chapters: Mapping[str, str], path: Path = None) -> st
     found = find_all(specs, path)
     runs = sorted((run for run in found if run is not None), key=lambda run: -run.test_accuracy)
     close = within_noise_of_best(runs, path)
+    # Timings compare only within one machine: each row names its own.
+    machines = list(dict.fromkeys(run.describe_machine() for run in runs))
     rows = []
     for rank, run in enumerate(runs, start=1):
         target = full_run_target(run.model)
@@ -120,7 +122,7 @@ def render_full_runs_table(chapters: Mapping[str, str], path: Path = None) -> st
                 f"{run.test_accuracy:.4f} [{low:.4f}, {high:.4f}]",
                 "best" if rank == 1 else close.get(run.key, ""),
                 f"{run.valid_accuracy:.4f}",
-                f"{run.seconds_per_epoch:.0f}",
+                f"{run.seconds_per_epoch:.0f} ({machines.index(run.describe_machine()) + 1})",
                 f"{target.accuracy:.2%}: {target.outcome(run.test_accuracy, run.test_size)}",
             ]
         )
@@ -131,14 +133,14 @@ def render_full_runs_table(chapters: Mapping[str, str], path: Path = None) -> st
         "test accuracy [95% interval]",
         "against the best",
         "validation",
-        "s per epoch",
+        "s per epoch (machine)",
         "target",
     ]
     missing = [spec for spec, run in zip(specs, found, strict=True) if run is None]
-    machines = "; ".join(sorted({run.describe_machine() for run in runs})) or "-"
+    listed = "; ".join(f"({i}) {machine}" for i, machine in enumerate(machines, 1)) or "-"
     text = (
         markdown_table(headings, rows, numeric=(1, 2, 3, 5, 6))
-        + f"\n\nMeasured on {machines}; each row by its own command, "
+        + f"\n\nMeasured on {listed}; each row by its own command, "
         "`cnn-guide record --plan full` for all of them. The interval is the test set's "
         "own noise (Wilson's, 95%); a target is *met* or *missed* only where that interval "
         "clears it. *Within noise of the best*: the test set cannot tell the run from the "
