@@ -10,14 +10,12 @@ where both runs kept their predictions.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnn_guide.data import load_test_labels
 from cnn_guide.experiments import (
     FIGURES,
     Arm,
@@ -28,7 +26,7 @@ from cnn_guide.experiments import (
     list_experiments,
 )
 from cnn_guide.plotting import book_style, embedded_png
-from cnn_guide.report.tables import markdown_table
+from cnn_guide.report.tables import markdown_table, test_labels
 from cnn_guide.results import load_predictions
 from cnn_guide.runs import RunRecord
 from cnn_guide.statistics import Difference, compare, holm, mcnemar, simulate, summarize
@@ -214,19 +212,13 @@ def _mcnemar_by_seed(
         predicted = [load_predictions(runs[seed].spec, path) for runs in (first, second)]
         if predicted[0] is None or predicted[1] is None:
             continue
-        labels = _test_labels()
+        labels = test_labels()
         test = mcnemar(predicted[0] == labels, predicted[1] == labels)
         parts.append(
             f"seed {seed}: {test.only_second} images only the second gets right, "
             f"{test.only_first} only the first (McNemar's exact p = {test.p_value:.2g})"
         )
     return "; ".join(parts)
-
-
-@functools.cache
-def _test_labels() -> np.ndarray:
-    """The test labels the stored predictions are scored against (read once)."""
-    return load_test_labels(download=False)
 
 
 def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
-from cnn_guide.data import load_test_labels
 from cnn_guide.evidence import full_run, full_run_target, plan
 from cnn_guide.plotting import embedded_png, plot_recorded_run
-from cnn_guide.report.tables import format_table, markdown_table
+from cnn_guide.report.tables import format_table, markdown_table, test_labels
 from cnn_guide.results import estimate_minutes, find, find_all, load_predictions, timed_runs
 from cnn_guide.runs import RunRecord, RunSpec
 from cnn_guide.statistics import accuracy_interval, mcnemar
@@ -176,19 +172,13 @@ def within_noise_of_best(runs: Sequence[RunRecord], path: Path = None) -> dict[s
     for run in runs[1:]:
         predictions = load_predictions(run.spec, path)
         if best_predictions is not None and predictions is not None:
-            labels = _test_labels()
+            labels = test_labels()
             same = mcnemar(best_predictions == labels, predictions == labels).p_value >= 0.05
         else:
             same = low <= run.test_accuracy <= high
         if same:
             close[run.key] = "within noise of the best"
     return close
-
-
-@functools.cache
-def _test_labels() -> np.ndarray:
-    """The test labels the stored predictions are scored against (read once)."""
-    return load_test_labels(download=False)
 
 
 def render_benchmark_row(model: str, path: Path = None) -> str:

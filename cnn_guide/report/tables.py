@@ -6,12 +6,16 @@ Markdown table; the report's renderers and `cnn_guide.analysis` both use it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from cnn_guide._markdown import markdown_table
+from cnn_guide.data import load_test_labels
 from cnn_guide.runs import RunRecord
 
-__all__ = ["format_table", "markdown_table"]
+__all__ = ["format_table", "markdown_table", "test_labels"]
 
 
 def _seconds(value: float | None) -> str:
@@ -76,3 +80,9 @@ def format_table(rows: Sequence[RunRecord], *, markdown: bool = False, by: str =
         )
         for line in [headings, *cells]
     )
+
+
+@functools.cache
+def test_labels() -> np.ndarray:
+    """The 10,000 test labels that stored predictions are scored against, read once."""
+    return load_test_labels(download=False)
