@@ -60,11 +60,11 @@ FULL_RUNS: dict[str, RunSpec] = {
         RunSpec.of("nin_fashion", "book"),
         RunSpec.of("googlenet_fashion", "book"),
         RunSpec.of("resnet_fashion", "book"),
+        RunSpec.of("densenet_fashion", "book"),
+        RunSpec.of("resnext_fashion", "book"),
         RunSpec.of("xception_fashion", "book"),
         RunSpec.of("se_resnet_fashion", "book"),
-        RunSpec.of("densenet_fashion", "book"),
         RunSpec.of("mobilenet_v2_fashion", "book"),
-        RunSpec.of("resnext_fashion", "book"),
     )
 }
 """Each network's full run, by the name examples and chapters use: the model's.
@@ -80,11 +80,11 @@ BENCHMARK_MODELS = (
     "nin_fashion",
     "googlenet_fashion",
     "resnet_fashion",
+    "densenet_fashion",
+    "resnext_fashion",
     "xception_fashion",
     "se_resnet_fashion",
-    "densenet_fashion",
     "mobilenet_v2_fashion",
-    "resnext_fashion",
     "fast_resnet_fashion",
 )
 """The models the benchmark trains for the ``"benchmark"`` recipe's minutes: every

@@ -82,11 +82,14 @@ BOOK_ORDER: tuple[str, ...] = (
     "nin",
     "googlenet",
     "resnet",
+    "densenet",
+    "resnext",
     "xception",
     "senet",
-    "densenet",
     "mobilenet_v2",
-    "resnext",
+    "efficientnet",
+    "regnet",
+    "convnext",
     "fast",
 )
 """Families in the order the book's chapters teach them; `list_models` follows it."""
