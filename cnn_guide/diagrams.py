@@ -35,7 +35,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from cnn_guide import _compat
 from cnn_guide.plotting import INK, book_style
 
-__all__ = ["draw_model"]
+__all__ = ["draw_model", "fingerprint"]
 
 # Box fill per kind of layer: soft tints that keep INK text readable on both themes.
 _FILLS = {
@@ -118,6 +118,33 @@ def draw_model(
             ax.set_title(title, fontsize=10)
         fig.tight_layout()
     return fig
+
+
+def fingerprint(model: Any, *, title: str | None = None) -> str:
+    """The structure ``draw_model`` draws, as text: what a diagram shows, not how.
+
+    One line per box (its index, name, kind, output shape and the indices of
+    the boxes with an arrow into it), after the title. Two models give the
+    same text exactly when ``draw_model`` would draw the same boxes, labels
+    and arrows; unlike the figure's bytes, the text does not change with the
+    matplotlib version. ``tools/render_diagrams.py`` stores it in each
+    pre-rendered diagram, and a test compares it with the current code's.
+
+    Args:
+        model: A functional ``keras.Model`` (or a built ``keras.Sequential``).
+        title: The title the diagram is drawn with.
+
+    Returns:
+        The text, one line per box, e.g. ``"2 add [merge] 8×8×4 <- 0,1"``.
+
+    Raises:
+        ValueError: For a model without a layer graph (as ``draw_model``).
+    """
+    lines = [f"title: {title or ''}"]
+    for index, box in enumerate(_read_graph(model)):
+        parents = ",".join(str(parent) for parent in box.parents) or "-"
+        lines.append(f"{index} {box.name} [{box.kind}] {box.detail or '-'} <- {parents}")
+    return "\n".join(lines)
 
 
 def _read_graph(model: Any) -> list[_Box]:

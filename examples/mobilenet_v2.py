@@ -139,6 +139,7 @@ print(table)
 
 
 # %%
+# --8<-- [start:block]
 def inverted_residual(x, filters, expansion=6, strides=1):
     """Expand (1x1, ReLU6) - filter (depthwise 3x3, ReLU6) - project (1x1, linear)."""
     y = keras.layers.Conv2D(expansion * x.shape[-1], 1, use_bias=False, name="expand")(x)
@@ -156,12 +157,18 @@ def inverted_residual(x, filters, expansion=6, strides=1):
     return y
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 feature_maps = keras.Input((28, 28, 16), name="feature_maps")
 scratch = keras.Model(feature_maps, inverted_residual(feature_maps, 16), name="scratch_block")
 show(
     draw_model(scratch, title="Inverted residual block, 16 -> 96 -> 16 channels (t = 6)"),
     "inverted_residual_diagram",
 )
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # In the figure, drawn from the model just built, the thin 16-channel input

@@ -259,6 +259,7 @@ print(
 
 
 # %%
+# --8<-- [start:block]
 def conv_bn(x, filters, size, stride=1, name="conv"):
     """A convolution without bias, then batch normalization."""
     padding = "same"
@@ -295,16 +296,25 @@ def my_bottleneck_unit(x, filters, stride=1, expansion=4):
     return keras.layers.ReLU(name="out_relu")(y)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 def as_model(unit, input_shape, **kwargs):
     """Wrap a unit in a keras.Model, to count, draw and call it."""
     inputs = keras.Input(input_shape, name="input")
     return keras.Model(inputs, unit(inputs, **kwargs), name=unit.__name__)
 
 
-# The units of the chapter's figure: ResNet-34's first stage, ResNet-50's second unit.
+# The unit of the chapter's figure: ResNet-34's first stage.
 basic = as_model(my_basic_unit, (56, 56, 64), filters=64)
-bottleneck = as_model(my_bottleneck_unit, (56, 56, 256), filters=64)
 show(draw_model(basic, title="my_basic_unit(x, 64)"), "basic_unit_diagram")
+# --8<-- [end:diagram]
+
+# %%
+# ResNet-50's second unit, with a 64-channel bottleneck.
+bottleneck = as_model(my_bottleneck_unit, (56, 56, 256), filters=64)
 show(draw_model(bottleneck, title="my_bottleneck_unit(x, 64)"), "bottleneck_unit_diagram")
 for unit_model in (basic, bottleneck):
     kernels = sum(layer.count_params() for layer in unit_model.layers if "conv" in layer.name)
