@@ -228,6 +228,7 @@ show(
 
 
 # %%
+# --8<-- [start:block]
 class MyLRN(keras.layers.Layer):
     """AlexNet's local response normalization: a / (k + alpha * sum of a^2 nearby) ** beta."""
 
@@ -253,13 +254,17 @@ def my_first_stage(x):
     return keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
 
 
-inputs = keras.Input((28, 28, 1), name="image")
-stage = keras.Model(inputs, my_first_stage(inputs), name="my_first_stage")
+# --8<-- [end:block]
+
 
 # %%
+# --8<-- [start:diagram]
 from cnn_guide.diagrams import draw_model
 
+inputs = keras.Input((28, 28, 1), name="image")
+stage = keras.Model(inputs, my_first_stage(inputs), name="my_first_stage")
 show(draw_model(stage, title="AlexNet's first stage, from scratch"), "first_stage_diagram")
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The check: copy the trained conv1's kernel and bias into the scratch stage

@@ -304,6 +304,7 @@ for mode in (True, False):
 
 
 # %%
+# --8<-- [start:block]
 class MyBatchNormalization(keras.layers.Layer):
     """Batch normalization over the channels of (batch, height, width, channels) maps."""
 
@@ -342,8 +343,14 @@ def conv_bn_relu(norm, name):
     return keras.Model(inputs, outputs, name=name)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 scratch = conv_bn_relu(MyBatchNormalization(momentum=0.9, name="my_batch_norm"), "scratch")
 show(draw_model(scratch, title="conv, MyBatchNormalization, ReLU"), "block_diagram")
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The diagram is drawn from the model itself: the unit that every

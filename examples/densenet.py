@@ -102,6 +102,7 @@ print(table)
 
 
 # %%
+# --8<-- [start:block]
 def dense_layer(x, growth_rate, name):
     """BN-ReLU-conv 1x1 (4k) - BN-ReLU-conv 3x3 (k); the k new maps are appended to x."""
     y = keras.layers.BatchNormalization(epsilon=1.001e-5, name=f"{name}_bn1")(x)
@@ -124,6 +125,11 @@ def transition(x, compression=0.5, name="transition"):
     return keras.layers.AveragePooling2D(2, name=f"{name}_pool")(x)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 feature_maps = keras.Input((28, 28, 24), name="feature_maps")
 x = dense_layer(feature_maps, 12, "layer1")
 x = dense_layer(x, 12, "layer2")
@@ -132,6 +138,7 @@ show(
     draw_model(scratch, title="Two dense layers (k = 12) and a transition"),
     "dense_block_diagram",
 )
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # That is the network's first block and transition: the stem's 24 channels,

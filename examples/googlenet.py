@@ -259,6 +259,7 @@ show(
 
 
 # %%
+# --8<-- [start:block]
 def my_inception(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj):
     """GoogLeNet's inception module: four branches on one input, concatenated."""
 
@@ -274,10 +275,18 @@ def my_inception(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj):
     return keras.layers.Concatenate(name="concat")(branches)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 # Inception 3a of the paper (Figure 2b, Table 1), on its 28x28x192 input.
 inputs = keras.Input((28, 28, 192), name="input")
 paper_3a = keras.Model(inputs, my_inception(inputs, 64, 96, 128, 16, 32, 32), name="paper_3a")
 show(draw_model(paper_3a, title="my_inception(x, 64, 96, 128, 16, 32, 32)"), "block_diagram")
+# --8<-- [end:diagram]
+
+# %%
 print(
     f"{paper_3a.count_params():,} parameters; the row of inception_3a in googlenet's table: "
     f"{paper_table['inception_3a'].params:,}"

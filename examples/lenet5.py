@@ -179,6 +179,7 @@ show(fig, "c3_connection_table")
 
 
 # %%
+# --8<-- [start:block]
 def my_lenet5(x, num_classes=10):
     """LeNet-5 for 28x28 images: C1 pads by 2, every later layer is the paper's."""
     x = keras.layers.Conv2D(6, 5, padding="same", activation="tanh", name="c1")(x)
@@ -191,16 +192,20 @@ def my_lenet5(x, num_classes=10):
     return keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
 
 
-inputs = keras.Input((28, 28, 1), name="image")
-scratch = keras.Model(inputs, my_lenet5(inputs), name="my_lenet5")
+# --8<-- [end:block]
+
 
 # %% [markdown]
 # Drawn from the model itself, one box per layer with its output shape:
 
 # %%
+# --8<-- [start:diagram]
 from cnn_guide.diagrams import draw_model
 
+inputs = keras.Input((28, 28, 1), name="image")
+scratch = keras.Model(inputs, my_lenet5(inputs), name="my_lenet5")
 show(draw_model(scratch, title="LeNet-5 for 28x28 images, from scratch"), "lenet5_diagram")
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # Is it the same function as the package's `lenet5_fashion`? Both have their

@@ -154,6 +154,7 @@ print(
 
 
 # %%
+# --8<-- [start:block]
 def my_mlpconv(x, filters, kernel_size, strides=1, padding="same", name="mlpconv"):
     """A k x k convolution, then two 1x1 convolutions: a perceptron slid over the image."""
     x = keras.layers.Conv2D(
@@ -163,14 +164,18 @@ def my_mlpconv(x, filters, kernel_size, strides=1, padding="same", name="mlpconv
     return keras.layers.Conv2D(filters, 1, activation="relu", name=f"{name}_mlp2")(x)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
+from cnn_guide.diagrams import draw_model
+
 # The second mlpconv of nin_fashion: 64 filters of 3x3 on the 13x13x32 maps after pool1.
 inputs = keras.Input((13, 13, 32), name="pool1_output")
 block = keras.Model(inputs, my_mlpconv(inputs, 64, 3, name="mlpconv2"), name="my_mlpconv")
-
-# %%
-from cnn_guide.diagrams import draw_model
-
 show(draw_model(block, title="An mlpconv layer, from scratch"), "mlpconv_diagram")
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The check: copy the kernels and biases of `nin_fashion`'s `mlpconv2_conv`,

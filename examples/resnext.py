@@ -96,6 +96,7 @@ print(table)
 
 
 # %%
+# --8<-- [start:block]
 def grouped_conv(x, filters, kernel_size, groups):
     """A convolution in which input channel group i feeds only output channel group i."""
     parts = keras.ops.split(x, groups, axis=-1)  # groups tensors of C_in / groups channels
@@ -106,12 +107,18 @@ def grouped_conv(x, filters, kernel_size, groups):
     return keras.layers.Concatenate(name="concatenate")(outputs)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 feature_maps = keras.Input((28, 28, 16), name="feature_maps")
 scratch = keras.Model(feature_maps, grouped_conv(feature_maps, 16, 3, groups=4), name="scratch")
 show(
     draw_model(scratch, title="Grouped 3x3 convolution, 16 -> 16 channels in 4 groups"),
     "grouped_conv_diagram",
 )
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The figure is drawn from the model just built (the `split` box shows the

@@ -88,6 +88,7 @@ print(layer_table(model))
 
 
 # %%
+# --8<-- [start:block]
 def squeeze_excitation(x, ratio=4):
     """Rescale every channel of x by a weight in (0, 1) computed from the whole map."""
     channels = x.shape[-1]
@@ -98,12 +99,18 @@ def squeeze_excitation(x, ratio=4):
     return keras.layers.Multiply(name="scale")([x, s])
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 feature_maps = keras.Input((28, 28, 16), name="feature_maps")
 scratch = keras.Model(feature_maps, squeeze_excitation(feature_maps), name="scratch_se")
 show(
     draw_model(scratch, title="Squeeze-and-excitation block, C = 16, r = 4"),
     "se_block_diagram",
 )
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The figure is drawn from the model just built: the arc on the left is the

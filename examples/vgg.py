@@ -205,6 +205,7 @@ show(fig, "receptive_field")
 
 
 # %%
+# --8<-- [start:block]
 def my_vgg_block(x, filters, convs, name="block"):
     """`convs` 3x3 convolutions with ReLU, then a 2x2 max pooling with stride 2."""
     for i in range(1, convs + 1):
@@ -214,14 +215,18 @@ def my_vgg_block(x, filters, convs, name="block"):
     return keras.layers.MaxPooling2D(2, strides=2, name=f"{name}_pool")(x)
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
+from cnn_guide.diagrams import draw_model
+
 # The second block of vgg_fashion: two convolutions of 64 filters on block 1's 14x14x32 maps.
 inputs = keras.Input((14, 14, 32), name="block1_output")
 block = keras.Model(inputs, my_vgg_block(inputs, 64, 2, name="block2"), name="my_vgg_block")
-
-# %%
-from cnn_guide.diagrams import draw_model
-
 show(draw_model(block, title="A VGG block, from scratch"), "vgg_block_diagram")
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The check: copy the weights of `vgg_fashion`'s `block2_conv1` and

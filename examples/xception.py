@@ -350,6 +350,7 @@ show(fig, "depthwise_pointwise")
 
 
 # %%
+# --8<-- [start:block]
 def my_separable_block(x, filters, name="sepconv"):
     """ReLU, depthwise 3x3, pointwise 1x1, batch normalization."""
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
@@ -368,10 +369,16 @@ def my_xception_module(x, filters):
     return keras.layers.Add(name="add")([y, shortcut])
 
 
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
 # The second entry-flow module of xception_fashion: 14x14x48 in, 7x7x96 out.
 inputs = keras.Input((14, 14, 48), name="input")
 scratch_module = keras.Model(inputs, my_xception_module(inputs, 96), name="my_xception_module")
 show(draw_model(scratch_module, title="my_xception_module(x, 96)"), "block_diagram")
+# --8<-- [end:diagram]
 
 # %% [markdown]
 # The diagram is drawn from the model itself: the two separable blocks, each

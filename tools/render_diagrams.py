@@ -34,7 +34,8 @@ The ``block`` section is the code the chapter includes with
 ``diagram`` section builds a model from it and calls
 ``cnn_guide.diagrams.draw_model`` exactly once. This tool runs, in a fresh
 namespace, the script's top-level imports, then the ``block`` section, then
-the ``diagram`` section (with ``show`` doing nothing), so both sections may
+the ``diagram`` section (with ``show`` doing nothing and ``draw_model``
+recording what it draws, however the script imports them), so both sections may
 use only what the script imports and what the ``block`` section defines.
 It writes ``docs/assets/diagrams/NAME.svg`` (transparent, the book's
 mid-grey ink, so it reads on the light and the dark theme; the same bytes on
@@ -53,9 +54,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,7 +143,7 @@ def draw(script: Path) -> Drawing:
     """
     import keras
 
-    from cnn_guide import diagrams
+    from cnn_guide import diagrams, plotting
 
     source = script.read_text()
     block = section(source, "block", where=script.name)
@@ -148,21 +151,24 @@ def draw(script: Path) -> Drawing:
     imports = [
         node for node in ast.parse(source).body if isinstance(node, ast.Import | ast.ImportFrom)
     ]
-    keras.backend.clear_session()  # layer names that Keras numbers start from zero again
-    namespace: dict[str, Any] = {"__name__": f"diagram_{script.stem}"}
-    exec(compile(ast.Module(body=imports, type_ignores=[]), str(script), "exec"), namespace)
     drawings: list[Drawing] = []
+    draw_model = diagrams.draw_model
 
     def recording_draw_model(model: Any, **kwargs: Any) -> Any:
-        figure = diagrams.draw_model(model, **kwargs)
-        title = kwargs.get("title")
-        drawings.append(Drawing(figure, diagrams.fingerprint(model, title=title)))
+        figure = draw_model(model, **kwargs)
+        drawings.append(Drawing(figure, diagrams.fingerprint(model, title=kwargs.get("title"))))
         return figure
 
-    namespace["draw_model"] = recording_draw_model
-    namespace["show"] = lambda figure, name: None
-    exec(compile(block, f"{script.name}:block", "exec"), namespace)
-    exec(compile(diagram, f"{script.name}:diagram", "exec"), namespace)
+    keras.backend.clear_session()  # layer names that Keras numbers start from zero again
+    namespace: dict[str, Any] = {"__name__": f"diagram_{script.stem}"}
+    # Imported anywhere in the script, draw_model records and show does nothing.
+    with (
+        _replaced(diagrams, "draw_model", recording_draw_model),
+        _replaced(plotting, "show", lambda figure, name: None),
+    ):
+        exec(compile(ast.Module(body=imports, type_ignores=[]), str(script), "exec"), namespace)
+        exec(compile(block, f"{script.name}:block", "exec"), namespace)
+        exec(compile(diagram, f"{script.name}:diagram", "exec"), namespace)
     if len(drawings) != 1:
         raise ValueError(
             f"the diagram section of {script.name} called draw_model {len(drawings)} times; "
@@ -170,6 +176,17 @@ def draw(script: Path) -> Drawing:
             "show(draw_model(model, title=...), name)."
         )
     return drawings[0]
+
+
+@contextlib.contextmanager
+def _replaced(module: Any, name: str, value: Any) -> Iterator[None]:
+    """``module.name`` is ``value`` inside the ``with`` block."""
+    original = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
 
 
 def render(script: Path, out_dir: Path = DIAGRAMS) -> Path:
