@@ -13,6 +13,7 @@ from cnn_guide.layers.inception import *  # noqa: F403
 from cnn_guide.layers.lenet import *  # noqa: F403
 from cnn_guide.layers.mobile import *  # noqa: F403
 from cnn_guide.layers.normalization import *  # noqa: F403
+from cnn_guide.layers.regnet import *  # noqa: F403
 from cnn_guide.layers.residual import *  # noqa: F403
 from cnn_guide.layers.separable import *  # noqa: F403
 from cnn_guide.layers.squeeze_excitation import *  # noqa: F403

@@ -38,6 +38,7 @@ from cnn_guide.models.googlenet import *  # noqa: F403
 from cnn_guide.models.lenet import *  # noqa: F403
 from cnn_guide.models.mobilenet import *  # noqa: F403
 from cnn_guide.models.nin import *  # noqa: F403
+from cnn_guide.models.regnet import *  # noqa: F403
 from cnn_guide.models.resnet import *  # noqa: F403
 from cnn_guide.models.resnext import *  # noqa: F403
 from cnn_guide.models.senet import *  # noqa: F403
