@@ -22,7 +22,6 @@ pages use it without importing TensorFlow; the Keras builders
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -116,21 +115,18 @@ def stage_widths(widths: Sequence[int]) -> tuple[list[int], list[int]]:
 def compatible_width(width: int, bottleneck_ratio: float, group_width: int) -> tuple[int, int]:
     """A stage width whose bottleneck splits into whole groups, and the group width.
 
-    As pycls (``adjust_block_compatibility``): the group width is at most the
-    bottleneck width ``w * b``, and that bottleneck width is rounded to a
-    multiple of the group width (of ``lcm(g, b)`` for an integer ``b > 1``).
+    As the paper's code (pycls, ``adjust_block_compatibility``): the group
+    width is at most the inner width ``w / b``, and the inner width is rounded
+    to a multiple of the group width; the stage width is the inner width
+    times ``b`` again.
 
     Returns:
         ``(width, group_width)``, adjusted.
     """
-    inner = int(max(1, width * bottleneck_ratio))
+    inner = max(1.0, width / bottleneck_ratio)
     group_width = int(min(group_width, inner))
-    ratio = bottleneck_ratio
-    multiple = (
-        math.lcm(group_width, int(ratio)) if ratio > 1 and ratio == int(ratio) else group_width
-    )
-    inner = max(multiple, int(round(inner / multiple) * multiple))
-    return int(inner / bottleneck_ratio), group_width
+    inner = max(group_width, round(inner / group_width) * group_width)
+    return round(inner * bottleneck_ratio), group_width
 
 
 @dataclass(frozen=True)
@@ -140,8 +136,9 @@ class AnyNetConfig:
     Attributes:
         depths: Blocks per stage.
         widths: Output channels per stage.
-        bottleneck_ratios: Per stage, the inner width over the output width
-            (``b``; the paper's RegNets use 1).
+        bottleneck_ratios: Per stage, the output width over the inner width
+            (``b``: the 3x3 works on ``w / b`` channels; the paper samples 1, 2
+            or 4, and its RegNets use 1).
         group_widths: Per stage, channels per group of the 3x3 convolution.
         stem_width: Channels of the 3x3 stem convolution.
         se_ratio: Squeeze-and-excitation width over the block's input width
@@ -166,7 +163,7 @@ class AnyNetConfig:
         for width, ratio, group in zip(
             self.widths, self.bottleneck_ratios, self.group_widths, strict=True
         ):
-            inner = round(width * ratio)
+            inner = round(width / ratio)
             if inner % group:
                 raise ValueError(
                     f"AnyNetConfig: a stage of width {width} with bottleneck ratio {ratio} "
@@ -187,7 +184,7 @@ class AnyNetConfig:
         total = 9 * input_channels * self.stem_width + bn * self.stem_width
         w_in = self.stem_width
         for depth, width, ratio, group in self._stages():
-            inner = round(width * ratio)
+            inner = round(width / ratio)
             for i in range(depth):
                 total += w_in * inner + bn * inner  # 1x1 reduce
                 total += 9 * group * inner + bn * inner  # grouped 3x3
@@ -217,7 +214,7 @@ class AnyNetConfig:
         total = side * side * 9 * input_channels * self.stem_width
         w_in = self.stem_width
         for depth, width, ratio, group in self._stages():
-            inner = round(width * ratio)
+            inner = round(width / ratio)
             for i in range(depth):
                 area_in = side * side
                 if i == 0:

@@ -31,15 +31,15 @@ class RegNetXBlock(keras.layers.Layer):
 
     ::
 
-        x -> 1x1 (w * b) -> BN -> ReLU -> 3x3 grouped (w * b, groups of g, stride s)
+        x -> 1x1 (w / b) -> BN -> ReLU -> 3x3 grouped (w / b, groups of g, stride s)
           -> BN -> ReLU -> [SE] -> 1x1 (w) -> BN -> (+) -> ReLU
         |                                             ^
         +------ identity, or 1x1 conv(stride s) + BN -+
 
-    A ResNeXt bottleneck whose inner width is the output width ``w`` times a
-    *bottleneck ratio* ``b`` (ResNeXt fixes ``b = 1/4``; the best RegNets have
-    ``b = 1``), whose 3x3 convolution has groups of a fixed *group width*
-    ``g`` channels (so ``w * b / g`` groups), and whose shortcut is projected
+    A ResNeXt bottleneck whose inner width is the output width ``w`` divided
+    by a *bottleneck ratio* ``b`` (ResNeXt-50 has ``b = 2``; the best
+    RegNets have ``b = 1``), whose 3x3 convolution has groups of a fixed
+    *group width* ``g`` channels (so ``w / (b g)`` groups), and whose shortcut is projected
     where the shape changes (``stride != 1`` or a new width). The grouped 3x3
     is `GroupedConv2D` (one small convolution per group, faster on CPUs than
     ``Conv2D(groups=...)``, same weights count).
@@ -47,7 +47,7 @@ class RegNetXBlock(keras.layers.Layer):
     With ``se_ratio`` (`RegNetYBlock`) a squeeze-and-excitation step
     rescales the channels after the 3x3: global average pooling, a dense
     layer of ``int(w_in * se_ratio)`` units (``w_in``: the block's *input*
-    width, as in the paper's code) with ReLU, and one of ``w * b`` sigmoid
+    width, as in the paper's code) with ReLU, and one of ``w / b`` sigmoid
     units.
 
     Batch normalization: epsilon 1e-5, momentum 0.9 (the paper's PyTorch
@@ -59,10 +59,10 @@ class RegNetXBlock(keras.layers.Layer):
 
     Args:
         filters: Output channels ``w``.
-        group_width: Channels per group ``g`` of the 3x3 convolution; ``w * b``
+        group_width: Channels per group ``g`` of the 3x3 convolution; ``w / b``
             must be a multiple of it.
         strides: Stride ``s`` of the 3x3 convolution and of the projection.
-        bottleneck_ratio: ``b``: the 3x3 works on ``round(w * b)`` channels.
+        bottleneck_ratio: ``b``: the 3x3 works on ``round(w / b)`` channels.
         se_ratio: Squeeze-and-excitation width over the input width, or
             ``None`` for no SE (the X block).
         bn_epsilon: Batch normalization epsilon.
@@ -94,18 +94,18 @@ class RegNetXBlock(keras.layers.Layer):
         self.se_ratio = None if se_ratio is None else _ratio(se_ratio, "se_ratio", owner)
         self.bn_epsilon = float(bn_epsilon)
         self.bn_momentum = float(bn_momentum)
-        self.inner_width = round(self.filters * self.bottleneck_ratio)
+        self.inner_width = round(self.filters / self.bottleneck_ratio)
         if self.inner_width < 1 or self.inner_width % self.group_width:
             raise ValueError(
-                f"{owner}: the inner width round(filters * bottleneck_ratio) = "
+                f"{owner}: the inner width round(filters / bottleneck_ratio) = "
                 f"{self.inner_width} must be a positive multiple of group_width "
-                f"({self.group_width}); choose filters = k * group_width / bottleneck_ratio "
+                f"({self.group_width}); choose filters = k * group_width * bottleneck_ratio "
                 "(cnn_guide.anynet.compatible_width rounds a width that way)."
             )
 
     @property
     def groups(self) -> int:
-        """Number of groups of the 3x3 convolution: ``w * b / g``."""
+        """Number of groups of the 3x3 convolution: ``w / (b g)``."""
         return self.inner_width // self.group_width
 
     def _conv_bn(self, name: str, shape: tuple, filters: int, kernel: int = 1, strides: int = 1):
@@ -194,7 +194,7 @@ class RegNetXBlock(keras.layers.Layer):
         return keras.ops.relu(x + shortcut)
 
     def channel_weights(self, inputs):
-        """The SE step's ``(batch, w * b)`` channel weights for the block's ``inputs``.
+        """The SE step's ``(batch, w / b)`` channel weights for the block's ``inputs``.
 
         Runs the first two convolutions in inference mode, then the squeeze
         and excitation (so `cnn_guide.layers.se_channel_weights` reads Y blocks).

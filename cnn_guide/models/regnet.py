@@ -296,9 +296,10 @@ def regnet_fashion(
         depths: Blocks per stage (one to three stages).
         widths: Output channels per stage.
         group_width: Channels per group of the 3x3 convolutions, one value or
-            one per stage; each stage's ``width * bottleneck_ratio`` must be a
+            one per stage; each stage's ``width / bottleneck_ratio`` must be a
             multiple of it.
-        bottleneck_ratio: Inner width over output width, one value or one per
+        bottleneck_ratio: Output width over inner width ``b`` (the 3x3
+            works on ``width / b`` channels), one value or one per
             stage.
         se: Y blocks (squeeze-and-excitation, ratio 0.25) if ``True``, X
             blocks if ``False``.
