@@ -65,6 +65,7 @@ FULL_RUNS: dict[str, RunSpec] = {
         RunSpec.of("xception_fashion", "book"),
         RunSpec.of("se_resnet_fashion", "book"),
         RunSpec.of("mobilenet_v2_fashion", "book"),
+        RunSpec.of("efficientnet_fashion", "book"),
     )
 }
 """Each network's full run, by the name examples and chapters use: the model's.
@@ -85,6 +86,7 @@ BENCHMARK_MODELS = (
     "xception_fashion",
     "se_resnet_fashion",
     "mobilenet_v2_fashion",
+    "efficientnet_fashion",
     "fast_resnet_fashion",
 )
 """The models the benchmark trains for the ``"benchmark"`` recipe's minutes: every

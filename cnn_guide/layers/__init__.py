@@ -11,6 +11,7 @@ from cnn_guide.layers.dense_block import *  # noqa: F403
 from cnn_guide.layers.grouped import *  # noqa: F403
 from cnn_guide.layers.inception import *  # noqa: F403
 from cnn_guide.layers.lenet import *  # noqa: F403
+from cnn_guide.layers.mbconv import *  # noqa: F403
 from cnn_guide.layers.mobile import *  # noqa: F403
 from cnn_guide.layers.normalization import *  # noqa: F403
 from cnn_guide.layers.regnet import *  # noqa: F403

@@ -33,6 +33,7 @@ from cnn_guide.models._registry import (
 )
 from cnn_guide.models.alexnet import *  # noqa: F403
 from cnn_guide.models.densenet import *  # noqa: F403
+from cnn_guide.models.efficientnet import *  # noqa: F403
 from cnn_guide.models.fast import *  # noqa: F403
 from cnn_guide.models.googlenet import *  # noqa: F403
 from cnn_guide.models.lenet import *  # noqa: F403
