@@ -70,6 +70,7 @@ DIAGRAMS = ROOT / "docs" / "assets" / "diagrams"
 # pymdownx.snippets' section marker, on a comment line of its own.
 _MARKER = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s*\[\s*(start|end)\s*:\s*([a-z][-_0-9a-z]*)\s*\]\s*$")
 _DC = "{http://purl.org/dc/elements/1.1/}"
+_DISPLAY_SCALE = 1.5
 _HASHSALT = "cnn-guide"  # fixed ids in the SVG, so that a re-render changes no byte
 
 
@@ -207,6 +208,13 @@ def render(script: Path, out_dir: Path = DIAGRAMS) -> Path:
             metadata={"Date": None, "Description": drawing.fingerprint},
         )
     plt.close(drawing.figure)
+    # Shown at 1.5 times its printed size, its 7-point labels read like the page's text.
+    svg = path.read_text()
+    size = re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    if size:
+        width, height = (float(value) * _DISPLAY_SCALE for value in size.groups())
+        scaled = f'width="{width:.2f}pt" height="{height:.2f}pt"'
+        path.write_text(svg[: size.start()] + scaled + svg[size.end() :])
     return path
 
 
