@@ -35,6 +35,7 @@ __all__ = [
     "fit_width_rule",
     "regnet_config",
     "stage_widths",
+    "width_rule_error",
 ]
 
 QUANTUM = 8
@@ -285,10 +286,24 @@ def fit_width_rule(
         w_a, w_0 = 0.0, per_block[0]
     w_0, w_a = max(float(w_0), 1.0), max(float(w_a), 0.0)
     grid = np.linspace(1.5, 3.0, 61) if w_m_grid is None else np.asarray(w_m_grid, dtype=float)
+    depth = int(per_block.size)
+    w_m = min(
+        grid, key=lambda w_m: width_rule_error(depths, widths, WidthRule(depth, w_0, w_a, w_m))
+    )
+    return WidthRule(depth, w_0, w_a, float(w_m))
 
-    def error(w_m: float) -> float:
-        fitted = np.maximum(block_widths(WidthRule(int(per_block.size), w_0, w_a, w_m)), 1)
-        return float(np.mean(np.abs(np.log(fitted) - np.log(per_block))))
 
-    w_m = min(grid, key=error)
-    return WidthRule(int(per_block.size), w_0, w_a, float(w_m))
+def width_rule_error(depths: Sequence[int], widths: Sequence[int], rule: WidthRule) -> float:
+    """How far a rule's quantized widths are from a network's, block by block.
+
+    The paper's ``e_fit`` (section 4): the mean absolute difference of the
+    logarithms of the rule's width and the network's width over the blocks
+    (0 for a network the rule generates exactly). Blocks beyond the rule's
+    depth, or the network's, are not compared.
+    """
+    per_block = np.repeat(np.asarray(widths, dtype=float), np.asarray(depths, dtype=int))
+    fitted = np.maximum(np.asarray(block_widths(rule), dtype=float), 1.0)
+    n = min(per_block.size, fitted.size)
+    if n == 0:
+        raise ValueError("width_rule_error: needs at least one block on each side.")
+    return float(np.mean(np.abs(np.log(fitted[:n]) - np.log(per_block[:n]))))

@@ -11,6 +11,8 @@ once by ``cnn-guide train ... --record`` and kept in the store of runs
 * the benchmark: every Fashion-MNIST model under the ``"benchmark"`` recipe;
 * the experiments: every run of the chapters' teaching experiments
   (`cnn_guide.experiments`);
+* the design spaces: every sampled network of the design-space experiments
+  (`cnn_guide.design_spaces`);
 * the comparison of the fast recipe against the seed recipe
   (`cnn_guide.comparison`), recorded by ``cnn-guide bench``.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnn_guide.design_spaces import design_space_runs
 from cnn_guide.experiments import experiment_runs
 from cnn_guide.runs import RunSpec
 from cnn_guide.statistics import accuracy_interval
@@ -45,7 +48,7 @@ __all__ = [
     "plan",
 ]
 
-PLANS = ("full", "benchmark", "experiments")
+PLANS = ("full", "benchmark", "experiments", "design-spaces")
 """The named groups of runs `plan` knows."""
 
 FULL_RUNS: dict[str, RunSpec] = {
@@ -66,6 +69,8 @@ FULL_RUNS: dict[str, RunSpec] = {
         RunSpec.of("se_resnet_fashion", "book"),
         RunSpec.of("mobilenet_v2_fashion", "book"),
         RunSpec.of("efficientnet_fashion", "book"),
+        RunSpec.of("regnet_fashion", "book"),
+        RunSpec.of("convnext_fashion", "book"),
     )
 }
 """Each network's full run, by the name examples and chapters use: the model's.
@@ -87,6 +92,8 @@ BENCHMARK_MODELS = (
     "se_resnet_fashion",
     "mobilenet_v2_fashion",
     "efficientnet_fashion",
+    "regnet_fashion",
+    "convnext_fashion",
     "fast_resnet_fashion",
 )
 """The models the benchmark trains for the ``"benchmark"`` recipe's minutes: every
@@ -167,4 +174,6 @@ def plan(name: str) -> list[RunSpec]:
         return [RunSpec.of(model, "benchmark") for model in BENCHMARK_MODELS]
     if name == "experiments":
         return experiment_runs()
+    if name == "design-spaces":
+        return design_space_runs()
     raise ValueError(f"unknown plan {name!r}; choose one of: {', '.join(PLANS)}.")

@@ -13,6 +13,9 @@ step-down, which is three lines.
   accuracy's own interval is Wilson's (`accuracy_interval`).
 * A family of comparisons: Holm's method (`holm`) keeps the chance of any
   false finding among them at 5%.
+* Two populations of networks (a design space's sampled models, one run
+  each): their error distributions (`edf`) and the Kolmogorov-Smirnov
+  two-sample test of whether they differ (`ks_two_sample`).
 
 The rule (`verdict`): a difference is a finding only when its 95% interval
 excludes zero; otherwise the page says it *cannot tell at N seeds*, with the
@@ -34,10 +37,13 @@ __all__ = [
     "RULES",
     "ArmSummary",
     "Difference",
+    "KolmogorovSmirnov",
     "McNemar",
     "accuracy_interval",
     "compare",
+    "edf",
     "holm",
+    "ks_two_sample",
     "mcnemar",
     "simulate",
     "summarize",
@@ -270,3 +276,59 @@ def simulate(
             result = compare(dict(enumerate(first)), dict(enumerate(second)))
             found += result is not None and result.excludes_zero
     return found / trials
+
+
+def edf(values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The empirical distribution function of ``values``, as steps to draw.
+
+    Radosavovic et al. (2019, 2020) compare design spaces by the EDF of their
+    sampled models' errors: ``F(e)`` is the fraction of models with error
+    below ``e``. Computed by `scipy.stats.ecdf`.
+
+    Returns:
+        ``(x, F)``: the sorted distinct values and the fraction of values at
+        or below each.
+
+    Raises:
+        ValueError: For no values.
+    """
+    if len(values) == 0:
+        raise ValueError("an empirical distribution needs at least one value, got none.")
+    result = stats.ecdf(np.asarray(values, dtype=float)).cdf
+    return np.asarray(result.quantiles), np.asarray(result.probabilities)
+
+
+@dataclass(frozen=True)
+class KolmogorovSmirnov:
+    """The Kolmogorov-Smirnov two-sample test of two populations.
+
+    Attributes:
+        statistic: The largest vertical gap between the two EDFs, ``D``.
+        p_value: The two-sided p-value (exact for small samples).
+        sizes: The number of values in each population.
+    """
+
+    statistic: float
+    p_value: float
+    sizes: tuple[int, int]
+
+
+def ks_two_sample(first: Sequence[float], second: Sequence[float]) -> KolmogorovSmirnov:
+    """Whether two populations' values come from one distribution (`scipy.stats.ks_2samp`).
+
+    Radosavovic et al. (2019), "On Network Design Spaces for Visual
+    Recognition", https://arxiv.org/abs/1905.13214, use it to tell whether two
+    design spaces' error EDFs differ.
+
+    Raises:
+        ValueError: Unless each population has at least one value.
+    """
+    if len(first) == 0 or len(second) == 0:
+        raise ValueError(
+            "the Kolmogorov-Smirnov test needs values in both populations, got "
+            f"{len(first)} and {len(second)}."
+        )
+    result = stats.ks_2samp(np.asarray(first, float), np.asarray(second, float))
+    return KolmogorovSmirnov(
+        float(result.statistic), float(result.pvalue), (len(first), len(second))
+    )

@@ -179,7 +179,8 @@ def test_rendering_every_marker_does_not_start_tensorflow():
 
     probe = (
         "import sys\nfrom cnn_guide.report.markers import MARKERS, render_marker\n"
-        "arguments = {'MODEL': 'vgg_fashion', 'NAME': 'resnet-degradation', '': ''}\n"
+        "arguments = {'MODEL': 'vgg_fashion', 'NAME': 'resnet-degradation', '': '',\n"
+        "             'SPACE': 'regnet-design-space'}\n"
         "for marker in MARKERS.values():\n"
         "    text = marker.name + (': ' + arguments[marker.argument] if marker.argument else '')\n"
         "    assert render_marker(text), text\n"

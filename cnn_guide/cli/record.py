@@ -28,22 +28,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "  cnn-guide record --list                  what is recorded, what is missing\n"
             "  cnn-guide record --plan full             every example's full run\n"
             "  cnn-guide record --models lenet5_fashion,vgg_fashion\n"
-            "  cnn-guide record --plan experiments --only resnet-degradation"
+            "  cnn-guide record --plan experiments --only resnet-degradation\n"
+            "  cnn-guide record --plan design-spaces    the sampled populations"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--plan",
-        choices=("full", "benchmark", "experiments", "all"),
+        choices=("full", "benchmark", "experiments", "design-spaces", "all"),
         default="all",
         help="which runs: each example's full run, the benchmark, the teaching "
-        "experiments, or all of them (default all)",
+        "experiments, the design-space populations, or all of them (default all)",
     )
     parser.add_argument(
         "--only",
         type=names,
         metavar="A,B",
-        help="only these experiments' runs (cnn_guide.experiments.list_experiments)",
+        help="only these experiments' runs (cnn_guide.experiments.list_experiments, "
+        "cnn_guide.design_spaces.list_design_spaces)",
     )
     parser.add_argument("--models", type=names, metavar="A,B", help="only these models' runs")
     parser.add_argument(
@@ -55,16 +57,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the plan, or record what is missing, one process per run."""
     from cnn_guide.cli.bench import run_each
-    from cnn_guide.evidence import plan
+    from cnn_guide.design_spaces import design_space_runs, list_design_spaces
+    from cnn_guide.evidence import PLANS, plan
     from cnn_guide.experiments import experiment_runs
     from cnn_guide.results import estimate_minutes, find_all, missing
 
-    groups = ("full", "benchmark", "experiments") if args.plan == "all" else (args.plan,)
+    groups = PLANS if args.plan == "all" else (args.plan,)
     specs = [spec for group in groups for spec in plan(group)]
     if args.only:
         # In the order asked for, like --models.
         planned = set(specs)
-        specs = [spec for spec in experiment_runs(args.only) if spec in planned]
+        specs = [
+            spec
+            for name in args.only
+            for spec in (
+                design_space_runs([name])
+                if name in list_design_spaces()
+                else experiment_runs([name])
+            )
+            if spec in planned
+        ]
     if args.models:
         # In the order asked for, so the runs a reader wants first come first.
         specs = sorted(

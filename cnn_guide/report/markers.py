@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cnn_guide.report import comparison, experiments, runs
+from cnn_guide.report import comparison, design_spaces, experiments, runs
 
 __all__ = ["MARKERS", "Marker", "marker_pattern", "render_marker"]
 
@@ -71,6 +71,12 @@ MARKERS: dict[str, Marker] = {
             "experiment",
             "NAME",
             lambda name, _, store: experiments.render_experiment(name, store),
+            links_chapter=True,
+        ),
+        Marker(
+            "design-space",
+            "SPACE",
+            lambda name, _, store: design_spaces.render_design_space(name, store),
             links_chapter=True,
         ),
         Marker(
