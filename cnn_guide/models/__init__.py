@@ -32,6 +32,7 @@ from cnn_guide.models._registry import (
     register,
 )
 from cnn_guide.models.alexnet import *  # noqa: F403
+from cnn_guide.models.convnext import *  # noqa: F403
 from cnn_guide.models.densenet import *  # noqa: F403
 from cnn_guide.models.efficientnet import *  # noqa: F403
 from cnn_guide.models.fast import *  # noqa: F403
