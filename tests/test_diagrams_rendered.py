@@ -64,6 +64,18 @@ def test_no_diagram_without_an_example():
     assert svgs == set(EXAMPLES)
 
 
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_each_diagram_is_shown_by_a_chapter_with_its_code(example):
+    chapters = [path.read_text() for path in (ROOT / "docs/chapters").glob("*.md")]
+    showing = [
+        text
+        for text in chapters
+        if f"../assets/diagrams/{example}.svg" in text
+        and f'--8<-- "examples/{example}.py:block"' in text
+    ]
+    assert len(showing) == 1, f"one chapter includes the block and diagram of {example}"
+
+
 def test_a_changed_block_makes_its_diagram_stale(tmp_path):
     script = tmp_path / "toy.py"
     script.write_text(_TOY)
@@ -113,3 +125,48 @@ def test_badly_marked_examples_are_refused_with_what_to_do(tmp_path, source, mes
     script.write_text(source)
     with pytest.raises(ValueError, match=message):
         tool.draw(script)
+
+
+def _notebooks_hook():
+    spec = importlib.util.spec_from_file_location(
+        "notebooks_hook", ROOT / "docs/hooks/notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Page:
+    def __init__(self, src_uri):
+        self.file = type("File", (), {"src_uri": src_uri})()
+
+
+def test_example_pages_hide_the_section_markers():
+    hook = _notebooks_hook()
+    marker = '<span class="c1"># --8&lt;-- [{}:block]</span>'
+    cell = (
+        f'<pre><span></span>{marker.format("start")}\n<span class="k">def</span> f\n'
+        f'    <span class="k">return</span> x\n\n\n{marker.format("end")}\n</pre>'
+        '<div class="clipboard-copy-txt" id="cell-3"># --8&lt;-- [start:block]\n'
+        "def f\n    return x\n\n\n# --8&lt;-- [end:block]</div>"
+    )
+    shown = hook.on_page_content(cell, _Page("examples/toy.py"), None, None)
+    assert "8&lt;" not in shown
+    assert '<pre><span></span><span class="k">def</span> f\n' in shown
+    assert '<span class="k">return</span> x\n</pre>' in shown, "no blank lines left at the end"
+    assert 'id="cell-3">def f\n    return x</div>' in shown
+    chapter = "<code># --8&lt;-- [start:block]</code>"
+    assert hook.on_page_content(chapter, _Page("chapters/toy.md"), None, None) == chapter
+
+
+def test_the_downloadable_notebook_hides_the_section_markers(tmp_path):
+    hook = _notebooks_hook()
+    script = tmp_path / "toy.py"
+    script.write_text(_TOY)
+    site = tmp_path / "site"
+    (site / "examples/toy").mkdir(parents=True)
+    hook._notebooks = {str(script): "examples/toy"}
+    hook.on_post_build({"site_dir": str(site), "repo_url": "https://example.org/repo"})
+    notebook = (site / "examples/toy/toy.ipynb").read_text()
+    assert "8<-" not in notebook and "def toy_block" in notebook
+    assert "--8<-- [start:block]" in script.read_text(), "the script keeps its markers"
