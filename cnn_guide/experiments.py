@@ -508,6 +508,60 @@ _EXPERIMENTS = (
             _SEPARABLE_ON_IMAGENET,
         ),
     ),
+    # ConvNeXt's Figure 2, one cumulative step per arm, from the book's ResNet
+    # (convnext_fashion's `roadmap` option); every step within 35% of its MACs.
+    Experiment(
+        name="convnext-roadmap",
+        chapter="convnext",
+        question="Does each step of ConvNeXt's path from a ResNet raise the accuracy, as it "
+        "did on ImageNet?",
+        source="Liu et al. (2022), Figure 2: ResNet-50 modernized one step at a time "
+        "(ImageNet top-1, 78.8% to 82.0%)",
+        arms=(
+            Arm("ResNet (the book's resnet_fashion)", "convnext_fashion", {"roadmap": "resnet"}),
+            Arm("stage ratio 1-1-4", "convnext_fashion", {"roadmap": "stage_ratio"}),
+            Arm("patchify stem", "convnext_fashion", {"roadmap": "patchify"}),
+            Arm("ResNeXt-ify: depthwise 3x3, wider", "convnext_fashion", {"roadmap": "resnextify"}),
+            Arm("inverted bottleneck", "convnext_fashion", {"roadmap": "inverted_bottleneck"}),
+            Arm("depthwise moved up, 7x7", "convnext_fashion", {"roadmap": "large_kernel"}),
+            Arm("micro design: ConvNeXt (the book's convnext_fashion)", "convnext_fashion"),
+        ),
+        epochs=3,
+        comparisons=((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6)),
+        findings=(
+            Finding(
+                "test accuracy",
+                +1,
+                "changing ResNet-50's blocks per stage from 3-4-6-3 to 3-3-9-3 raised top-1 on "
+                "ImageNet from 78.8% to 79.4%",
+            ),
+            Finding(
+                "test accuracy",
+                +1,
+                "a 4x4 stride-4 patchify stem in place of ResNet's 7x7 convolution and max "
+                "pooling raised top-1 from 79.4% to 79.5%",
+            ),
+            Finding(
+                "test accuracy",
+                +1,
+                "depthwise convolutions lowered top-1 to 78.3%; widening the network to 96 "
+                "channels, as Swin-T, raised it to 80.5%",
+            ),
+            Finding(
+                "test accuracy",
+                +1,
+                "the inverted bottleneck raised top-1 from 80.5% to 80.6% at fewer FLOPs",
+            ),
+            None,  # moving the depthwise convolution up cost 0.7 points, 7x7 won them back
+            Finding(
+                "test accuracy",
+                +1,
+                "GELU left top-1 at 80.6%; one activation per block raised it to 81.3%, one "
+                "normalization to 81.4%, LayerNorm to 81.5% and separate downsampling layers "
+                "to 82.0%",
+            ),
+        ),
+    ),
     # The fast recipe's techniques, one at a time (`cnn-guide bench --recipe fast --against
     # seed` times the whole recipe). 1.5 minutes is about a tenth of T on a 2-core CPU:
     # the budget of the 93% goal.
