@@ -110,6 +110,74 @@ for label, kernels in [("one 5x5", [5]), ("two 3x3", [3, 3])]:
     )
 
 # %% [markdown]
+# ## Build it yourself
+#
+# The whole network in plain Keras, one line per layer of the chapter's
+# diagram, written as a function from a tensor to a tensor. Every
+# convolution has `"same"` padding and a ReLU; each 2x2 max pooling halves
+# the map; the head flattens, then two dense layers with dropout.
+
+
+# %%
+# --8<-- [start:block]
+def my_simple_cnn(x, num_classes=10, dropout=0.5):
+    """Conv 7x7 (64), then two pairs of 3x3 convolutions (128, 256); a dense head."""
+    x = keras.layers.Conv2D(64, 7, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Conv2D(128, 3, padding="same", activation="relu", name="conv2a")(x)
+    x = keras.layers.Conv2D(128, 3, padding="same", activation="relu", name="conv2b")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool2")(x)
+    x = keras.layers.Conv2D(256, 3, padding="same", activation="relu", name="conv3a")(x)
+    x = keras.layers.Conv2D(256, 3, padding="same", activation="relu", name="conv3b")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool3")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(128, activation="relu", name="fc1")(x)
+    x = keras.layers.Dropout(dropout, name="dropout1")(x)
+    x = keras.layers.Dense(64, activation="relu", name="fc2")(x)
+    x = keras.layers.Dropout(dropout, name="dropout2")(x)
+    return keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+
+
+# --8<-- [end:block]
+
+
+# %%
+# --8<-- [start:diagram]
+from cnn_guide.diagrams import draw_model
+
+inputs = keras.Input((28, 28, 1), name="image")
+scratch = keras.Model(inputs, my_simple_cnn(inputs), name="my_simple_cnn")
+show(draw_model(scratch, title="The simple CNN, from scratch"), "simple_cnn_diagram")
+# --8<-- [end:diagram]
+
+# %% [markdown]
+# Is it the same function as the package's `simple_cnn`? Both hold their
+# weights in the same order (each convolution's and dense layer's kernel,
+# then its bias), so `get_weights()` of one fits `set_weights()` of the
+# other. After the copy, both must give the same class probabilities on real
+# test images. In inference mode, that is: in training mode the two dropout
+# layers zero different random halves of their inputs, the one thing the
+# two networks may not share.
+
+# %%
+reference = models.build("simple_cnn")  # a fresh copy, whatever `model` above is
+scratch.set_weights(reference.get_weights())
+batch = data.x_test[:256]
+diff = float(np.abs(np.asarray(scratch(batch)) - np.asarray(reference(batch))).max())
+a, b = scratch.count_params(), reference.count_params()
+print(
+    f"parameters: {a:,} (scratch) = {b:,} (cnn_guide); "
+    f"largest difference after copying the weights: {diff:.1e}"
+)
+assert a == b and diff < 1e-5
+
+# %% [markdown]
+# The package's builder differs only around the edges: He initialisation,
+# checks on its arguments (input size, number of classes, dropout rate),
+# `include_top` and `pooling` for use as a feature extractor, and a name in
+# the registry for `fit` and the command line.
+
+# %% [markdown]
 # ## Training
 #
 # The seed notebook's recipe, 'seed' (printed in the first cell): Nadam with
