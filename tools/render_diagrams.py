@@ -46,8 +46,16 @@ its boxes, labels, shapes and arrows, and the title.
 current code and fails when it differs: change a block or its diagram
 section, then re-render it with this tool and commit the SVG.
 
-The chapter shows it with
-``![What the diagram shows, in words](../assets/diagrams/NAME.svg)``.
+The chapter shows the code and the diagram like this (the ``fmt`` comments
+keep ``ruff format`` from rewriting the include line as Python)::
+
+    <!-- fmt: off -->
+    ```python
+    --8<-- "examples/NAME.py:block"
+    ```
+    <!-- fmt: on -->
+
+    ![What the diagram shows, in words](../assets/diagrams/NAME.svg){ .book-diagram }
 """
 
 from __future__ import annotations
