@@ -31,6 +31,7 @@ from cnn_guide.runs import RunRecord, RunSpec
 from cnn_guide.statistics import Difference, verdict
 
 __all__ = [
+    "EFFICIENTNET_BASE",
     "JUDGED_SEEDS",
     "SEEDS",
     "Arm",
@@ -66,6 +67,11 @@ class Arm:
     model: str
     options: Mapping[str, Any] = field(default_factory=dict)
     changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+EFFICIENTNET_BASE: Mapping[str, Any] = {"depth_coefficient": 0.5}
+"""The base of the ``efficientnet-scaling`` experiment: ``efficientnet_fashion`` at half
+depth (10 blocks), its phi = 0."""
 
 
 FIGURES: dict[str, Callable[[RunRecord], float]] = {
@@ -510,6 +516,61 @@ _EXPERIMENTS = (
     ),
     # ConvNeXt's Figure 2, one cumulative step per arm, from the book's ResNet
     # (convnext_fashion's `roadmap` option); every step within 35% of its MACs.
+    # Scaling one base network (efficientnet_fashion at half its depth, so that the 25 runs
+    # fit in about 3 hours on 2 cores) to about 1.7 times its multiply-accumulates in each
+    # of four ways; the example computes every arm's parameters and MACs.
+    Experiment(
+        name="efficientnet-scaling",
+        chapter="efficientnet",
+        question="At about the same multiply-accumulates, does scaling depth, width and "
+        "resolution together beat scaling one of them?",
+        source="Tan and Le (2019), section 3.3, Table 3 and Figures 3, 4 and 8",
+        arms=(
+            Arm("base: depth x0.5 (phi = 0)", "efficientnet_fashion", EFFICIENTNET_BASE),
+            Arm(
+                "depth only: x1.0 (the book's variant)",
+                "efficientnet_fashion",
+                {**EFFICIENTNET_BASE, "depth_coefficient": 1.0},
+            ),
+            Arm(
+                "width only: x1.3",
+                "efficientnet_fashion",
+                {**EFFICIENTNET_BASE, "width_coefficient": 1.3},
+            ),
+            Arm(
+                "resolution only: 37x37",
+                "efficientnet_fashion",
+                {**EFFICIENTNET_BASE, "resolution": 37},
+            ),
+            Arm(
+                "compound (phi = 1): depth x1.2, width x1.1, 32x32",
+                "efficientnet_fashion",
+                {"depth_coefficient": 0.6, "width_coefficient": 1.1, "resolution": 32},
+            ),
+        ),
+        epochs=3,
+        comparisons=((1, 4), (2, 4), (3, 4)),
+        findings=(
+            Finding(
+                "test accuracy",
+                +1,
+                "scaling MobileNetV2 to about 1.2 billion FLOPs, compound scaling reached "
+                "77.4% top-1 on ImageNet against 76.8% for depth alone (d = 4; Table 3)",
+            ),
+            Finding(
+                "test accuracy",
+                +1,
+                "scaling MobileNetV2 to about 1.2 billion FLOPs, compound scaling reached "
+                "77.4% top-1 on ImageNet against 76.4% for width alone (w = 2; Table 3)",
+            ),
+            Finding(
+                "test accuracy",
+                +1,
+                "scaling MobileNetV2 to about 1.2 billion FLOPs, compound scaling reached "
+                "77.4% top-1 on ImageNet against 74.8% for resolution alone (r = 2; Table 3)",
+            ),
+        ),
+    ),
     Experiment(
         name="convnext-roadmap",
         chapter="convnext",
