@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -161,6 +163,10 @@ def test_each_roadmap_step_costs_about_what_the_resnet_does(step):
     assert (table.total_params, table.macs) == ROADMAP_COSTS[step]
     # Comparable cost: every step within 35% of the ResNet's multiply-accumulates.
     assert abs(table.macs / ROADMAP_COSTS["resnet"][1] - 1) < 0.35
+    # The chapter's table of the experiment states both.
+    chapter = (Path(__file__).resolve().parent.parent / "docs/chapters/convnext.md").read_text()
+    row = next(line for line in chapter.splitlines() if line.startswith(f"| `{step}` |"))
+    assert row.endswith(f"| {table.total_params:,} | {table.macs / 1e6:.1f}M |"), row
     keras.backend.clear_session()
 
 
