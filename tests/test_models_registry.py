@@ -108,11 +108,12 @@ ROWS = [
 ]
 
 
-def test_the_rows_are_the_paper_configurations_of_resnet_vgg_and_alexnet():
+def test_the_rows_are_the_paper_configurations_of_resnet_vgg_alexnet_and_convnext():
     assert ROWS == [
         "alexnet_grouped",
         *("vgg11", "vgg13", "vgg16", "vgg19"),
         *("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"),
+        *("convnext_tiny", "convnext_small", "convnext_base"),
     ]
 
 

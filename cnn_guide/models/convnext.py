@@ -35,6 +35,7 @@ from cnn_guide.models._common import (
     TORCH_BN_MOMENTUM,
     Head,
     HeadOptions,
+    ModelArguments,
     check_dropout,
     check_head,
     check_input_shape,
@@ -61,8 +62,17 @@ MODEL_CONFIGS: dict[str, dict[str, tuple[int, ...]]] = {
 """Liu et al. (2022), section 3: blocks per stage and stage widths, as in
 ``keras.applications``' ``convnext.py``."""
 
+
 # ImageNet's per-channel mean and variance on 0-255 pixels, as keras.applications
 # normalizes inside the model.
+class ConvNeXtArguments(ModelArguments, total=False):
+    """The keyword arguments of `convnext`, which its rows ``convnext_tiny`` ... take too."""
+
+    include_preprocessing: bool
+    drop_path_rate: float
+    layer_scale_init: float | None
+
+
 _IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 _IMAGENET_VARIANCE = ((0.229 * 255) ** 2, (0.224 * 255) ** 2, (0.225 * 255) ** 2)
 
@@ -283,7 +293,7 @@ def convnext(
     return head.model(inputs, x, name, top=_normalized_top(head))
 
 
-def convnext_tiny(**kwargs) -> keras.Model:
+def convnext_tiny(**kwargs: Unpack[ConvNeXtArguments]) -> keras.Model:
     """ConvNeXt-T (Liu et al. 2022): 28,589,128 weights, 82.1% top-1 on ImageNet.
 
     Blocks 3, 3, 9 and 3 per stage, widths 96, 192, 384 and 768: Swin-T's
@@ -292,20 +302,20 @@ def convnext_tiny(**kwargs) -> keras.Model:
     return convnext("tiny", **kwargs)
 
 
-def convnext_small(**kwargs) -> keras.Model:
+def convnext_small(**kwargs: Unpack[ConvNeXtArguments]) -> keras.Model:
     """ConvNeXt-S (Liu et al. 2022): 50,223,688 weights, 83.1% top-1 on ImageNet.
 
-    ConvNeXt-T with 27 blocks in the third stage. The arguments are those of
-    `convnext`.
+    ConvNeXt-T with 27 blocks in the third stage. The arguments are those
+    of `convnext`.
     """
     return convnext("small", **kwargs)
 
 
-def convnext_base(**kwargs) -> keras.Model:
+def convnext_base(**kwargs: Unpack[ConvNeXtArguments]) -> keras.Model:
     """ConvNeXt-B (Liu et al. 2022): 88,591,464 weights, 83.8% top-1 on ImageNet.
 
-    ConvNeXt-S with the widths of Swin-B: 128, 256, 512 and 1024. The
-    arguments are those of `convnext`.
+    ConvNeXt-S with the widths of Swin-B: 128, 256, 512 and 1024.
+    The arguments are those of `convnext`.
     """
     return convnext("base", **kwargs)
 
