@@ -19,7 +19,7 @@ Chapter: ``docs/chapters/convnext.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import keras
@@ -149,7 +149,7 @@ def _layer_norm(name: str) -> keras.layers.LayerNormalization:
     return keras.layers.LayerNormalization(epsilon=1e-6, name=name)
 
 
-def _normalized_top(head: Head):
+def _normalized_top(head: Head) -> Callable[[keras.KerasTensor], keras.KerasTensor]:
     """ConvNeXt's head: global average pooling, LayerNorm, the classifier."""
 
     def top(x: keras.KerasTensor) -> keras.KerasTensor:
@@ -330,7 +330,16 @@ _CONVNEXT_WIDTHS = (40, 80, 160)
 _CONVNEXT_DEPTHS = (1, 1, 4)
 
 
-def _conv_bn(x, filters, kernel_size, *, stride=1, groups=False, relu=True, name):
+def _conv_bn(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel_size: int,
+    *,
+    stride: int = 1,
+    groups: bool = False,
+    relu: bool = True,
+    name: str,
+) -> keras.KerasTensor:
     """A convolution (depthwise if ``groups``), batch normalization and ReLU."""
     bn = {"epsilon": TORCH_BN_EPSILON, "momentum": TORCH_BN_MOMENTUM}
     if groups:
@@ -356,7 +365,9 @@ def _conv_bn(x, filters, kernel_size, *, stride=1, groups=False, relu=True, name
     return keras.layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
-def _macro_unit(x, width, *, step, stride, name):
+def _macro_unit(
+    x: keras.KerasTensor, width: int, *, step: str, stride: int, name: str
+) -> keras.KerasTensor:
     """One residual unit of a roadmap step between ``"resnextify"`` and ``"large_kernel"``.
 
     ``width`` is the stage's width (the depthwise convolution's in
@@ -385,7 +396,9 @@ def _macro_unit(x, width, *, step, stride, name):
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def _roadmap_body(x, *, step: str, widths: Sequence[int], depths: Sequence[int]):
+def _roadmap_body(
+    x: keras.KerasTensor, *, step: str, widths: Sequence[int], depths: Sequence[int]
+) -> keras.KerasTensor:
     """The stem and stages of a roadmap step before the micro design."""
     if step == "resnet" or step == "stage_ratio":
         x = conv_bn_relu(x, widths[0], 3, name="conv1")
