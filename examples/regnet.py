@@ -51,7 +51,7 @@ from cnn_guide.models.regnet import FASHION_RULE, PAPER_RULES
 from cnn_guide.plotting import book_style, plot_comparison, plot_history, show
 from cnn_guide.training import StepHistory, fit
 
-plan = plan_example("regnet_fashion", site_epochs=1, site_train_size=4_000)
+plan = plan_example("regnet_fashion", site_epochs=1, site_train_size=3_000)
 print(plan.describe())
 
 # %%

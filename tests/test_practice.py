@@ -23,6 +23,7 @@ ARCHITECTURES = (
     "densenet",
     "mobilenet_v2",
     "resnext",
+    "regnet",
 )
 APPENDICES = ("reference-figures",)  # a table of published figures, not a chapter to practise
 
