@@ -249,7 +249,7 @@ _SPACES = (
         chapter="regnet",
         question="Is a random network of the RegNet design space better than a random "
         "network of the unconstrained AnyNet space?",
-        source="Radosavovic et al. (2020), sections 3.1-3.3 and Figure 9: error EDFs of "
+        source="Radosavovic et al. (2020), sections 3.1-3.3: error EDFs of "
         "AnyNetX and RegNetX populations",
         populations=(
             Population(
