@@ -30,16 +30,15 @@ if TYPE_CHECKING:
     # Only for type checkers: typing.Unpack is new in Python 3.11.
     from typing_extensions import Unpack
 
+# The builders; the scaling helpers (`compound_scaling`, `round_filters`,
+# `round_repeats`) are imported from this module by name.
 __all__ = [
     "Scaling",
-    "compound_scaling",
     "efficientnet_b0",
     "efficientnet_b1",
     "efficientnet_b2",
     "efficientnet_b3",
     "efficientnet_fashion",
-    "round_filters",
-    "round_repeats",
 ]
 
 PAPER = "Tan, Le 2019, EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks"
