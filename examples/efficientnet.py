@@ -60,7 +60,7 @@ from cnn_guide.training import StepHistory, fit
 plan = plan_example(
     "efficientnet_fashion",
     site_epochs=1,
-    site_train_size=5_000,
+    site_train_size=3_000,
 )
 print(plan.describe())
 
