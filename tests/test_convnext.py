@@ -11,7 +11,7 @@ import pytest
 from cnn_guide import models
 from cnn_guide.analysis import layer_table
 from cnn_guide.layers import ConvNeXtBlock, LayerScale
-from cnn_guide.models.convnext import ROADMAP
+from cnn_guide.models.convnext import ROADMAP, convnext
 
 
 def random_weights(model: keras.Model, seed: int = 0) -> list[np.ndarray]:
@@ -62,7 +62,7 @@ def test_paper_stages_and_resolution():
     with pytest.raises(ValueError, match="too small.*32x32"):
         models.convnext_tiny(input_shape=(31, 31, 3))
     with pytest.raises(ValueError, match="unknown configuration 'huge'"):
-        models.convnext("huge")
+        convnext("huge")
     keras.backend.clear_session()
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     # Only for type checkers: typing.Unpack is new in Python 3.11.
     from typing_extensions import Unpack
 
-__all__ = ["convnext", "convnext_base", "convnext_fashion", "convnext_small", "convnext_tiny"]
+__all__ = ["convnext_base", "convnext_fashion", "convnext_small", "convnext_tiny"]
 
 PAPER = "Liu, Mao, Wu, Feichtenhofer, Darrell, Xie (2022), A ConvNet for the 2020s"
 URL = "https://arxiv.org/abs/2201.03545"
