@@ -680,6 +680,21 @@ def get_experiment(name: str) -> Experiment:
 
 
 def experiment_runs(names: list[str] | None = None) -> list[RunSpec]:
-    """The runs of the named experiments (default: all), without repeats."""
+    """The runs of the named experiments (default: all), without repeats.
+
+    The runs come seed by seed: every arm of every experiment named, in the
+    order named, with its first seed, then all of them with their second, and
+    so on. A recording stopped early so leaves each experiment's arms with the
+    same seeds, paired, rather than one arm complete and the next not begun.
+    """
     chosen = [get_experiment(name) for name in (names or list_experiments())]
-    return list(dict.fromkeys(spec for experiment in chosen for spec in experiment.runs()))
+    rounds = max(len(experiment.seeds) for experiment in chosen)
+    return list(
+        dict.fromkeys(
+            experiment.run_of(arm, experiment.seeds[index])
+            for index in range(rounds)
+            for experiment in chosen
+            if index < len(experiment.seeds)
+            for arm in experiment.arms
+        )
+    )

@@ -252,6 +252,7 @@ def test_bad_option_values_are_refused_by_the_parser(capsys, argv, message):
 
 
 def test_bench_trains_a_recipe_on_its_own_model_by_default(capsys, monkeypatch):
+    from cnn_guide.evidence import BENCHMARK_MODELS
     from cnn_guide.runs import RunSpec
 
     asked = []
@@ -262,7 +263,8 @@ def test_bench_trains_a_recipe_on_its_own_model_by_default(capsys, monkeypatch):
     assert main(["bench", "--recipe", "fast", "--quick"]) == 0
     assert asked == [[RunSpec.of("fast_resnet_fashion", "fast", quick=True)]]
     assert main(["bench", "--quick"]) == 0  # the benchmark: every Fashion-MNIST model
-    assert len(asked[1]) == 13 and asked[1][0] == RunSpec.of("simple_cnn", "benchmark", quick=True)
+    assert [spec.model for spec in asked[1]] == list(BENCHMARK_MODELS)
+    assert len(asked[1]) >= 16 and asked[1][0] == RunSpec.of("simple_cnn", "benchmark", quick=True)
 
 
 def test_train_starts_from_a_kept_run_and_freezes_its_base(capsys, tmp_path, monkeypatch, tiny_run):

@@ -65,18 +65,14 @@ def run(args: argparse.Namespace) -> int:
     groups = PLANS if args.plan == "all" else (args.plan,)
     specs = [spec for group in groups for spec in plan(group)]
     if args.only:
-        # In the order asked for, like --models.
+        # The experiments seed by seed, in the order asked for, then the design spaces.
         planned = set(specs)
-        specs = [
-            spec
-            for name in args.only
-            for spec in (
-                design_space_runs([name])
-                if name in list_design_spaces()
-                else experiment_runs([name])
-            )
-            if spec in planned
-        ]
+        spaces = [name for name in args.only if name in list_design_spaces()]
+        named = [name for name in args.only if name not in spaces]
+        asked = (experiment_runs(named) if named else []) + (
+            design_space_runs(spaces) if spaces else []
+        )
+        specs = [spec for spec in asked if spec in planned]
     if args.models:
         # In the order asked for, so the runs a reader wants first come first.
         specs = sorted(
