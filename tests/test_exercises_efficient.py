@@ -326,6 +326,20 @@ def test_choosing_table_names_alexnets_paper_network():
     assert "60,965,224" in chapter_text("alexnet")
 
 
+@pytest.mark.parametrize(
+    ("builder", "row"),
+    [
+        ("efficientnet_b0", "| EfficientNet-B0 | 5.3M |"),
+        ("regnety_400mf", "| RegNetY-400MF | 4.3M |"),
+        ("convnext_tiny", "| ConvNeXt-T | 28.6M |"),
+    ],
+)
+def test_choosing_table_counts_the_networks_since_2018_from_their_builders(builder, row):
+    reference = models.get_info(builder).reference_params
+    assert f"{reference / 1e6:.1f}M" in row
+    assert row in chapter_text("choosing")
+
+
 def test_choosing_compares_with_vgg16_as_the_vgg_chapter_reports_it():
     vgg = chapter_text("vgg")
     # VGG-16's best single-network figures, trained with scale jittering: one
