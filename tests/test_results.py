@@ -109,6 +109,17 @@ def test_benchmark_rows_tables_and_markers(tiny_run, tmp_path, monkeypatch):
     # Equal accuracies on 64 test images: the second is within noise of the first.
     assert "[vgg_fashion](vgg.md)" in table and "lenet5_fashion" in table
     assert table.count("(within noise of the best)") == 1
+    assert "(machine 1)" not in table and "compare rows only within one machine" not in table
+    # A row from another machine: every row names its machine, and the page says why.
+    other = {**rows[0].machine, "cpu": "Another CPU"}
+    results.record(
+        _record(tiny_run, RunSpec.of("nin_fashion", "benchmark"), machine=other, **common), path
+    )
+    table = render_marker("benchmark-table", chapters={"vgg_fashion": "vgg.md"})
+    assert table.count("(machine 1)") == 2 and table.count("(machine 2)") == 1
+    assert "| nin_fashion (within noise of the best) (machine 2) |" in table
+    assert "Measured on 2 machines: (1) " in table and "(2) Another CPU" in table
+    assert "compare rows only within one machine" in table
     with pytest.raises(ValueError, match="unknown results marker"):
         render_marker("benchmarks")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from cnn_guide.evidence import full_run, full_run_target, plan
@@ -233,7 +234,9 @@ def render_benchmark_table(chapters: Mapping[str, str], path: Path = None) -> st
     runs = sorted(newest.values(), key=lambda run: -run.test_accuracy)
     if not runs:
         return "*No benchmark recorded yet: `cnn-guide bench --record` measures every variant.*"
-    machines = "; ".join(sorted({run.describe_machine() for run in runs}))
+    # A fixed time buys less training on a slower machine: rows compare within one.
+    counts = Counter(run.describe_machine() for run in runs)
+    machines = [machine for machine, _ in counts.most_common()]
     dates = sorted(run.date[:10] for run in runs)
     when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     lines = format_table(runs, markdown=True).splitlines()
@@ -242,10 +245,19 @@ def render_benchmark_table(chapters: Mapping[str, str], path: Path = None) -> st
         name = f"[{run.model}]({chapters[run.model]})" if run.model in chapters else run.model
         if run.key in close:
             name += " (within noise of the best)"
+        if len(machines) > 1:
+            name += f" (machine {machines.index(run.describe_machine()) + 1})"
         lines[index] = lines[index].replace(f"| {run.model} |", f"| {name} |", 1)
     stale = [run.model for run in runs if run.stale_fields()]
-    text = (
-        "\n".join(lines) + f"\n\nMeasured on {machines}, {when}, by "
+    text = "\n".join(lines) + f"\n\nMeasured on {machines[0]}, {when}, by "
+    if len(machines) > 1:
+        listed = "; ".join(f"({i}) {machine}" for i, machine in enumerate(machines, 1))
+        text = (
+            "\n".join(lines) + f"\n\nMeasured on {len(machines)} machines: {listed}. The "
+            "same minutes buy a different number of epochs on each (the epochs column), so "
+            f"compare rows only within one machine. Recorded {when} by "
+        )
+    text += (
         "`cnn-guide bench --record` (each row's own command is in the "
         "store of runs and on the example page). *Within noise of the best*: the test set "
         f"cannot tell the run from the first one ({_NOISE_RULE})."
