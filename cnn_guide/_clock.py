@@ -60,6 +60,10 @@ class RunClock(keras.callbacks.Callback):
         global_batch: Images per optimizer step, over all replicas.
         validate: Scores the model on the validation images now.
         test: Scores the model on the test images now.
+
+    Attributes:
+        print_checkpoints: Print a line at each test checkpoint; `fit` turns
+            it off where a progress line (`cnn_guide._progress`) shows them.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class RunClock(keras.callbacks.Callback):
             k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
         }
         self.checkpoints: list[list[float]] = []
+        self.print_checkpoints = True
         self.images = 0
         self.steps = 0
         self.resumed_after_epochs: list[int] = []
@@ -199,12 +204,13 @@ class RunClock(keras.callbacks.Callback):
         with self.paused():
             test = self.test()
         self.checkpoints.append([round(seconds, 2), self.images, test.accuracy])
-        minutes, rest = divmod(seconds, 60)
-        print(
-            f"  {int(minutes):3d}:{rest:04.1f} of training, {self.images:>9,} images: "
-            f"test accuracy {test.accuracy:.4f}",
-            flush=True,
-        )
+        if self.print_checkpoints:
+            minutes, rest = divmod(seconds, 60)
+            print(
+                f"  {int(minutes):3d}:{rest:04.1f} of training, {self.images:>9,} images: "
+                f"test accuracy {test.accuracy:.4f}",
+                flush=True,
+            )
         return test
 
 

@@ -47,6 +47,7 @@ import numpy as np
 from cnn_guide import distribute
 from cnn_guide._clock import WARMUP_STEPS, RunBackup, RunClock
 from cnn_guide._compat import flatten_layers
+from cnn_guide._progress import BudgetProgress
 from cnn_guide.data import FashionMNIST
 from cnn_guide.recipes import Recipe
 from cnn_guide.runs import RunFigures
@@ -360,7 +361,11 @@ def fit(
             where it restarted). In a multi-worker run each task keeps its
             own subdirectory (`cnn_guide.distribute.task_backup_dir`).
         verbose: Keras ``fit`` verbosity: ``1`` a progress bar, ``2`` one line
-            per epoch, ``0`` silent.
+            per epoch, ``0`` silent. A run stopped by minutes shows, instead of
+            Keras' epochs, its time used out of the budget, images seen and last
+            test checkpoint (`cnn_guide._progress.BudgetProgress`): on one line
+            redrawn in place on a terminal, else (and with ``2``) as a plain
+            line every 10 s of training and at each checkpoint.
 
     Returns:
         The trained model, the recipe and every figure measured.
@@ -432,6 +437,13 @@ def fit(
             epochs_done = backup.restore(net)
         all_callbacks.append(backup)
     all_callbacks += _run_callbacks(strategy, early_stopping, checkpoint)
+    progress = BudgetProgress.for_run(clock, verbose)
+    if progress is not None:
+        # A budget of minutes is a huge epoch count the clock cuts short: Keras'
+        # bar would count to it. The line shows the budget, and each checkpoint.
+        all_callbacks.append(progress)
+        clock.print_checkpoints = False
+        verbose = 0
 
     steps_per_epoch = clock.steps_per_epoch
     epochs = 1_000_000 if clock.max_steps is None else math.ceil(clock.max_steps / steps_per_epoch)

@@ -48,12 +48,16 @@ def test_a_tiny_real_run_learns(small_fashion, tmp_path):
     assert "after 2 epoch(s)" in result.describe()
 
 
-def test_the_figures_are_the_results_schema(small_fashion):
+def test_the_figures_are_the_results_schema(small_fashion, capsys):
     tiny = small_fashion.subset(train=64, valid=32, test=32)
-    result = fit("lenet5_fashion", tiny, protocol(), verbose=0)
+    result = fit("lenet5_fashion", tiny, protocol(), verbose=2)
     figures = result.figures()
     assert set(figures) == {f for f in RunFigures.__dataclass_fields__}
     assert "model" not in figures and "recipe" not in figures
+    # A run stopped by epochs keeps Keras' own progress (its one epoch's line
+    # for verbose=2, "steps/steps - time - ..."), not the budget's line.
+    out = capsys.readouterr().out
+    assert out.startswith("1/1 - ") and "val_accuracy" in out and "last check" not in out
 
 
 def test_same_seed_same_run(small_fashion):
@@ -96,9 +100,9 @@ def test_a_run_stops_by_steps_and_reports_its_speed_after_the_warm_up(small_fash
     assert result.train_images_per_second > 0
 
 
-def test_a_run_stops_when_its_minutes_are_up(small_fashion):
+def test_a_run_stops_when_its_minutes_are_up(small_fashion, capsys):
     recipe = get_recipe("protocol", minutes=3 / 60, eval_every=1, batch_size=16)
-    result = fit("lenet5_fashion", small_fashion, recipe, verbose=0)
+    result = fit("lenet5_fashion", small_fashion, recipe, verbose=2)
     # Only the clock can stop it, and not before its 3 s of training (the
     # evaluations' time is not counted). How far past them the last step ends,
     # and so how many checkpoints fit in, depends on the machine's load: what
@@ -110,6 +114,13 @@ def test_a_run_stops_when_its_minutes_are_up(small_fashion):
     # one before (its seconds are rounded to hundredths).
     assert all(b - a >= 0.99 for a, b in itertools.pairwise([0.0, *on_the_way]))
     assert seconds == sorted(seconds) and result.checkpoints[-1][1] == result.images
+    # Its progress is the budget's line (cnn_guide._progress), not Keras'
+    # "Epoch N/1000000": a line at each checkpoint on the way, which replaces
+    # the clock's own, and one at the end, unless that was a checkpoint too.
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(result.checkpoints)
+    assert all(line.split(" of ", 1)[1].startswith("0:03 [") for line in lines)
+    assert f"{result.images:,} images" in lines[-1] and "last check 0:0" in lines[-1]
 
 
 def test_checkpoints_and_the_schedule_follow_the_steps(small_fashion):

@@ -31,7 +31,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "book's shared recipe, AdamW with a one-cycle schedule for 10 epochs; see\n"
             "--recipes), then score the test images. Any setting of the\n"
             "recipe can be changed with its option. With --record the result is stored in\n"
-            "the store of runs, under a key made of these same arguments."
+            "the store of runs, under a key made of these same arguments. A run stopped by\n"
+            "--minutes shows, instead of Keras' epochs, one line of the training time used out\n"
+            "of the budget, the images seen and the test accuracy at the last checkpoint."
         ),
         epilog=(
             "examples:\n"
