@@ -171,6 +171,12 @@ def test_fashion_variant_scaling_options():
     assert larger.count_params() == base.count_params()  # resolution adds no weight
     same = models.efficientnet_fashion(resolution=28)
     assert not any(layer.name == "resize" for layer in same.layers)
+    # A resized run records its MACs (once lost at the end of a 10-minute run:
+    # the receptive-field walk cannot pass a Resizing layer, and MACs need none).
+    from cnn_guide.training import _macs
+
+    resized = models.efficientnet_fashion(resolution=37)
+    assert _macs(resized) > 1.5 * _macs(same) > 0
     keras.backend.clear_session()
 
 
