@@ -5,8 +5,8 @@ images (`cnn_guide.results.load_predictions`). Side by side, they answer
 questions no single run can: which images *every* architecture gets wrong,
 which ones only one architecture gets right, and whether a majority vote of
 them all beats the best of them (Dietterich, 2000, "Ensemble Methods in
-Machine Learning", https://doi.org/10.1007/3-540-45014-9_1). The chapter
-[Inside a trained network](../chapters/inspection.md) shows them.
+Machine Learning", https://doi.org/10.1007/3-540-45014-9_1). Chapter:
+``docs/chapters/inspection.md``, which shows them.
 
 Nothing here imports TensorFlow: it reads the store and counts.
 

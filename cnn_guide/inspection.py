@@ -21,8 +21,8 @@ Keras model ending in a softmax) and images shaped like its input:
   with one map per class and no dense layer: its CAM is the class's own map.
 
 `trained_full_run` loads a full run's kept weights from the store of runs, so
-that these figures come from fully trained networks. The chapter
-[Inside a trained network](../chapters/inspection.md) draws them.
+that these figures come from fully trained networks. Chapter:
+``docs/chapters/inspection.md``.
 
 ```python
 from cnn_guide.data import load_fashion_mnist

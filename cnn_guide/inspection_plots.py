@@ -4,7 +4,8 @@ The arrays come from `cnn_guide.inspection` (filters, maps, heat maps) and
 `cnn_guide.ensemble` (per-class accuracy, shared mistakes); these functions
 only draw them, in the book's style (`cnn_guide.plotting.book_style`): a
 transparent background and mid-grey ink that read on the light and the dark
-theme alike, and sizes that stay legible on a phone.
+theme alike, and sizes that stay legible on a phone. Chapter:
+``docs/chapters/inspection.md``.
 """
 
 from __future__ import annotations

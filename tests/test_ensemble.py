@@ -96,3 +96,10 @@ def test_the_home_figure_marker_draws_every_full_run(tmp_path):
     empty = render_marker("full-runs-figure", path=tmp_path)
     assert "cnn-guide record --plan full" in empty and "<img" not in empty
     assert "cnn-guide record --plan full" in render_marker("full-runs-vote", path=tmp_path)
+    assert "cnn-guide record --plan full" in render_marker("full-runs-per-class", path=tmp_path)
+
+
+def test_the_per_class_marker_draws_the_table_and_the_mistakes():
+    text = render_marker("full-runs-per-class", path=BOOK)
+    assert text.count('<img class="book-figure"') == 2
+    assert f"{len(full_run_predictions(BOOK).names)} full runs" in text

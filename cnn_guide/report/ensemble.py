@@ -4,7 +4,8 @@ Two markers read every full run at once: ``<!-- full-runs-figure -->`` (the
 home page's figure: each network's test accuracy with its interval, against
 its parameters and its MACs) and ``<!-- full-runs-vote -->`` (the inspection
 chapter's table: the images each network alone gets right, the images none
-gets right, and a majority vote held against the best network).
+gets right, and a majority vote held against the best network). Chapter:
+``docs/chapters/inspection.md``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from cnn_guide.ensemble import agreement, full_run_predictions
+from cnn_guide.ensemble import agreement, full_run_predictions, per_class_accuracy
 from cnn_guide.evidence import FULL_RUNS, plan
-from cnn_guide.inspection_plots import plot_accuracy_against_size
+from cnn_guide.inspection_plots import (
+    plot_accuracy_against_size,
+    plot_confusion_grid,
+    plot_per_class_accuracy,
+)
 from cnn_guide.plotting import embedded_png
 from cnn_guide.report.tables import markdown_table, test_labels
 from cnn_guide.results import find_all
 from cnn_guide.statistics import accuracy_interval
 
-__all__ = ["render_full_runs_figure", "render_vote"]
+__all__ = ["render_full_runs_figure", "render_per_class", "render_vote"]
 
 Path = str | os.PathLike | None
 
@@ -64,6 +69,26 @@ def render_full_runs_figure(path: Path = None) -> str:
         "recipe: test accuracy on the 10,000 test images with its 95% interval (Wilson's), "
         "against parameters (left) and multiply-accumulates per image (right), both on log "
         f"scales. Drawn from the recorded runs, which {_RECORD} makes.{note}*\n"
+    )
+
+
+def render_per_class(path: Path = None) -> str:
+    """Each full run's accuracy by class, and its mistakes as a small confusion matrix."""
+    try:
+        runs = full_run_predictions(path, labels=test_labels())
+    except ValueError as error:
+        return f"*Not enough full runs kept their predictions yet ({error}).*"
+    by_class = per_class_accuracy(runs.predictions, runs.labels)
+    table = plot_per_class_accuracy(runs.names, by_class)
+    grid = plot_confusion_grid(runs.names, runs.predictions, runs.labels)
+    return (
+        embedded_png(table, "Test accuracy of each full run on each class")
+        + "\n\n"
+        + embedded_png(grid, "Each full run's mistakes: true class by row, predicted by column")
+        + f"\n\n*From the stored test predictions of {len(runs.names)} full runs: above, each "
+        "network's accuracy on each class, in percent; below, each network's mistakes, the "
+        "images of one class (row) taken for another (column), its correct answers left out, on "
+        "one colour scale for all.*\n"
     )
 
 

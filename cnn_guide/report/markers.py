@@ -90,6 +90,7 @@ MARKERS: dict[str, Marker] = {
         Marker(
             "full-runs-figure", "", lambda _, __, store: ensemble.render_full_runs_figure(store)
         ),
+        Marker("full-runs-per-class", "", lambda _, __, store: ensemble.render_per_class(store)),
         Marker(
             "full-runs-vote",
             "",
