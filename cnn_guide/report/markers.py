@@ -98,6 +98,7 @@ MARKERS: dict[str, Marker] = {
         ),
         Marker("fast-goals", "", lambda _, __, store: comparison.render_goals(store)),
         Marker("fast-against-seed", "", lambda _, __, store: comparison.render_comparisons(store)),
+        Marker("fast-reading", "", lambda _, __, store: comparison.render_reading(store)),
     )
 }
 """Every chapter marker, by name."""
