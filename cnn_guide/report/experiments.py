@@ -126,10 +126,15 @@ def _data_words(experiment: Experiment, first: RunRecord) -> str:
     words = "each epoch " + (f"{steps[0]} steps, " if len(steps) == 1 else "")
     return (
         f"{words}on the labelled training images its arm names "
-        f"({' or '.join(f'{n:,}' for n in labels)} per class of classes "
+        f"({_either([f'{n:,}' for n in labels])} per class of classes "
         f"{' / '.join(','.join(map(str, c)) for c in classes)}, drawn by the run's seed); "
         f"test accuracy on all {first.test_size:,} test images of those classes"
     )
+
+
+def _either(words: list[str]) -> str:
+    """``"a, b or c"``."""
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def _pretraining_words(experiment: Experiment, path: Store) -> str:
