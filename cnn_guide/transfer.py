@@ -50,6 +50,7 @@ __all__ = [
     "Application",
     "application_base",
     "application_classifier",
+    "copy_base",
     "freeze_base",
     "trainable_summary",
     "unfreeze_top",
@@ -133,6 +134,37 @@ def _keep_batch_norm_frozen(layer: keras.layers.Layer) -> None:
     for inner in flatten_layers(layer):
         if isinstance(inner, keras.layers.BatchNormalization):
             inner.trainable = False
+
+
+def copy_base(donor: keras.Model, model: keras.Model) -> list[keras.layers.Layer]:
+    """Give every layer of ``model`` but its classifier the weights of ``donor``'s, by name.
+
+    The classifier (the last layer with weights) keeps its own: a new head,
+    for other classes. This is how a run starts from a recorded run's kept
+    weights (``cnn-guide train --start-from KEY``).
+
+    Args:
+        donor: The trained network, e.g. loaded from a run's kept weights.
+        model: The same architecture, built for the new task.
+
+    Returns:
+        The layers that took the donor's weights.
+
+    Raises:
+        ValueError: For a layer the donor lacks, or whose weights do not fit,
+            naming it.
+    """
+    carried = [layer for layer in model.layers if layer.weights][:-1]  # all but the classifier
+    for layer in carried:
+        try:
+            layer.set_weights(donor.get_layer(layer.name).get_weights())
+        except ValueError as error:
+            raise ValueError(
+                f"the weights of {donor.name!r} do not fit layer {layer.name!r} of "
+                f"{model.name!r}: {_why(error)}. Start from a network of the same architecture "
+                "(the same builder and options)."
+            ) from None
+    return carried
 
 
 def freeze_base(model: keras.Model, *, train_top: int = 0) -> list[keras.layers.Layer]:

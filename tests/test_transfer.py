@@ -273,3 +273,19 @@ def test_each_download_size_is_its_weights_at_4_bytes_each(name):
     assert 1.0 < app.download_bytes / (4 * weights) < 1.06, (app.download_bytes, weights)
     assert app.weights_file.endswith(".h5") and "no" in app.weights_file.replace("_", "")
     assert os.fspath(app.source)
+
+
+def test_settling_batch_norm_leaves_a_frozen_base_as_pretrained():
+    from cnn_guide.training import PreciseBatchNorm
+
+    model = _tiny_resnet()
+    freeze_base(model, train_top=1)
+    settler = PreciseBatchNorm(model, np.random.default_rng(2).random((16, 12, 12, 1)))
+    assert settler.layers == []  # every batch norm is frozen, the top block's too
+    before = _state(model)
+    settler.recompute()
+    assert all(np.array_equal(before[key], value) for key, value in _state(model).items())
+    model.get_layer("conv1_bn").trainable = True
+    assert [layer.name for layer in PreciseBatchNorm(model, np.zeros((2, 12, 12, 1))).layers] == [
+        "conv1_bn"
+    ]

@@ -201,7 +201,7 @@ def _starting_model(spec: RunSpec) -> Any:
     from cnn_guide.results import load_results, weights_file
     from cnn_guide.runs import trained_top_blocks
     from cnn_guide.training import build_model
-    from cnn_guide.transfer import freeze_base
+    from cnn_guide.transfer import copy_base, freeze_base
 
     source = load_results().get(task["start_from"])
     if source is None:
@@ -228,15 +228,10 @@ def _starting_model(spec: RunSpec) -> Any:
         ) from None
     keras.utils.set_random_seed(spec.resolve().seed)  # the new classifier, drawn by the seed
     net = build_model(model)
-    carried = [layer for layer in net.layers if layer.weights][:-1]  # all but the classifier
-    for layer in carried:
-        try:
-            layer.set_weights(donor.get_layer(layer.name).get_weights())
-        except ValueError as error:
-            raise ValueError(
-                f"the weights of {source.key!r} do not fit layer {layer.name!r} of "
-                f"{spec.model}: {error}. Start from a run of the same network."
-            ) from None
+    try:
+        copy_base(donor, net)
+    except ValueError as error:
+        raise ValueError(f"starting from {source.key!r}: {error}") from None
     if "freeze" in task:
         freeze_base(net, train_top=trained_top_blocks(task["freeze"]))
     return net
