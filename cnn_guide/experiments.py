@@ -114,6 +114,12 @@ _TRANSFER_STEPS_PER_EPOCH = 40
 _FINE_TUNING_RATE = 4e-4
 """The fine-tuned arms' peak learning rate: a tenth of the book recipe's 4e-3."""
 
+_HEAD_RATE = 4e-2
+"""The frozen arms' peak learning rate: ten times the book recipe's. A linear classifier on
+fixed features learns slowly at 4e-3: on the validation images of a trial (a pretraining of
+one epoch on 12,800 images, seed 42, before any recorded run), 400 steps at 4e-3 reached
+77% with 1,000 labels per class and 74% with 10, at 4e-2 87% and 81%."""
+
 
 FIGURES: dict[str, Callable[[RunRecord], float]] = {
     "test accuracy": lambda run: run.test_accuracy,
@@ -305,15 +311,15 @@ def _transfer_arms(labels: int) -> tuple[Arm, Arm, Arm]:
     pretrained = {**task, "start_from": TRANSFER_PRETRAINING.key}
     epoch = {"steps_per_epoch": _TRANSFER_STEPS_PER_EPOCH}
     curves = (
-        "frozen base, new head",
-        "fine-tuned: last stage and new head, peak rate 4e-4",
-        "from scratch",
+        "frozen base, new head (peak rate 0.04)",
+        "fine-tuned last stage and new head (peak rate 0.0004)",
+        "from scratch (peak rate 0.004)",
     )
     return (
         Arm(
             f"{curves[0]}: {labels:,} labels per class",
             "resnet_fashion",
-            changes=epoch,
+            changes={**epoch, "learning_rate": _HEAD_RATE},
             task={**pretrained, "freeze": "base"},
             curve=curves[0],
         ),
@@ -729,9 +735,9 @@ _EXPERIMENTS = (
             ),
         ),
     ),
-    # Pretrained on five classes, moved to the other five with few labels: a frozen base,
-    # its top stage fine-tuned at a tenth of the rate, and training from scratch, each for
-    # 400 steps (10 epochs of 40). About 1 hour on 2 cores, the pretraining first.
+    # Pretrained on five classes, moved to the other five with few labels: a frozen base
+    # (its head at ten times the book's rate), its top stage fine-tuned at a tenth of it,
+    # and training from scratch at the book's, each for 400 steps (10 epochs of 40).
     Experiment(
         name="transfer-learning",
         chapter="transfer",

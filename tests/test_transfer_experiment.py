@@ -33,12 +33,16 @@ def test_the_arms_transfer_from_the_pretraining_to_the_other_classes():
         task = dict(arm.task)
         assert task["classes"] == TRANSFER_TARGET and task["labels_per_class"] in (10, 100, 1000)
         kinds.setdefault(arm.curve, set()).add(task["labels_per_class"])
-        if arm.curve == "from scratch":
+        if arm.curve.startswith("from scratch"):
             assert "start_from" not in task and "freeze" not in task
         else:
             assert task["start_from"] == TRANSFER_PRETRAINING.key
         if task.get("freeze") == "except-top:2":  # the last stage: conv4_block1 and 2
             assert arm.changes["learning_rate"] == pytest.approx(4e-3 / 10)
+        elif task.get("freeze") == "base":  # a linear classifier on fixed features
+            assert arm.changes["learning_rate"] == pytest.approx(4e-3 * 10)
+        else:
+            assert "learning_rate" not in arm.changes  # the book's
     assert list(kinds.values()) == [{10, 100, 1000}] * 3
     assert TRANSFER.seeds == experiments.JUDGED_SEEDS  # judged against the paper
     assert len(TRANSFER.runs()) == 9 * 5
@@ -54,11 +58,12 @@ def test_each_label_count_compares_transfer_with_scratch_and_fine_tuning_with_fr
         if finding is not None:
             assert "Yosinski et al. (2014), Figure 2" in finding.claim
     curves = [(first.curve, second.curve) for first, second in TRANSFER.pairs[:3]]
-    assert curves == [
-        ("from scratch", "frozen base, new head"),
-        ("from scratch", "fine-tuned: last stage and new head, peak rate 4e-4"),
-        ("frozen base, new head", "fine-tuned: last stage and new head, peak rate 4e-4"),
-    ]
+    frozen, fine_tuned, scratch = (
+        "frozen base, new head (peak rate 0.04)",
+        "fine-tuned last stage and new head (peak rate 0.0004)",
+        "from scratch (peak rate 0.004)",
+    )
+    assert curves == [(scratch, frozen), (scratch, fine_tuned), (frozen, fine_tuned)]
 
 
 def test_the_pretraining_is_recorded_first_and_keeps_its_weights(capsys):
@@ -114,11 +119,10 @@ def _record_transfer(tiny_run, path, accuracy_of):
 
 def test_the_report_reads_transfer_runs_on_their_own_classes(tiny_run, tmp_path):
     path = tmp_path / "records"
-    scores = {"frozen base, new head": 0.80, "from scratch": 0.70}
 
     def accuracy_of(arm):
         bonus = {10: 0.0, 100: 0.05, 1000: 0.10}[arm.labels_per_class]
-        return scores.get(arm.curve, 0.85) + bonus
+        return {"frozen": 0.80, "from": 0.70}.get(arm.curve.split()[0], 0.85) + bonus
 
     _record_transfer(tiny_run, path, accuracy_of)
     table = report.summary(TRANSFER, path)
@@ -128,7 +132,7 @@ def test_the_report_reads_transfer_runs_on_their_own_classes(tiny_run, tmp_path)
     assert f"The arms start from `{TRANSFER_PRETRAINING.key}`: not recorded yet." in table
     # McNemar on the 5,000 test images of the five classes, relabelled 0-4.
     assert "On the same test images, seed 42: " in table
-    assert "*frozen base, new head: 10 labels per class* against *from scratch: 10" in table
+    assert "*frozen base, new head (peak rate 0.04): 10 labels per class* against *from " in table
     results.record(as_record(tiny_run, TRANSFER_PRETRAINING, test_accuracy=0.9123), path)
     table = report.summary(TRANSFER, path)
     assert f"the kept weights of `{TRANSFER_PRETRAINING.key}`: test accuracy 0.9123" in table
