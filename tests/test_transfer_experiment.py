@@ -201,3 +201,15 @@ def test_kept_weights_that_do_not_fit_their_run_are_refused_clearly(capsys, tmp_
     )
     assert "(lenet5_fashion, 61,706 weights)" in err  # what was expected
     assert f"Record the run again (`{source.command}`)" in err  # and how to fix it
+
+
+def test_the_time_estimate_counts_the_task_s_images(tiny_run, tmp_path):
+    store = tmp_path / "records"
+    speed = RunSpec.of("resnet_fashion", "book")
+    results.record(
+        as_record(tiny_run, speed, train_size=55_000, train_images_per_second=1_000.0), store
+    )
+    minutes, _ = results.estimate_minutes(TRANSFER_PRETRAINING, store)
+    assert minutes == pytest.approx(10 * 215 * 128 / 1_000 / 60)  # 27,500 images: 215 steps
+    arm = TRANSFER.runs()[0]  # 400 steps, whatever its 50 labels
+    assert results.estimate_minutes(arm, store)[0] == pytest.approx(400 * 128 / 1_000 / 60)
