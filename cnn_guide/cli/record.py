@@ -20,8 +20,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "an older definition of their recipe); each missing one trains in a process of\n"
             "its own and is stored when it ends, so the command can be stopped at any time\n"
             "and resumed by running it again. Every run keeps its test predictions, and a\n"
-            "full run its trained weights too; a full run stored without them is recorded\n"
-            "again."
+            "full run, or a run that another starts from (a pretraining), its trained\n"
+            "weights too; one stored without them is recorded again. A pretraining is\n"
+            "recorded before the runs that start from it."
         ),
         epilog=(
             "examples:\n"
