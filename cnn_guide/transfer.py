@@ -2,7 +2,10 @@
 
 Two ways in, one idea: features learned on one task are reused for another,
 with a new classifier on top (Yosinski et al., 2014, "How transferable are
-features in deep neural networks?", https://arxiv.org/abs/1411.1792).
+features in deep neural networks?", https://arxiv.org/abs/1411.1792; on
+ImageNet networks moved to 12 other datasets, fixed or fine-tuned, Kornblith,
+Shlens and Le, 2019, "Do Better ImageNet Models Transfer Better?",
+https://arxiv.org/abs/1805.08974).
 
 * **The book's own networks**, pretrained on some Fashion-MNIST classes and
   moved to the others: `freeze_base` freezes every layer but the classifier,
@@ -35,6 +38,7 @@ Chapter: ``docs/chapters/transfer.md``.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -272,11 +276,14 @@ def trainable_summary(model: keras.Model) -> dict[str, int]:
     Returns:
         ``{"trainable": N, "frozen": M}``, in numbers of weights (scalars).
     """
-    count = lambda weights: sum(int(w.numpy().size) for w in weights)  # noqa: E731
     return {
-        "trainable": count(model.trainable_weights),
-        "frozen": count(model.non_trainable_weights),
+        "trainable": _size(model.trainable_weights),
+        "frozen": _size(model.non_trainable_weights),
     }
+
+
+def _size(weights: Sequence[keras.Variable]) -> int:
+    return sum(math.prod(weight.shape) for weight in weights)
 
 
 def application_base(
