@@ -118,6 +118,16 @@ class Recipe:
         label_smoothing: Share of each target spread over the other classes.
         flip: Mirror training images left to right at random.
         shift: Largest random shift of training images, in pixels.
+        erasing: The chance that a training image loses a random rectangle to
+            random pixels (`cnn_guide.augment.random_erasing`); 0 for none.
+        mixup: Beta(alpha, alpha)'s alpha for mixup (`cnn_guide.augment.mixup`);
+            0 for none.
+        cutmix: Beta(alpha, alpha)'s alpha for CutMix (`cnn_guide.augment.cutmix`);
+            0 for none. A recipe mixes one way at most.
+        ema: Score an exponential moving average of the weights, with this
+            momentum per step (Keras' ``use_ema``); 0 scores the weights as
+            trained. Checkpoints during training score the weights as they
+            are; the final figures, the average.
         flip_at_test: Average each test image's prediction with its mirror's.
         settle_batch_norm: Recompute batch normalization's moving statistics
             from training images before every evaluation
@@ -150,6 +160,10 @@ class Recipe:
     label_smoothing: float = _setting(0.0, "label smoothing", "S")
     flip: bool = _setting(False, "random left-right flips of training images")
     shift: int = _setting(0, "random shifts of training images, up to N pixels", "N")
+    erasing: float = _setting(0.0, "chance a training image loses a random rectangle", "P")
+    mixup: float = _setting(0.0, "mixup: alpha of its Beta(alpha, alpha); 0 for none", "A")
+    cutmix: float = _setting(0.0, "CutMix: alpha of its Beta(alpha, alpha); 0 for none", "A")
+    ema: float = _setting(0.0, "score a moving average of the weights: its momentum", "M")
     flip_at_test: bool = _setting(False, "average test predictions with mirror images")
     settle_batch_norm: bool = _setting(
         False, "recompute batch-norm statistics before every evaluation"
@@ -184,12 +198,25 @@ class Recipe:
         for name in ("steps", "steps_per_epoch"):
             if getattr(self, name) is not None:
                 positive_int(getattr(self, name), name, f"recipe {self.name!r}")
-        for name in ("momentum", "weight_decay", "label_smoothing", "shift"):
+        for name in ("momentum", "weight_decay", "label_smoothing", "shift", "mixup", "cutmix"):
             value = getattr(self, name)
             if value < 0:
                 raise ValueError(
                     f"recipe {self.name!r}: {name} must not be negative, got {value!r}."
                 )
+        if not 0 <= self.erasing <= 1:
+            raise ValueError(
+                f"recipe {self.name!r}: erasing is a chance in [0, 1], got {self.erasing!r}."
+            )
+        if not 0 <= self.ema < 1:
+            raise ValueError(
+                f"recipe {self.name!r}: ema is a momentum in [0, 1) (0: no average), "
+                f"got {self.ema!r}."
+            )
+        if self.mixup and self.cutmix:
+            raise ValueError(
+                f"recipe {self.name!r}: mixup and cutmix both mix images; set one of them to 0."
+            )
         if self.label_smoothing >= 1:
             raise ValueError(
                 f"recipe {self.name!r}: label_smoothing is a share below 1, "
@@ -284,6 +311,8 @@ class Recipe:
         config: dict[str, Any] = {"learning_rate": rate}
         if self.weight_decay:
             config["weight_decay"] = self.weight_decay
+        if self.ema:
+            config.update(use_ema=True, ema_momentum=self.ema)
         if self.momentum:
             if self.optimizer.lower() != "sgd":
                 raise ValueError(
@@ -325,6 +354,7 @@ class Recipe:
         import keras
         import tensorflow as tf
 
+        from cnn_guide import augment
         from cnn_guide.data import make_dataset
 
         dataset = make_dataset(
@@ -348,12 +378,22 @@ class Recipe:
             else None
         )
 
+        mixing = self.erasing or self.mixup or self.cutmix
+        generator = tf.random.Generator.from_seed(self.seed) if mixing else None
+
         def prepare(batch, targets):
             if flip is not None:
                 batch = flip(batch, training=True)
             if shift is not None:
                 batch = shift(batch, training=True)
-            return batch, tf.one_hot(targets, num_classes)
+            targets = tf.one_hot(targets, num_classes)
+            if self.erasing:
+                batch = augment.random_erasing(batch, generator, self.erasing)
+            if self.mixup:
+                batch, targets = augment.mixup(batch, targets, generator, self.mixup)
+            if self.cutmix:
+                batch, targets = augment.cutmix(batch, targets, generator, self.cutmix)
+            return batch, targets
 
         return dataset.map(prepare).prefetch(2)
 
@@ -367,9 +407,13 @@ class Recipe:
         rate += f", momentum {self.momentum:g}" if self.momentum else ""
         rate += f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
         rate += ", scaled by the replicas" if self.scale_learning_rate else ""
+        rate += f", weights averaged (EMA {self.ema:g})" if self.ema else ""
         augment = [
             *(["random left-right flips"] if self.flip else []),
             *([f"random shifts of up to {self.shift} px"] if self.shift else []),
+            *([f"random erasing of {self.erasing:.0%} of images"] if self.erasing else []),
+            *([f"mixup (alpha {self.mixup:g})"] if self.mixup else []),
+            *([f"CutMix (alpha {self.cutmix:g})"] if self.cutmix else []),
         ]
         registered = _RECIPES.get(self.name)
         changed = (

@@ -155,6 +155,16 @@ def test_every_recipe_setting_is_an_option_of_train(capsys):
     assert code == 0 and "protocol:" in out and "fast:" in out and "stops after" in out
 
 
+def test_evaluate_scores_a_full_runs_kept_weights(capsys, monkeypatch):
+    from cnn_guide.results import RECORDS_PATH
+
+    monkeypatch.setenv("CNN_GUIDE_RESULTS", str(RECORDS_PATH))  # read the book's store
+    code, out, _ = run(capsys, "evaluate", "nin_fashion", "--quick")
+    assert code == 0 and re.search(r"nin_fashion: test accuracy 0\.\d{4}", out)
+    code, _, err = run(capsys, "evaluate", "no_such_run")
+    assert code == 2 and "no model file at no_such_run" in err and "resnet_fashion" in err
+
+
 def test_evaluate_rejects_a_file_that_is_not_a_model(capsys, tmp_path):
     bogus = tmp_path / "bogus.keras"
     bogus.write_text("not a model")

@@ -193,3 +193,15 @@ def test_bench_against_seed_records_t_and_the_fractions(tmp_path, capsys):
     before = stored_files()
     assert main(argv) == 0
     assert stored_files() == before
+
+
+def test_the_reading_sets_the_fast_network_against_the_book_resnet_from_the_store(tmp_path):
+    from cnn_guide.report.comparison import render_reading
+    from cnn_guide.results import RECORDS_PATH, timed_runs
+
+    text = render_reading(RECORDS_PATH)
+    for model in ("fast_resnet_fashion", "resnet_fashion"):
+        run = timed_runs("benchmark", model=model, path=RECORDS_PATH)[-1]
+        assert f"{run.epochs:.1f} epochs" in text and f"{run.test_accuracy:.2%} [" in text
+    assert "ended" in text and ("below the run given" in text or "at least as high" in text)
+    assert "Not measured yet" in render_reading(tmp_path)

@@ -360,3 +360,22 @@ def test_the_rule_simulation_uses_the_books_own_seed_spread(tiny_run, tmp_path):
     assert "a standard deviation of 0.42 points of test accuracy" in page
     assert "pooled over the 2 experiment arms" in page
     assert "| the spread rule (before) | 2 |" in page and "| the interval rule (now) | 5 |" in page
+
+
+def test_a_timed_experiment_says_when_its_arms_ran_on_different_machines(tiny_run, tmp_path):
+    path = tmp_path / "records"
+    ablation = experiments.get_experiment("fast-ablation")
+    first, second = ablation.arms[:2]
+    here = dict(as_record(tiny_run, ablation.run_of(first, 42)).machine)
+    elsewhere = {**here, "cpu": "Another CPU"}
+    for arm, machine in ((first, here), (second, elsewhere)):
+        results.record(as_record(tiny_run, ablation.run_of(arm, 42), machine=machine), path)
+    table = report.summary(ablation, path)
+    assert "measured on 2 machines" in table
+    assert "**Its arms ran on different machines:**" in table
+    # One machine, busy or not: no warning.
+    alone = tmp_path / "alone"
+    for arm, load in ((first, [0.5, 0.5, 0.5]), (second, [9.0, 9.0, 9.0])):
+        machine = {**here, "load_average": load}
+        results.record(as_record(tiny_run, ablation.run_of(arm, 42), machine=machine), alone)
+    assert "different machines" not in report.summary(ablation, alone)

@@ -1,17 +1,29 @@
-"""``cnn-guide evaluate``: a saved model's accuracy on the test images."""
+"""``cnn-guide evaluate``: a saved model's accuracy on the test images, or a full run's."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from cnn_guide.budget import QUICK_SIZES
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command."""
-    parser = commands.add_parser("evaluate", help="evaluate a saved .keras model on the test set")
-    parser.add_argument("path", type=Path, help="a model saved with 'cnn-guide train --save'")
+    parser = commands.add_parser(
+        "evaluate",
+        help="evaluate a saved .keras model, or a full run's kept weights, on the test set",
+        epilog="examples:\n"
+        "  cnn-guide evaluate model.keras         a model saved with 'cnn-guide train --save'\n"
+        "  cnn-guide evaluate resnet_fashion      the weights resnet_fashion's full run kept",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "path",
+        help="a model saved with 'cnn-guide train --save', or the name of a network whose full "
+        "run kept its weights (cnn_guide.evidence.FULL_RUNS)",
+    )
     parser.add_argument(
         "--quick", action="store_true", help=f"first {QUICK_SIZES['test']:,} test images only"
     )
@@ -23,21 +35,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and score the test images the way the book does."""
-    import keras
-
-    import cnn_guide.layers  # noqa: F401 - registers the book's custom layers for loading
     from cnn_guide.data import load_fashion_mnist
     from cnn_guide.training import evaluate
 
-    if not args.path.is_file():
-        raise ValueError(
-            f"no model file at {args.path}; "
-            f"save one with 'cnn-guide train NAME --save {args.path}'."
-        )
-    try:
-        model = keras.saving.load_model(args.path)
-    except Exception as error:
-        raise ValueError(f"could not load {args.path} as a Keras model: {error}") from error
+    model = _load(args.path)
     data = load_fashion_mnist(args.data_dir)
     if args.quick:
         data = data.subset(test=QUICK_SIZES["test"])
@@ -47,3 +48,25 @@ def run(args: argparse.Namespace) -> int:
         f"on {len(data.x_test):,} images."
     )
     return 0
+
+
+def _load(path: str) -> Any:
+    """The model saved at ``path``, or the network of a full run with its kept weights."""
+    import keras
+
+    import cnn_guide.layers  # noqa: F401 - registers the book's custom layers for loading
+    from cnn_guide.evidence import FULL_RUNS
+    from cnn_guide.inspection import trained_full_run
+
+    if path in FULL_RUNS and not Path(path).exists():
+        return trained_full_run(path)
+    if not Path(path).is_file():
+        raise ValueError(
+            f"no model file at {path}, and no full run of that name; save a model with "
+            f"'cnn-guide train NAME --save {path}', or name one of the full runs: "
+            f"{', '.join(FULL_RUNS)}."
+        )
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:
+        raise ValueError(f"could not load {path} as a Keras model: {error}") from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from fractions import Fraction
 
@@ -9,8 +10,11 @@ from cnn_guide.comparison import GOALS, THRESHOLDS, Resolved, resolved_compariso
 from cnn_guide.machine import machine_kind
 from cnn_guide.recipes import get_recipe
 from cnn_guide.report.tables import markdown_table
+from cnn_guide.results import timed_runs
+from cnn_guide.runs import RunRecord
+from cnn_guide.statistics import accuracy_interval
 
-__all__ = ["describe", "render_comparisons", "render_goals"]
+__all__ = ["describe", "render_comparisons", "render_goals", "render_reading"]
 
 
 def _ratio(fraction: Fraction | float) -> str:
@@ -126,3 +130,90 @@ def describe(result: Resolved) -> str:
         )
         + "\n"
     )
+
+
+def _interval(run: RunRecord) -> tuple[float, float]:
+    return accuracy_interval(round(run.test_accuracy * run.test_size), run.test_size)
+
+
+def _with_interval(run: RunRecord) -> str:
+    low, high = _interval(run)
+    return f"{run.test_accuracy:.2%} [{low:.2%}, {high:.2%}]"
+
+
+def _longer_ends_lower(result: Resolved) -> str:
+    """Where a longer budget ended below a shorter one, in words, with both figures."""
+    ordered = sorted(result.runs, key=lambda pair: pair[0])
+    falls = [
+        (short, short_run, long, long_run)
+        for (short, short_run), (long, long_run) in itertools.pairwise(ordered)
+        if long_run.test_accuracy < short_run.test_accuracy
+    ]
+    if not falls:
+        return (
+            "Each longer budget ended at least as high as the shorter one before it: "
+            + ", ".join(f"{_ratio(f)} {run.test_accuracy:.2%}" for f, run in ordered)
+            + ". "
+        )
+    text = ""
+    for short, short_run, long, long_run in falls:
+        peak = max(accuracy for _, _, accuracy in long_run.checkpoints)
+        overlap = _interval(long_run)[1] >= _interval(short_run)[0]
+        text += (
+            f"The run given {_ratio(long)} ({long_run.epochs:.0f} epochs) ended at "
+            f"{_with_interval(long_run)}, below the run given {_ratio(short)} "
+            f"({short_run.epochs:.0f} epochs), {_with_interval(short_run)}"
+            + (
+                f", after its checkpoints had reached {peak:.2%} on the way. "
+                if peak > long_run.test_accuracy
+                else ", and no checkpoint of the longer run was higher. "
+            )
+            + (
+                "The two intervals overlap: one run each, the test set cannot tell them apart. "
+                if overlap
+                else "The two intervals do not overlap, on one run each. "
+            )
+        )
+    return text + (
+        "Whether a longer budget of this recipe really ends lower is a question for seeds. "
+    )
+
+
+def _benchmark_pair(path: str | os.PathLike | None) -> str:
+    """The fast network and the book's ResNet under the same benchmark, on one machine."""
+    rows = {
+        model: {
+            run.describe_machine(): run for run in timed_runs("benchmark", model=model, path=path)
+        }
+        for model in ("fast_resnet_fashion", "resnet_fashion")
+    }
+    shared = sorted(set(rows["fast_resnet_fashion"]) & set(rows["resnet_fashion"]))
+    if not shared:
+        return ""
+    fast, plain = rows["fast_resnet_fashion"][shared[-1]], rows["resnet_fashion"][shared[-1]]
+    ahead = "ahead of" if plain.test_accuracy > fast.test_accuracy else "behind"
+    return (
+        f"Under the benchmark recipe ({fast.settings['minutes']:g} minutes for every network, "
+        f"on {shared[-1]}), the fast network ran {fast.epochs:.1f} epochs to "
+        f"{_with_interval(fast)}; the book's ordinary `resnet_fashion` ran only "
+        f"{plain.epochs:.1f} epochs, and ended {ahead} it at {_with_interval(plain)}"
+        + (
+            " (the intervals overlap: one run each cannot settle the order). "
+            if _interval(fast)[1] >= _interval(plain)[0]
+            and _interval(plain)[1] >= _interval(fast)[0]
+            else " (the intervals do not overlap). "
+        )
+    )
+
+
+def render_reading(path: str | os.PathLike | None = None) -> str:
+    """What the recorded runs say against the chapter's own design choices, in words."""
+    text = _benchmark_pair(path)
+    for result in resolved_comparisons("fast", "seed", path):
+        text += f"On {machine_kind(result.reference.machine)}: " + _longer_ends_lower(result)
+    if not text:
+        return (
+            "*Not measured yet: `cnn-guide bench --recipe fast --against seed --record` and "
+            "`cnn-guide record --plan benchmark` record the runs this reading needs.*\n"
+        )
+    return text.strip() + "\n"

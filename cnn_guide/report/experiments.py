@@ -84,13 +84,24 @@ def summary(experiment: Experiment, path: Store = None) -> str:
         header.append(f"epoch to {experiment.error_target:.0%} training error")
     rows = [_arm_row(arm, by_seed[arm.label], experiment, len(header)) for arm in experiment.arms]
     first = next(runs[0] for runs in recorded.values() if runs)
+    machines = list(dict.fromkeys(run.hardware for runs in recorded.values() for run in runs))
+    where = (
+        f"measured on {first.describe_machine()}"
+        if len(machines) == 1
+        else f"measured on {len(machines)} machines ({'; '.join(machines)})"
+    )
     note = (
         f"\n\n{experiment.describe_stop()} of the {experiment.recipe} recipe per run, "
         f"{_data_words(experiment, first)}; {len(experiment.seeds)} seeds per arm "
-        f"({', '.join(map(str, experiment.seeds))}); measured on {first.describe_machine()} "
-        f"by `{command}`."
+        f"({', '.join(map(str, experiment.seeds))}); {where} by `{command}`."
     )
     note += _pretraining_words(experiment, path)
+    if len(machines) > 1 and experiment.minutes is not None:
+        note += (
+            " **Its arms ran on different machines:** a budget of minutes buys each machine a "
+            "different number of steps, so arms from different machines do not compare. "
+            f"Record all of them again on one quiet machine with `{command}`."
+        )
     if done < wanted:
         note += f" Recorded so far: {done} of its {wanted} runs."
     stale = experiment.stale(path)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cnn_guide.report import comparison, design_spaces, experiments, runs
+from cnn_guide.report import comparison, design_spaces, ensemble, experiments, runs
 
 __all__ = ["MARKERS", "Marker", "marker_pattern", "render_marker"]
 
@@ -87,8 +87,18 @@ MARKERS: dict[str, Marker] = {
         Marker(
             "rule-simulation", "", lambda _, __, store: experiments.render_rule_simulation(store)
         ),
+        Marker(
+            "full-runs-figure", "", lambda _, __, store: ensemble.render_full_runs_figure(store)
+        ),
+        Marker("full-runs-per-class", "", lambda _, __, store: ensemble.render_per_class(store)),
+        Marker(
+            "full-runs-vote",
+            "",
+            lambda _, chapters, store: ensemble.render_vote(chapters, store),
+        ),
         Marker("fast-goals", "", lambda _, __, store: comparison.render_goals(store)),
         Marker("fast-against-seed", "", lambda _, __, store: comparison.render_comparisons(store)),
+        Marker("fast-reading", "", lambda _, __, store: comparison.render_reading(store)),
     )
 }
 """Every chapter marker, by name."""
