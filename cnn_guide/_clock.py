@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -81,8 +80,9 @@ class RunClock(keras.callbacks.Callback):
         self.validate = validate
         self.test = test
         # An epoch is a whole number of steps (the last batch of an epoch is
-        # completed from the next pass), so epochs and steps both count steps.
-        self.steps_per_epoch = math.ceil(train_size / global_batch)
+        # completed from the next pass, or the recipe fixes them), so epochs
+        # and steps both count steps.
+        self.steps_per_epoch = recipe.epoch_steps(train_size, global_batch)
         self.max_steps = recipe.max_steps(train_size, global_batch)
         self.budget = None if recipe.minutes is None else recipe.minutes * 60
         self.schedule = recipe.learning_rate_schedule

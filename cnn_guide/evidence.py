@@ -31,6 +31,7 @@ for spec in missing(plan("full")):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cnn_guide.design_spaces import design_space_runs
@@ -45,6 +46,7 @@ __all__ = [
     "Target",
     "full_run",
     "full_run_target",
+    "keeps_weights",
     "plan",
 ]
 
@@ -177,3 +179,25 @@ def plan(name: str) -> list[RunSpec]:
     if name == "design-spaces":
         return design_space_runs()
     raise ValueError(f"unknown plan {name!r}; choose one of: {', '.join(PLANS)}.")
+
+
+@functools.cache
+def _started_from() -> frozenset[str]:
+    """The keys of the runs that a catalogued run starts from (its ``start_from``)."""
+    return frozenset(
+        dict(spec.task)["start_from"]
+        for spec in experiment_runs()
+        if "start_from" in dict(spec.task)
+    )
+
+
+def keeps_weights(spec: RunSpec) -> bool:
+    """Whether a run keeps its trained weights when it is recorded.
+
+    A full run does (the book reads trained networks from them), and so does
+    every run that another catalogued run starts from (``start_from``: the
+    pretraining of the transfer experiment). The other runs keep their test
+    predictions alone: the experiments' hundreds of weight files would weigh on
+    the repository for nothing.
+    """
+    return spec in FULL_RUNS.values() or spec.key in _started_from()

@@ -137,6 +137,11 @@ class Recipe:
         epochs: Stop after this many passes over the training images.
         minutes: Stop after this many minutes of training (evaluations excluded).
         steps: Stop after this many optimizer steps.
+        steps_per_epoch: Optimizer steps that make an epoch, whatever the
+            number of training images; ``None`` (the default): one pass over
+            them, ``ceil(train_size / global_batch)`` steps. Runs that learn
+            from 50 or 5,000 images then make as many updates per epoch, and
+            are scored on the validation images as often.
         eval_every: Training seconds between test-accuracy checkpoints, which
             give the times to each accuracy; ``None`` evaluates the test
             images once, at the end.
@@ -168,6 +173,9 @@ class Recipe:
     epochs: float | None = _setting(None, "stop after N epochs", "N")
     minutes: float | None = _setting(None, "stop after N minutes of training", "N")
     steps: int | None = _setting(None, "stop after N steps", "N")
+    steps_per_epoch: int | None = _setting(
+        None, "optimizer steps per epoch (default: one pass over the training images)", "N"
+    )
     eval_every: float | None = _setting(None, "seconds of training between test checkpoints", "S")
 
     def __post_init__(self) -> None:
@@ -187,8 +195,9 @@ class Recipe:
                 raise ValueError(
                     f"recipe {self.name!r}: {name} must be a positive number, got {value!r}."
                 )
-        if self.steps is not None:
-            positive_int(self.steps, "steps", f"recipe {self.name!r}")
+        for name in ("steps", "steps_per_epoch"):
+            if getattr(self, name) is not None:
+                positive_int(getattr(self, name), name, f"recipe {self.name!r}")
         for name in ("momentum", "weight_decay", "label_smoothing", "shift", "mixup", "cutmix"):
             value = getattr(self, name)
             if value < 0:
@@ -264,13 +273,20 @@ class Recipe:
                 f"e.g. get_recipe({self.name!r}, epochs=10) or --epochs 10."
             )
 
+    def epoch_steps(self, train_size: int, global_batch: int) -> int:
+        """Optimizer steps per epoch: ``steps_per_epoch``, else one pass over the images.
+
+        A pass is ``ceil(train_size / global_batch)`` steps: its last batch
+        is completed from the next pass over the shuffled images.
+        """
+        return self.steps_per_epoch or -(-train_size // global_batch)
+
     def max_steps(self, train_size: int, global_batch: int) -> int | None:
         """Optimizer steps the stop rule allows, or ``None`` when only minutes stop it.
 
-        An epoch is ``ceil(train_size / global_batch)`` steps: its last batch
-        is completed from the next pass over the shuffled images.
+        An epoch is `epoch_steps` steps.
         """
-        per_epoch = -(-train_size // global_batch)
+        per_epoch = self.epoch_steps(train_size, global_batch)
         limits = [
             *([round(self.epochs * per_epoch)] if self.epochs is not None else []),
             *([self.steps] if self.steps is not None else []),
@@ -421,7 +437,8 @@ class Recipe:
                 if self.settle_batch_norm
                 else ""
             ),
-            f"  stops after {self.stop_rule}",
+            f"  stops after {self.stop_rule}"
+            + (f" of {self.steps_per_epoch} steps each" if self.steps_per_epoch else ""),
         ]
         return "\n".join(lines)
 

@@ -384,8 +384,17 @@ def estimate_minutes(
         ),
     )
     global_batch = recipe.batch_size * likest.replicas
-    images = recipe.max_steps(likest.train_size, global_batch) * global_batch
+    images = recipe.max_steps(_train_size(spec, likest.train_size), global_batch) * global_batch
     return images / likest.train_images_per_second / 60, likest
+
+
+def _train_size(spec: RunSpec, all_classes: int) -> int:
+    """The training images a run learns from: its classes' share, or its labels per class."""
+    task = dict(spec.task)
+    classes = len(task.get("classes") or range(10))
+    if task.get("labels_per_class") is not None:
+        return classes * task["labels_per_class"]
+    return all_classes * classes // 10
 
 
 def _settings_but_stop(recipe: Recipe) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "RunRecord",
     "RunSpec",
     "settings_of",
+    "trained_top_blocks",
 ]
 
 BUSY_LOAD = 2.0
@@ -346,9 +347,37 @@ TASK_FIELDS = {
     "labels_per_class": "keep this many labelled training images per class, drawn by the seed",
     "start_from": "start from the kept weights of this recorded run (its key), all but the "
     "classifier",
-    "freeze": "'base': train only the new classifier, every layer before it frozen",
+    "freeze": "'base': train only the new classifier, every layer before it frozen; "
+    "'except-top:N': the top N blocks below the classifier train too, at the recipe's rate, "
+    "their batch normalization frozen (inference mode)",
 }
 """What a run can learn other than all ten classes from scratch, and what each means."""
+
+FREEZE_TOP = "except-top:"
+"""The prefix of a ``freeze`` value that fine-tunes the top blocks: ``"except-top:2"``."""
+
+
+def trained_top_blocks(freeze: str) -> int:
+    """How many blocks below the classifier a ``freeze`` value trains: 0 for ``"base"``.
+
+    A block is one of the model's top-level layers that hold weights (a
+    residual unit of ``resnet_fashion`` is one layer); `cnn_guide.transfer.freeze_base`
+    applies the value to a model.
+
+    Raises:
+        ValueError: For anything but ``"base"`` or ``"except-top:N"`` with
+            ``N`` a positive integer.
+    """
+    if freeze == "base":
+        return 0
+    count = freeze.removeprefix(FREEZE_TOP) if isinstance(freeze, str) else ""
+    if isinstance(freeze, str) and freeze.startswith(FREEZE_TOP) and count.isdigit():
+        if int(count) >= 1:
+            return int(count)
+    raise ValueError(
+        f"freeze must be 'base' (train only the new classifier) or 'except-top:N' (also "
+        f"train the top N blocks, N a positive integer, e.g. 'except-top:2'), got {freeze!r}."
+    )
 
 
 def _checked_task(task: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -378,8 +407,8 @@ def _checked_task(task: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     count = checked.get("labels_per_class")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise ValueError(f"labels_per_class must be a positive integer, got {count!r}.")
-    if checked.get("freeze") not in (None, "base"):
-        raise ValueError(f"freeze must be 'base', got {checked['freeze']!r}.")
+    if "freeze" in checked:
+        trained_top_blocks(checked["freeze"])
     if "freeze" in checked and "start_from" not in checked:
         raise ValueError("freeze needs start_from: only weights a run starts from can be frozen.")
     return tuple(sorted(checked.items()))

@@ -220,7 +220,9 @@ class PreciseBatchNorm:
     replaces the moving means and variances by the statistics of those
     images under the current weights: "precise BN" (Wu and Johnson,
     "Rethinking 'Batch' in BatchNorm", 2021, https://arxiv.org/abs/2105.07576).
-    No weight changes and training is unaffected.
+    No weight changes and training is unaffected. A frozen batch normalization
+    (``trainable=False``, as in a transferred base: `cnn_guide.transfer`)
+    keeps the statistics it was pretrained with.
 
     Args:
         model: The model whose statistics to settle.
@@ -236,10 +238,12 @@ class PreciseBatchNorm:
             raise ValueError("PreciseBatchNorm needs at least one image, got an empty array.")
         self.model = model
         self.images = images
+        # A frozen batch normalization (``trainable`` False, as in a transferred base)
+        # runs in inference mode and keeps its statistics: nothing to recompute.
         self.layers = [
             layer
             for layer in flatten_layers(model)
-            if isinstance(layer, keras.layers.BatchNormalization)
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
         ]
 
     def recompute(self) -> None:

@@ -216,18 +216,38 @@ def classes(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def freeze(text: str) -> str:
+    """``base`` or ``except-top:N`` (`cnn_guide.runs.trained_top_blocks`)."""
+    from cnn_guide.runs import trained_top_blocks
+
+    try:
+        trained_top_blocks(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def add_task_options(parser: argparse.ArgumentParser) -> None:
     """What a run learns, where it is not all ten classes from scratch (`RunSpec.task`)."""
     from cnn_guide.runs import TASK_FIELDS
 
     group = parser.add_argument_group("the task (transfer learning, few labels)")
-    types = {"classes": classes, "labels_per_class": positive_int, "start_from": str}
-    metavars = {"classes": "A,B,...", "labels_per_class": "N", "start_from": "KEY"}
+    types = {
+        "classes": classes,
+        "labels_per_class": positive_int,
+        "start_from": str,
+        "freeze": freeze,
+    }
+    metavars = {
+        "classes": "A,B,...",
+        "labels_per_class": "N",
+        "start_from": "KEY",
+        "freeze": "base|except-top:N",
+    }
     for name, meaning in TASK_FIELDS.items():
         group.add_argument(
             "--" + name.replace("_", "-"),
             type=types.get(name, str),
-            choices=("base",) if name == "freeze" else None,
             metavar=metavars.get(name),
             help=meaning,
         )

@@ -20,8 +20,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "an older definition of their recipe); each missing one trains in a process of\n"
             "its own and is stored when it ends, so the command can be stopped at any time\n"
             "and resumed by running it again. Every run keeps its test predictions, and a\n"
-            "full run its trained weights too; a full run stored without them is recorded\n"
-            "again."
+            "full run, or a run that another starts from (a pretraining), its trained\n"
+            "weights too; one stored without them is recorded again. A pretraining is\n"
+            "recorded before the runs that start from it."
         ),
         epilog=(
             "examples:\n"
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """List the plan, or record what is missing, one process per run."""
     from cnn_guide.cli.bench import run_each
     from cnn_guide.design_spaces import design_space_runs, list_design_spaces
-    from cnn_guide.evidence import PLANS, plan
+    from cnn_guide.evidence import PLANS, keeps_weights, plan
     from cnn_guide.experiments import experiment_runs
     from cnn_guide.results import estimate_minutes, find_all, missing
 
@@ -79,12 +80,13 @@ def run(args: argparse.Namespace) -> int:
             (spec for spec in specs if spec.model in args.models),
             key=lambda spec: args.models.index(spec.model),
         )
-    # Full runs keep their test predictions and weights: one without them is re-recorded.
+    # Full runs keep their test predictions and weights, and so do the runs that another
+    # catalogued run starts from: one without them is re-recorded.
     full = set(plan("full"))
     todo = [
         spec
         for spec in specs
-        if missing([spec], with_predictions=spec in full, with_weights=spec in full)
+        if missing([spec], with_predictions=spec in full, with_weights=keeps_weights(spec))
     ]
     if args.list:
         total, stale = 0.0, 0

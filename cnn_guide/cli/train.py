@@ -157,11 +157,12 @@ def run(args: argparse.Namespace) -> int:
             print("Not recording or saving: this worker is not the chief, which does both.")
         return 0
     if args.record:
-        from cnn_guide.evidence import FULL_RUNS
+        from cnn_guide.evidence import keeps_weights
         from cnn_guide.results import record, run_file
 
-        # A full run keeps its weights too: the book reads trained networks from them.
-        full = spec in FULL_RUNS.values()
+        # A full run keeps its weights too (the book reads trained networks from them),
+        # and so does a run that another catalogued run starts from.
+        full = keeps_weights(spec)
         record(
             RunRecord.from_fit(spec, result.recipe, result),
             predictions=result.test_predictions,
@@ -181,9 +182,11 @@ def _starting_model(spec: RunSpec) -> Any:
 
     With ``start_from`` (`cnn_guide.runs.TASK_FIELDS`), every layer but the
     classifier (the last layer with weights) takes the recorded run's kept
-    weights, and ``freeze="base"`` leaves only the classifier trainable (its
-    batch normalization then runs in inference mode, as Keras does for a
-    frozen layer).
+    weights, and the new classifier is drawn by the run's seed. ``freeze``
+    then applies `cnn_guide.transfer.freeze_base`: ``"base"`` leaves only the
+    classifier trainable, ``"except-top:N"`` the top N blocks too; every
+    frozen layer, and every batch normalization of the top blocks, runs in
+    inference mode, as Keras does for a frozen layer.
 
     Raises:
         ValueError: For an unknown option, a run to start from that is not
@@ -193,8 +196,12 @@ def _starting_model(spec: RunSpec) -> Any:
     task = dict(spec.task)
     if "start_from" not in task:
         return model
+    import keras
+
     from cnn_guide.results import load_results, weights_file
+    from cnn_guide.runs import trained_top_blocks
     from cnn_guide.training import build_model
+    from cnn_guide.transfer import copy_base, freeze_base
 
     source = load_results().get(task["start_from"])
     if source is None:
@@ -206,23 +213,27 @@ def _starting_model(spec: RunSpec) -> Any:
     if not file.exists():
         raise ValueError(
             f"the run {source.key!r} kept no weights ({file} is missing); only the book's "
-            "full runs keep theirs. Start from one of them."
+            "full runs and the runs a catalogued run starts from keep theirs "
+            "(cnn_guide.evidence.keeps_weights). Start from one of them."
         )
     donor = build_model(source.spec.build_model())
-    donor.load_weights(file)
+    try:
+        donor.load_weights(file)
+    except (ValueError, KeyError, OSError) as error:
+        raise ValueError(
+            f"the kept weights {file} do not fit the network of {source.key!r} "
+            f"({source.model}, {donor.count_params():,} weights): "
+            f"{' '.join(str(error).split('List of objects')[0].split())[:300]}. Record the "
+            f"run again (`{source.command}`) to keep weights that fit it."
+        ) from None
+    keras.utils.set_random_seed(spec.resolve().seed)  # the new classifier, drawn by the seed
     net = build_model(model)
-    carried = [layer for layer in net.layers if layer.weights][:-1]  # all but the classifier
-    for layer in carried:
-        try:
-            layer.set_weights(donor.get_layer(layer.name).get_weights())
-        except ValueError as error:
-            raise ValueError(
-                f"the weights of {source.key!r} do not fit layer {layer.name!r} of "
-                f"{spec.model}: {error}. Start from a run of the same network."
-            ) from None
-    if task.get("freeze") == "base":
-        for layer in net.layers[: net.layers.index(carried[-1]) + 1]:
-            layer.trainable = False
+    try:
+        copy_base(donor, net)
+    except ValueError as error:
+        raise ValueError(f"starting from {source.key!r}: {error}") from None
+    if "freeze" in task:
+        freeze_base(net, train_top=trained_top_blocks(task["freeze"]))
     return net
 
 

@@ -27,12 +27,13 @@ from cnn_guide.experiments import (
 )
 from cnn_guide.plotting import book_style, embedded_png
 from cnn_guide.report.tables import markdown_table, test_labels
-from cnn_guide.results import load_predictions
-from cnn_guide.runs import RunRecord
+from cnn_guide.results import find, load_predictions
+from cnn_guide.runs import RunRecord, RunSpec
 from cnn_guide.statistics import Difference, compare, holm, mcnemar, simulate, summarize
 
 __all__ = [
     "plot_experiment",
+    "plot_labels_curve",
     "render_experiment",
     "render_findings",
     "render_rule_simulation",
@@ -90,11 +91,11 @@ def summary(experiment: Experiment, path: Store = None) -> str:
         else f"measured on {len(machines)} machines ({'; '.join(machines)})"
     )
     note = (
-        f"\n\n{experiment.describe_stop()} of the {experiment.recipe} recipe per run, on all "
-        f"{first.train_size:,} training images; test accuracy on all {first.test_size:,} "
-        f"test images; {len(experiment.seeds)} seeds per arm "
+        f"\n\n{experiment.describe_stop()} of the {experiment.recipe} recipe per run, "
+        f"{_data_words(experiment, first)}; {len(experiment.seeds)} seeds per arm "
         f"({', '.join(map(str, experiment.seeds))}); {where} by `{command}`."
     )
+    note += _pretraining_words(experiment, path)
     if len(machines) > 1 and experiment.minutes is not None:
         note += (
             " **Its arms ran on different machines:** a budget of minutes buys each machine a "
@@ -121,6 +122,46 @@ def summary(experiment: Experiment, path: Store = None) -> str:
             + "\n".join(f"- {r}" for r in readings)
         )
     return markdown_table(header, rows) + note
+
+
+def _data_words(experiment: Experiment, first: RunRecord) -> str:
+    """What the runs learnt from and were tested on, in words."""
+    if not any(arm.task for arm in experiment.arms):
+        return (
+            f"on all {first.train_size:,} training images; test accuracy on all "
+            f"{first.test_size:,} test images"
+        )
+    classes = sorted({tuple(arm.task.get("classes", range(10))) for arm in experiment.arms})
+    labels = sorted({arm.labels_per_class for arm in experiment.arms} - {None})
+    steps = sorted({arm.changes.get("steps_per_epoch") for arm in experiment.arms} - {None})
+    words = "each epoch " + (f"{steps[0]} steps, " if len(steps) == 1 else "")
+    return (
+        f"{words}on the labelled training images its arm names "
+        f"({_either([f'{n:,}' for n in labels])} per class of classes "
+        f"{' / '.join(','.join(map(str, c)) for c in classes)}, drawn by the run's seed); "
+        f"test accuracy on all {first.test_size:,} test images of those classes"
+    )
+
+
+def _either(words: list[str]) -> str:
+    """``"a, b or c"``."""
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def _pretraining_words(experiment: Experiment, path: Store) -> str:
+    """The runs the arms start from, with their test accuracy, or how to record them."""
+    words = []
+    for spec in experiment.pretraining:
+        run = find(spec, path)
+        if run is None:
+            words.append(f" The arms start from `{spec.key}`: not recorded yet.")
+        else:
+            words.append(
+                f" The arms start from the kept weights of `{spec.key}`: test accuracy "
+                f"{run.test_accuracy:.4f} on the {run.test_size:,} test images of its own "
+                f"classes, recorded {run.date[:10]}."
+            )
+    return "".join(words)
 
 
 def _arm_row(
@@ -223,13 +264,67 @@ def _mcnemar_by_seed(
         predicted = [load_predictions(runs[seed].spec, path) for runs in (first, second)]
         if predicted[0] is None or predicted[1] is None:
             continue
-        labels = test_labels()
+        labels = _task_labels(first[seed].spec)
+        if not len(predicted[0]) == len(predicted[1]) == len(labels):
+            continue  # not scored on the same test images
         test = mcnemar(predicted[0] == labels, predicted[1] == labels)
         parts.append(
             f"seed {seed}: {test.only_second} images only the second gets right, "
             f"{test.only_first} only the first (McNemar's exact p = {test.p_value:.2g})"
         )
     return "; ".join(parts)
+
+
+def _task_labels(spec: RunSpec) -> np.ndarray:
+    """The test labels a run was scored against: its own classes', relabelled 0, 1, ..."""
+    labels = test_labels()
+    classes = dict(spec.task).get("classes")
+    if classes is None:
+        return labels
+    relabel = np.full(10, -1, dtype=np.int64)
+    relabel[list(classes)] = np.arange(len(classes))
+    return relabel[labels[np.isin(labels, classes)]]
+
+
+def plot_labels_curve(experiment: Experiment, path: Store = None) -> plt.Figure:
+    """Test accuracy against labelled images per class, one line per `Arm.curve`.
+
+    Each seed's run is a dot; the line joins the means over seeds, with bars
+    of one standard error.
+
+    Raises:
+        ValueError: If none of its runs is recorded yet, or no arm has a curve
+            and a number of labels.
+    """
+    recorded = experiment.recorded_by_seed(path)
+    arms = [arm for arm in experiment.arms if arm.curve and arm.labels_per_class]
+    if not arms:
+        raise ValueError(f"no arm of {experiment.name!r} has a curve and labels per class.")
+    if not any(recorded[arm.label] for arm in arms):
+        raise ValueError(f"no run of the experiment {experiment.name!r} is recorded yet.")
+    curves = list(dict.fromkeys(arm.curve for arm in arms))
+    with book_style():
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for colour, curve in enumerate(curves):
+            points = []
+            for arm in (arm for arm in arms if arm.curve == curve):
+                accuracies = [run.test_accuracy for run in recorded[arm.label].values()]
+                if not accuracies:
+                    continue
+                x = arm.labels_per_class
+                ax.plot([x] * len(accuracies), accuracies, ".", color=f"C{colour}", alpha=0.5)
+                stats = summarize(accuracies)
+                points.append((x, stats.mean, stats.standard_error or 0.0))
+            if points:
+                x, mean, error = zip(*sorted(points), strict=True)
+                ax.errorbar(x, mean, yerr=error, color=f"C{colour}", marker="o", label=curve)
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training images per class")
+        ax.set_ylabel("test accuracy")
+        ax.legend(fontsize="small")
+        ax.set_title(f"{experiment.name}: a dot per seed, the line through the means")
+        fig.tight_layout()
+    return fig
 
 
 def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:
@@ -273,7 +368,11 @@ def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
     if not any(experiment.recorded(path).values()):
         return text
     alt = f"Training and validation error by epoch of the {name} experiment"
-    return text + "\n\n" + embedded_png(plot_experiment(experiment, path), alt) + "\n"
+    text += "\n\n" + embedded_png(plot_experiment(experiment, path), alt) + "\n"
+    if any(arm.curve for arm in experiment.arms):
+        alt = f"Test accuracy against labels per class of the {name} experiment"
+        text += "\n" + embedded_png(plot_labels_curve(experiment, path), alt) + "\n"
+    return text
 
 
 def render_findings(chapters: Mapping[str, str] | None = None, path: Store = None) -> str:
