@@ -242,7 +242,10 @@ def _reading(
     )
     paired = _mcnemar_by_seed(runs[0], runs[1], path)
     if paired:
-        reading += f" On the same test images, {paired}."
+        reading += (
+            f" On the same test images, the images only *{other.label}* gets right and those "
+            f"only *{arm.label}* gets right: {paired}."
+        )
     if finding is not None:
         difference = differences[finding.figure]
         reading += f" **Against the paper:** {finding.claim}. " + (
@@ -269,8 +272,8 @@ def _mcnemar_by_seed(
             continue  # not scored on the same test images
         test = mcnemar(predicted[0] == labels, predicted[1] == labels)
         parts.append(
-            f"seed {seed}: {test.only_second} images only the second gets right, "
-            f"{test.only_first} only the first (McNemar's exact p = {test.p_value:.2g})"
+            f"seed {seed}: {test.only_second} and {test.only_first} "
+            f"(McNemar's exact p = {test.p_value:.2g})"
         )
     return "; ".join(parts)
 
