@@ -244,3 +244,23 @@ norms = [
 frozen = not any(norm.trainable for norm in norms)
 print(f"The base's {len(norms)} batch normalizations all frozen: {frozen}")
 print(f"Done: {np.round(time.perf_counter() - start, 1)} s since the data loaded.")
+
+# %% [markdown]
+# ## The recorded experiment
+#
+# The short runs above show the code path, not which arm wins. The
+# chapter's experiment trains every arm for its full 400 updates, with five
+# seeds, from a pretraining of 10 epochs:
+# `cnn-guide record --plan experiments --only transfer-learning` records it,
+# and this cell reads it from the store of runs: each arm's test accuracy by
+# seed, then the test accuracy against the labels per class, one line per arm.
+
+# %%
+from cnn_guide.experiments import get_experiment
+from cnn_guide.plotting import show
+from cnn_guide.report.experiments import plot_labels_curve, summary
+
+experiment = get_experiment("transfer-learning")
+print(summary(experiment))
+if any(experiment.recorded().values()):
+    show(plot_labels_curve(experiment), "transfer_labels_curve")
