@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnn_guide.plotting import INK, book_style, confusion_matrix
+from cnn_guide.plotting import INK, book_style, confusion_matrix, plot_feature_maps
 
 __all__ = [
     "SHORT_CLASS_NAMES",
@@ -68,25 +68,8 @@ def plot_filters(kernels: np.ndarray, *, columns: int = 8, title: str | None = N
         raise ValueError(
             f"kernels must have shape (height, width, in_channels, filters), got {kernels.shape}."
         )
-    filters = kernels.mean(axis=2)
-    count = filters.shape[-1]
-    columns = min(columns, count)
-    rows = -(-count // columns)
-    with book_style():
-        fig, axes = plt.subplots(
-            rows,
-            columns,
-            figsize=(0.9 * columns, 0.9 * rows + (0.4 if title else 0)),
-            squeeze=False,
-        )
-        for index, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if index < count:
-                ax.imshow(filters[..., index], cmap="gray", interpolation="nearest")
-        if title:
-            fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
-    return fig
+    # Each filter is one panel of the feature-map grid, averaged over its input channels.
+    return plot_feature_maps(kernels.mean(axis=2), columns=columns, title=title)
 
 
 def plot_heat_maps(
