@@ -131,7 +131,11 @@ def test_the_report_reads_transfer_runs_on_their_own_classes(tiny_run, tmp_path)
     assert "test accuracy on all 5,000 test images of those classes" in table
     assert f"The arms start from `{TRANSFER_PRETRAINING.key}`: not recorded yet." in table
     # McNemar on the 5,000 test images of the five classes, relabelled 0-4.
-    assert "On the same test images, seed 42: " in table
+    assert (
+        "On the same test images, the images only *frozen base, new head (peak rate 0.04): "
+        "10 labels per class* gets right and those only *from scratch (peak rate 0.004): "
+        "10 labels per class* gets right: seed 42: 500 and 0"
+    ) in table
     assert "*frozen base, new head (peak rate 0.04): 10 labels per class* against *from " in table
     results.record(as_record(tiny_run, TRANSFER_PRETRAINING, test_accuracy=0.9123), path)
     table = report.summary(TRANSFER, path)
