@@ -15,7 +15,7 @@ model: a saved network holds no augmentation layer.
   to Train Strong Classifiers with Localizable Features", ICCV 2019,
   https://arxiv.org/abs/1905.04899.
 
-Chapter: ``docs/chapters/fast.md`` (the recipes that use them).
+Chapter: ``docs/chapters/recipes.md`` (the experiment that measures each).
 """
 
 from __future__ import annotations

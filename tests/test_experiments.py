@@ -26,8 +26,13 @@ def test_every_arm_asks_for_options_its_builder_takes(name):
     runs = experiment.runs()
     assert len(runs) == len(set(runs)) == len(experiment.arms) * len(experiment.seeds)
     assert all(spec.recipe == experiment.recipe for spec in runs)
-    stop = {"epochs": experiment.epochs, "minutes": experiment.minutes}
-    assert all({k: getattr(spec.resolve(), k) for k in stop} == stop for spec in runs)
+    for arm in experiment.arms:
+        # The experiment's stop rule, unless the arm changes it (a longer schedule).
+        stop = {"epochs": experiment.epochs, "minutes": experiment.minutes}
+        stop.update((k, v) for k, v in arm.changes.items() if k in stop)
+        for seed in experiment.seeds:
+            resolved = experiment.run_of(arm, seed).resolve()
+            assert {k: getattr(resolved, k) for k in stop} == stop, arm.label
 
 
 def test_an_experiment_has_one_stop_rule():
@@ -38,6 +43,9 @@ def test_an_experiment_has_one_stop_rule():
         dataclasses.replace(nin, epochs=None)
     ablation = experiments.get_experiment("fast-ablation")
     assert ablation.describe_stop() == "1.5 minutes of training"
+    assert nin.describe_stop() == "5 epochs"
+    ladder = experiments.get_experiment("training-recipes")
+    assert ladder.describe_stop() == "10 or 30 epochs, as each arm says"
     assert all(spec.resolve().epochs is None for spec in ablation.runs())
 
 
@@ -380,3 +388,30 @@ def test_a_timed_experiment_says_when_its_arms_ran_on_different_machines(tiny_ru
         machine = {**here, "load_average": load}
         results.record(as_record(tiny_run, ablation.run_of(arm, 42), machine=machine), alone)
     assert "different machines" not in report.summary(ablation, alone)
+
+
+def test_the_recipe_ladder_adds_one_ingredient_per_step_and_keeps_the_others():
+    from cnn_guide.recipes import get_recipe
+
+    ladder = experiments.get_experiment("training-recipes")
+    recipes = [ladder.run_of(arm, 42).resolve() for arm in ladder.arms]
+    book = get_recipe("book")
+    # The third step is the book recipe itself; the first two take its regularizers away.
+    assert recipes[2].changes_from(book) == {}
+    assert (recipes[0].weight_decay, recipes[0].label_smoothing) == (0.0, 0.0)
+    for before, after, (label, step) in zip(
+        recipes[:-1], recipes[1:], experiments.RECIPE_LADDER[1:], strict=True
+    ):
+        # Exactly the step's own fields differ from the step before; the rest carry over.
+        assert after.changes_from(before) == dict(step), label
+    last = recipes[-1]
+    assert (last.epochs, last.flip, last.shift, last.erasing, last.mixup, last.ema) == (
+        30,
+        True,
+        2,
+        0.5,
+        0.2,
+        0.999,
+    )
+    assert last.flip_at_test and last.flip  # test-time flips only where training flipped
+    assert ladder.pairs[-1] == (ladder.arms[2], ladder.arms[-1])

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from cnn_guide.experiments import (
     FIGURES,
@@ -32,6 +33,7 @@ from cnn_guide.runs import RunRecord, RunSpec
 from cnn_guide.statistics import Difference, compare, holm, mcnemar, simulate, summarize
 
 __all__ = [
+    "plot_arm_accuracy",
     "plot_experiment",
     "plot_labels_curve",
     "render_experiment",
@@ -41,6 +43,10 @@ __all__ = [
 ]
 
 Store = str | os.PathLike | None
+
+LADDER_ARMS = 5
+"""Arms from which a chapter's experiment also shows every seed's test accuracy by arm
+(`plot_arm_accuracy`): too many for the curves by epoch alone to be read."""
 
 
 def _first_epoch_below(run: RunRecord, error: float) -> int | None:
@@ -360,11 +366,46 @@ def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = Non
     return fig
 
 
+def plot_arm_accuracy(experiment: Experiment, path: Store = None) -> plt.Figure:
+    """Each arm's test accuracy: every seed a dot, the mean with its 95% interval.
+
+    The interval is Student's t over the arm's seeds (none for one seed): the
+    spread a reader should hold each step of a ladder against. Arms run top
+    to bottom in the experiment's order, so that a ladder reads downwards.
+
+    Raises:
+        ValueError: If none of its runs is recorded yet.
+    """
+    recorded = experiment.recorded(path)
+    if not any(recorded.values()):
+        raise ValueError(f"no run of the experiment {experiment.name!r} is recorded yet.")
+    with book_style():
+        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(recorded) + 1.2))
+        for row, runs in enumerate(recorded.values()):
+            if not runs:
+                continue
+            values = np.array([run.test_accuracy for run in runs]) * 100
+            ax.plot(values, np.full(len(values), row), "o", color="C0", alpha=0.45, ms=4)
+            mean = summarize(values)
+            if mean.standard_error is not None:
+                half = stats.t.ppf(0.975, mean.seeds - 1) * mean.standard_error
+                ax.errorbar(mean.mean, row, xerr=half, fmt="none", color="C1", capsize=3)
+            ax.plot([mean.mean], [row], "|", color="C1", ms=14, mew=2)
+        ax.set_yticks(range(len(recorded)), list(recorded))
+        ax.invert_yaxis()
+        ax.set_xlabel("test accuracy (%): each seed, and the mean with its 95% interval")
+        ax.set_title(f"{experiment.name}: {experiment.describe_stop()}")
+        fig.tight_layout()
+    return fig
+
+
 def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
     """An experiment for a chapter: its question, its table and, once recorded, its curves.
 
-    The figure is embedded in the page as a PNG, so the chapter needs no file
-    written beside it.
+    The figures are embedded in the page as PNGs, so the chapter needs no file
+    written beside it: the curves by epoch, then test accuracy against labels
+    per class for arms on such curves, or each arm's seeds for an experiment
+    of `LADDER_ARMS` arms or more.
     """
     experiment = get_experiment(name)
     text = f"**{experiment.question}** ({experiment.source}.)\n\n" + summary(experiment, path)
@@ -375,6 +416,9 @@ def render_experiment(name: str, path: str | os.PathLike | None = None) -> str:
     if any(arm.curve for arm in experiment.arms):
         alt = f"Test accuracy against labels per class of the {name} experiment"
         text += "\n" + embedded_png(plot_labels_curve(experiment, path), alt) + "\n"
+    elif len(experiment.arms) >= LADDER_ARMS:
+        alt = f"Test accuracy of every seed of each arm of the {name} experiment"
+        text += "\n" + embedded_png(plot_arm_accuracy(experiment, path), alt) + "\n"
     return text
 
 
