@@ -350,7 +350,7 @@ def _transfer_arms(labels: int) -> tuple[Arm, Arm, Arm]:
 # The training-recipes ladder: the fast chapter's network, one ingredient added per step,
 # each step keeping all those before it. Every step and setting was fixed before any
 # run: mixup's alpha at 0.2, the low end of what its paper used on ImageNet, for a
-# network of 117,000 parameters that fits its training images loosely at 10 epochs.
+# small network that fits its training images loosely at 10 epochs.
 RECIPE_LADDER: tuple[tuple[str, Mapping[str, Any]], ...] = (
     (
         "plain: AdamW, one-cycle to 0.004, 10 epochs",
