@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from exercise_text import CHAPTERS, assert_four_to_six_with_answers, numbered_exercises
 
 from cnn_guide import models
 from cnn_guide.analysis import (
@@ -28,24 +29,13 @@ from cnn_guide.analysis import (
     stack_receptive_field,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ROOT / "docs" / "chapters"
-EXAMPLES = ROOT / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CLASSIC = ["foundations", "simple-cnn", "lenet", "alexnet", "vgg", "nin"]
 
 
 @cache
 def chapter(name: str) -> str:
     return (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
-
-
-@cache
-def exercises(name: str) -> dict[int, str]:
-    """The chapter's exercises by number, each with its answer."""
-    text = chapter(name).split("\n## Exercises\n", 1)[1]
-    text = re.split(r"\n\[\^|\n## ", text)[0]  # up to the footnotes or the next section
-    parts = re.split(r"^(\d+)\. ", text, flags=re.M)
-    return {int(number): body for number, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def forms(value: int | float | str) -> list[str]:
@@ -56,7 +46,7 @@ def forms(value: int | float | str) -> list[str]:
 
 def assert_in(name: str, number: int, *values: int | float | str) -> None:
     """Each value appears in exercise ``number`` of chapter ``name`` (line breaks as spaces)."""
-    text = " ".join(exercises(name)[number].split())
+    text = " ".join(numbered_exercises(name)[number].split())
     for value in values:
         assert any(" ".join(form.split()) in text for form in forms(value)), (
             f"{name}.md, exercise {number}: {value!r} is not in the answer"
@@ -79,10 +69,9 @@ def table(name: str, **kwargs):
 
 @pytest.mark.parametrize("name", CLASSIC)
 def test_each_chapter_ends_with_four_to_six_answered_exercises(name):
-    found = exercises(name)
-    assert 4 <= len(found) <= 6
-    assert sorted(found) == list(range(1, len(found) + 1))
-    for number, text in found.items():
+    assert_four_to_six_with_answers(name)
+    # Each answer indented under its own exercise, and nothing after the exercises.
+    for number, text in numbered_exercises(name).items():
         assert '\n    ??? success "Answer"\n' in text, f"{name}.md, exercise {number}"
     after = chapter(name).split("\n## Exercises\n", 1)[1]
     assert "\n## " not in after, f"{name}.md: the exercises must be the last section"
@@ -129,7 +118,7 @@ def test_simple_cnn_exercise_2_receptive_fields():
     t = table("simple_cnn")
     rows = re.findall(
         r"^ *\| (\w+) \| \d, \d \| (?:\$.*= )?(\d+)\$? \| (\d+) \|$",
-        exercises("simple-cnn")[2],
+        numbered_exercises("simple-cnn")[2],
         flags=re.M,
     )
     assert [name for name, _, _ in rows] == [

@@ -6,39 +6,20 @@ and must appear, as printed here, in the chapter's section "Exercises".
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
+from exercise_text import CHAPTERS, assert_four_to_six_with_answers, assert_stated
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, layer_table
 from cnn_guide.layers import ConvNeXtBlock
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTER = ROOT / "docs" / "chapters" / "convnext.md"
-
-
-def exercises() -> str:
-    """The chapter's section "Exercises", up to the footnotes, on one line."""
-    text = CHAPTER.read_text(encoding="utf-8")
-    start = text.index("\n## Exercises\n")
-    return " ".join(text[start : text.index("\n[^", start)].split())
-
-
-def assert_stated(*figures: str) -> None:
-    section = exercises()
-    missing = [figure for figure in figures if " ".join(figure.split()) not in section]
-    assert not missing, f"convnext.md's exercises do not state {missing}"
+CHAPTER = "convnext"
 
 
 def test_four_to_six_exercises_each_with_an_answer():
-    text = CHAPTER.read_text(encoding="utf-8")
-    section = text[text.index("\n## Exercises\n") : text.index("\n[^")]
-    numbered = [line for line in section.splitlines() if line[:1].isdigit() and ". " in line[:4]]
-    assert 4 <= len(numbered) <= 6
-    assert section.count('??? success "Answer"') == len(numbered)
+    assert_four_to_six_with_answers(CHAPTER)
 
 
 def test_block_weights_at_96_channels():
@@ -52,7 +33,7 @@ def test_block_weights_at_96_channels():
     assert block.count_params() == 8 * 96**2 + 58 * 96 == 79_296
     assert 3 * 79_296 == 237_888
     assert models.get_info("convnext_tiny").reference_params == 28_589_128
-    assert_stated("4{,}800", "= 192", "37{,}248", "36{,}960", "**79,296**", "237,888")
+    assert_stated(CHAPTER, "4{,}800", "= 192", "37{,}248", "36{,}960", "**79,296**", "237,888")
 
 
 def test_largest_cheaper_depthwise_kernel():
@@ -61,7 +42,7 @@ def test_largest_cheaper_depthwise_kernel():
     assert dense == 82_944 and max(cheaper) == 29
     assert conv_macs(1, 1, 29, 96, 96, groups=96) == 80_736
     assert conv_macs(1, 1, 31, 96, 96, groups=96) == 92_256
-    assert_stated("$k = 29$", "80{,}736", "82{,}944", "92{,}256", "$k^2 < 864$")
+    assert_stated(CHAPTER, "$k = 29$", "80{,}736", "82{,}944", "92{,}256", "$k^2 < 864$")
 
 
 def test_receptive_field_of_the_fashion_variant():
@@ -84,7 +65,9 @@ def test_receptive_field_of_the_fashion_variant():
         4,
         8,
     ]
-    assert_stated("receptive field of 236 pixels", "(14)", "(16)", "(40)", "(44)", "**236**")
+    assert_stated(
+        CHAPTER, "receptive field of 236 pixels", "(14)", "(16)", "(40)", "(44)", "**236**"
+    )
     keras.backend.clear_session()
 
 
@@ -94,7 +77,7 @@ def test_layer_scale_starts_the_block_near_the_identity():
     unscaled = keras.ops.convert_to_numpy(ConvNeXtBlock(layer_scale_init=None)(x))
     assert np.abs(scaled - x).max() < 1e-4
     assert np.abs(unscaled - x).max() > 0.1
-    assert_stated("less than $10^{-4}$", "layer_scale_init=None")
+    assert_stated(CHAPTER, "less than $10^{-4}$", "layer_scale_init=None")
 
 
 def test_stochastic_depth_rates():
@@ -102,7 +85,7 @@ def test_stochastic_depth_rates():
     rates = [layer.drop_path_rate for layer in model.layers if isinstance(layer, ConvNeXtBlock)]
     assert rates == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16, 0.2])
     assert sum(rates) == pytest.approx(0.6)
-    assert_stated("**0, 0.04, 0.08, 0.12, 0.16 and 0.2**", "**0.6**")
+    assert_stated(CHAPTER, "**0, 0.04, 0.08, 0.12, 0.16 and 0.2**", "**0.6**")
     keras.backend.clear_session()
 
 
@@ -110,7 +93,7 @@ def test_experiment_section_states_each_steps_parameters():
     # The MACs are measured in tests/test_convnext.py; the counts are quick to check here.
     from cnn_guide.models.convnext import ROADMAP
 
-    lines = CHAPTER.read_text(encoding="utf-8").splitlines()
+    lines = (CHAPTERS / f"{CHAPTER}.md").read_text(encoding="utf-8").splitlines()
     for step in ROADMAP:
         count = models.convnext_fashion(roadmap=step).count_params()
         row = next(line for line in lines if line.startswith(f"| `{step}` |"))

@@ -18,26 +18,22 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from exercise_text import (
+    CHAPTERS,
+    assert_four_to_six_with_answers,
+    exercises,
+    folded_exercises,
+)
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, conv_params, layer_table, stack_receptive_field
 from cnn_guide.distribute import linear_scaling, per_replica_batch_size, read_tf_config
 from cnn_guide.layers import BasicResidualUnit, InceptionModule, XceptionBlock
 
-CHAPTERS = Path(__file__).resolve().parent.parent / "docs" / "chapters"
-
 
 def chapter(name: str) -> str:
     """A chapter's Markdown, with line breaks and indentation folded to single spaces."""
     return " ".join((CHAPTERS / f"{name}.md").read_text(encoding="utf-8").split())
-
-
-def exercises(name: str) -> str:
-    """The chapter's ``## Exercises`` section, folded like `chapter`."""
-    text = chapter(name)
-    assert "## Exercises" in text, f"{name}.md has no Exercises section"
-    section = text.split("## Exercises", 1)[1]
-    return section.split(" ## ", 1)[0].split("[^", 1)[0]
 
 
 def n(value: int) -> str:
@@ -56,13 +52,12 @@ def built(layer: keras.layers.Layer, input_shape: tuple) -> keras.layers.Layer:
 
 @pytest.mark.parametrize("name", ["googlenet", "batch-norm", "resnet", "xception", "distributed"])
 def test_every_chapter_has_four_to_six_exercises_each_with_a_collapsible_answer(name):
-    raw = (CHAPTERS / f"{name}.md").read_text(encoding="utf-8")
-    section = raw.split("\n## Exercises\n", 1)[1].split("\n[^", 1)[0]
-    numbered = re.findall(r"^(\d+)\. ", section, flags=re.MULTILINE)
-    assert 4 <= len(numbered) <= 6
-    assert numbered == [str(i) for i in range(1, len(numbered) + 1)]
-    answers = re.findall(r'^    \?\?\? success "Answer"\n', section, flags=re.MULTILINE)
-    assert len(answers) == len(numbered), "each exercise needs one collapsible answer"
+    assert_four_to_six_with_answers(name)
+    section = exercises(name)
+    indented = section.count('\n    ??? success "Answer"\n')
+    assert indented == section.count('??? success "Answer"'), (
+        "each answer must be indented under its exercise"
+    )
 
 
 # --- GoogLeNet ---------------------------------------------------------------
@@ -79,7 +74,7 @@ def test_googlenet_parameter_ratio_to_alexnet():
 
 
 def test_googlenet_exercise_1_inception_3b_parameters():
-    text = exercises("googlenet")
+    text = folded_exercises("googlenet")
     module = built(InceptionModule(128, 128, 192, 32, 96, 64), (28, 28, 256))
     convs = [(1, 256, 128), (1, 256, 128), (3, 128, 192), (1, 256, 32), (5, 32, 96), (1, 256, 64)]
     counts = [conv_params(k, c_in, c_out) for k, c_in, c_out in convs]
@@ -94,7 +89,7 @@ def test_googlenet_exercise_1_inception_3b_parameters():
 
 
 def test_googlenet_exercise_2_receptive_fields():
-    text = exercises("googlenet")
+    text = folded_exercises("googlenet")
     table = layer_table(models.build("googlenet_fashion"))
     assert (table["pool2"].receptive_field, table["pool2"].jump) == (17, 4)
     assert f"a {table['pool2'].receptive_field}x{table['pool2'].receptive_field} window" in text
@@ -110,7 +105,7 @@ def test_googlenet_exercise_2_receptive_fields():
 
 
 def test_googlenet_exercise_3_wider_reduction():
-    text = exercises("googlenet")
+    text = folded_exercises("googlenet")
     wide = conv_macs(28, 28, 1, 192, 48) + conv_macs(28, 28, 5, 48, 32)
     paper = conv_macs(28, 28, 1, 192, 16) + conv_macs(28, 28, 5, 16, 32)
     naive = conv_macs(28, 28, 5, 192, 32)
@@ -121,7 +116,7 @@ def test_googlenet_exercise_3_wider_reduction():
 
 
 def test_googlenet_exercise_4_naive_modules_grow():
-    text = exercises("googlenet")
+    text = folded_exercises("googlenet")
 
     def naive(x):
         branches = [
@@ -146,7 +141,7 @@ def test_googlenet_exercise_4_naive_modules_grow():
 
 
 def test_googlenet_exercise_5_counts_unchanged():
-    text = exercises("googlenet")
+    text = folded_exercises("googlenet")
     paper_3a = built(InceptionModule(64, 96, 128, 16, 32, 32), (28, 28, 192))
     fashion_3a = models.build("googlenet_fashion").get_layer("inception_3a")
     assert f"({n(paper_3a.count_params())} for the paper's 3a, " in text
@@ -157,7 +152,7 @@ def test_googlenet_exercise_5_counts_unchanged():
 
 
 def test_batch_norm_exercise_1_conv_and_batch_norm_counts():
-    text = exercises("batch-norm")
+    text = folded_exercises("batch-norm")
     inputs = keras.Input((8, 8, 128))
     x = keras.layers.Conv2D(128, 3, padding="same", use_bias=False)(inputs)
     model = keras.Model(inputs, keras.layers.BatchNormalization()(x))
@@ -168,7 +163,7 @@ def test_batch_norm_exercise_1_conv_and_batch_norm_counts():
 
 
 def test_batch_norm_exercise_2_running_average_memory():
-    text = exercises("batch-norm")
+    text = folded_exercises("batch-norm")
     for momentum in (0.99, 0.9):
         bound = math.log(0.01) / math.log(momentum)
         steps = math.ceil(bound)
@@ -180,7 +175,7 @@ def test_batch_norm_exercise_2_running_average_memory():
 
 
 def test_batch_norm_exercise_3_folding_by_hand():
-    text = exercises("batch-norm")
+    text = folded_exercises("batch-norm")
     gamma, beta, mean, variance, epsilon, bias = 3.0, 1.0, 0.5, 2.249, 0.001, 0.3
     inputs = keras.Input((4, 4, 1))
     conv = keras.layers.Conv2D(1, 1)
@@ -211,7 +206,7 @@ def test_batch_norm_exercise_4_a_batch_of_one():
         y = bn(x, training=True)
     np.testing.assert_array_equal(y, bn.beta.numpy()[None])
     np.testing.assert_allclose(tape.gradient(y, x), 0.0, atol=1e-6)
-    assert "the output is $\\beta$ for every input" in exercises("batch-norm")
+    assert "the output is $\\beta$ for every input" in folded_exercises("batch-norm")
 
 
 # --- ResNet ------------------------------------------------------------------
@@ -222,7 +217,7 @@ def trainable(layer_or_model) -> int:
 
 
 def test_resnet_exercise_1_downsampling_basic_unit():
-    text = exercises("resnet")
+    text = folded_exercises("resnet")
     unit = built(BasicResidualUnit(128, stride=2), (56, 56, 64))
     assert unit.count_params() == models.build("resnet18").get_layer("conv3_block1").count_params()
     weights = [conv_params(3, 64, 128, bias=False), conv_params(3, 128, 128, bias=False)]
@@ -236,7 +231,7 @@ def test_resnet_exercise_1_downsampling_basic_unit():
 
 
 def test_resnet_exercises_2_and_3_deeper_fashion_network():
-    text = exercises("resnet")
+    text = folded_exercises("resnet")
     shallow = layer_table(models.build("resnet_fashion"))
     deep_model = models.build("resnet_fashion", blocks_per_stage=9)
     deep = layer_table(deep_model)
@@ -275,7 +270,7 @@ def test_resnet_exercise_4_zero_gamma_unit_is_the_identity():
     unit.branch2_bn.gamma.assign(np.zeros(16, dtype="float32"))
     x = np.random.default_rng(0).uniform(0, 2, size=(4, 8, 8, 16)).astype("float32")
     np.testing.assert_array_equal(unit(x, training=False), x)
-    assert "$\\operatorname{ReLU}(0 + x) = x$" in exercises("resnet")
+    assert "$\\operatorname{ReLU}(0 + x) = x$" in folded_exercises("resnet")
 
 
 # --- Xception ----------------------------------------------------------------
@@ -288,7 +283,7 @@ def separable(k: int, c_in: int, c_out: int) -> int:
 
 
 def test_xception_exercise_1_separable_at_256_channels():
-    text = exercises("xception")
+    text = folded_exercises("xception")
     regular, sep = conv_params(3, 256, 256, bias=False), separable(3, 256, 256)
     keras_sep = built(keras.layers.SeparableConv2D(256, 3, use_bias=False), (8, 8, 256))
     assert keras_sep.count_params() == sep
@@ -305,7 +300,7 @@ def paper_xception():
 
 
 def test_xception_exercises_2_and_3_middle_flow(paper_xception):
-    text = exercises("xception")
+    text = folded_exercises("xception")
     module = built(XceptionBlock((728, 728, 728)), (19, 19, 728))
     per_conv = separable(3, 728, 728) + 4 * 728
     assert module.count_params() == 3 * per_conv
@@ -327,7 +322,7 @@ def test_xception_exercises_2_and_3_middle_flow(paper_xception):
 
 
 def test_xception_exercise_4_larger_depthwise_kernel():
-    text = exercises("xception")
+    text = folded_exercises("xception")
     three, five = separable(3, 728, 728), separable(5, 728, 728)
     assert f"= 18{{,}}200 + 529{{,}}984 = {tex(five)}$ weights instead of ${tex(three)}$" in text
     assert f"**{five / three - 1:.1%}** more" in text
@@ -340,7 +335,7 @@ def test_xception_exercise_5_command_options_exist():
     from cnn_guide.recipes import get_recipe
 
     assert not get_recipe("protocol").settle_batch_norm
-    text = exercises("xception")
+    text = folded_exercises("xception")
     command = "cnn-guide train xception_fashion --recipe protocol --epochs 2 --settle-batch-norm"
     assert f"`{command}`" in text
     # Settling runs on the first 512 training images, as the answer says.
@@ -357,7 +352,7 @@ def test_distributed_exercise_1_batches_and_steps(fashion):
     from cnn_guide.recipes import get_recipe
     from cnn_guide.training import StepHistory, fit
 
-    text = exercises("distributed")
+    text = folded_exercises("distributed")
     assert 4 * 64 == 256 and per_replica_batch_size(256, 4) == 64
     steps = math.ceil(55_000 / 256)
     assert f"\\lceil 55{{,}}000 / 256 \\rceil = {steps}$ steps" in text
@@ -390,26 +385,25 @@ def test_distributed_exercise_1_batches_and_steps(fashion):
 
 
 def test_distributed_exercise_2_scaling_rules():
-    text = exercises("distributed")
+    text = folded_exercises("distributed")
     assert linear_scaling(0.01, 8) == pytest.approx(0.08)
     assert "$8 \\cdot 0.01 = 0.08$" in text
     assert f"$\\sqrt{{8}} \\cdot 0.001 \\approx {math.sqrt(8) * 0.001:.5f}$" in text
 
 
 def test_distributed_exercise_3_tf_config_of_the_third_machine(monkeypatch):
-    raw = (CHAPTERS / "distributed.md").read_text(encoding="utf-8")
-    section = raw.split("\n## Exercises\n", 1)[1]
+    section = exercises("distributed")
     value = re.search(r"export TF_CONFIG='(.*?)'", section, flags=re.DOTALL).group(1)
     config = read_tf_config(value)
     assert config["cluster"]["worker"] == [f"10.0.0.{i}:12345" for i in (1, 2, 3)]
     assert config["task"] == {"type": "worker", "index": 2}
     assert json.loads(value) == config
     assert per_replica_batch_size(384, 3) == 128
-    assert "$384 / 3 = 128$" in exercises("distributed")
+    assert "$384 / 3 = 128$" in folded_exercises("distributed")
 
 
 def test_distributed_exercise_4_all_reduce_traffic():
-    text = exercises("distributed")
+    text = folded_exercises("distributed")
     params = models.get_info("resnet50").reference_params
     assert models.get_info("resnet50").reference_kind == "trainable"
     assert f"ResNet-50 has {n(params)} trainable parameters" in text
@@ -420,7 +414,7 @@ def test_distributed_exercise_4_all_reduce_traffic():
 
 
 def test_distributed_exercise_5_loss_scaling():
-    text = exercises("distributed")
+    text = folded_exercises("distributed")
     assert float(np.float16(1e-9)) == 0.0
     scaled = np.float16(1e-9 * 2**15)
     assert scaled > 0 and abs(float(scaled) - 1e-9 * 2**15) / (1e-9 * 2**15) < 1e-3

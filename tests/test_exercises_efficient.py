@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from exercise_text import assert_four_to_six_with_answers, assert_stated
 
 from cnn_guide import models
 from cnn_guide.analysis import compare, conv_macs, conv_params, layer_table
@@ -21,33 +22,12 @@ from cnn_guide.layers import DenseBlock, DenseLayer, InvertedResidual, SqueezeEx
 from cnn_guide.recipes import get_recipe, one_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def exercises(chapter: str) -> str:
-    """The text of a chapter's section "Exercises", up to the footnotes or the next section."""
-    text = (ROOT / "docs" / "chapters" / f"{chapter}.md").read_text(encoding="utf-8")
-    start = text.index("\n## Exercises\n")
-    ends = [i for i in (text.find("\n## ", start + 1), text.find("\n[^", start)) if i != -1]
-    return text[start : min(ends, default=len(text))]
-
-
-def assert_stated(chapter: str, *figures: str) -> None:
-    """Each figure appears in the chapter's exercises (line breaks read as spaces)."""
-    section = " ".join(exercises(chapter).split())
-    missing = [figure for figure in figures if " ".join(figure.split()) not in section]
-    assert not missing, f"{chapter}.md's exercises do not state {missing}"
-
-
 CHAPTERS = ["senet", "densenet", "mobilenet", "resnext", "choosing", "results", "fast"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_each_chapter_ends_with_four_to_six_exercises_each_with_an_answer(chapter):
-    section = exercises(chapter)
-    numbered = [line for line in section.splitlines() if line[:1].isdigit() and ". " in line[:4]]
-    answers = section.count('??? success "Answer"')
-    assert 4 <= len(numbered) <= 6
-    assert answers == len(numbered)
+    assert_four_to_six_with_answers(chapter)
 
 
 # SENet

@@ -10,11 +10,16 @@ the end.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from exercise_text import (
+    CHAPTERS,
+    assert_figures_in,
+    assert_four_to_six_with_answers,
+    assert_stated,
+)
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_macs, layer_table
@@ -27,30 +32,11 @@ from cnn_guide.models.efficientnet import (
     round_repeats,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTER = ROOT / "docs" / "chapters" / "efficientnet.md"
-
-
-def exercises() -> str:
-    """The text of the chapter's section "Exercises", up to the footnotes."""
-    text = CHAPTER.read_text(encoding="utf-8")
-    start = text.index("\n## Exercises\n")
-    ends = [i for i in (text.find("\n## ", start + 1), text.find("\n[^", start)) if i != -1]
-    return text[start : min(ends, default=len(text))]
-
-
-def assert_stated(*figures: str, section: str | None = None) -> None:
-    """Each figure appears in the exercises (line breaks read as spaces)."""
-    text = " ".join((section if section is not None else exercises()).split())
-    missing = [figure for figure in figures if " ".join(figure.split()) not in text]
-    assert not missing, f"efficientnet.md does not state {missing}"
+CHAPTER = "efficientnet"
 
 
 def test_four_to_six_exercises_each_with_an_answer():
-    section = exercises()
-    numbered = [line for line in section.splitlines() if line[:1].isdigit() and ". " in line[:4]]
-    assert 4 <= len(numbered) <= 6
-    assert section.count('??? success "Answer"') == len(numbered)
+    assert_four_to_six_with_answers(CHAPTER)
 
 
 def test_compound_cost_factor():
@@ -59,7 +45,9 @@ def test_compound_cost_factor():
     assert f"{compound_scaling(2).flops_factor:.3f}" == "3.687"
     assert f"{224 * compound_scaling(2).resolution:.1f}" == "296.2"
     assert models.get_info("efficientnet_b3").input_shape[0] == 300
-    assert_stated("1.2 \\cdot 1.21 \\cdot 1.3225 = 1.920", "**3.687**", "296.2", "uses 300")
+    assert_stated(
+        CHAPTER, "1.2 \\cdot 1.21 \\cdot 1.3225 = 1.920", "**3.687**", "296.2", "uses 300"
+    )
 
 
 def test_block_parameters():
@@ -74,6 +62,7 @@ def test_block_parameters():
     assert (block.count_params(), trainable) == (5_636, 5_220)
     assert block.se_units == math.floor(16 * 0.25) == 4
     assert_stated(
+        CHAPTER,
         "1{,}536",
         "9 \\cdot 96 = 864",
         "4 + 4 = 388",
@@ -94,7 +83,7 @@ def test_b3_rounding():
     b3 = models.efficientnet_b3(input_shape=(64, 64, 3), include_top=False)
     assert sum(isinstance(layer, MBConv) for layer in b3.layers) == 26
     keras.backend.clear_session()
-    assert_stated("**136**", "**6**", "2, 3, 3, 5, 5, 6, 2", "**26** blocks instead of 16")
+    assert_stated(CHAPTER, "**136**", "**6**", "2, 3, 3, 5, 5, 6, 2", "**26** blocks instead of 16")
 
 
 def test_resolution_arm_map_sides():
@@ -107,7 +96,9 @@ def test_resolution_arm_map_sides():
     keras.backend.clear_session()
     ratios = [(19 / 14) ** 2, (10 / 7) ** 2, (5 / 4) ** 2, (37 / 28) ** 2]
     assert [f"{r:.2f}" for r in ratios] == ["1.84", "2.04", "1.56", "1.75"]
-    assert_stated("**19**", "**10**", "**5**", "**5x5**", "= 1.84", "= 2.04", "= 1.56", "= 1.75")
+    assert_stated(
+        CHAPTER, "**19**", "**10**", "**5**", "**5x5**", "= 1.84", "= 2.04", "= 1.56", "= 1.75"
+    )
 
 
 def test_width_coefficient_two():
@@ -121,13 +112,14 @@ def test_width_coefficient_two():
     assert default == 1_099_068
     assert f"{4_061_798 / default:.1f}" == "3.7"
     keras.backend.clear_session()
-    assert_stated("**4,061,798**", "1,099,068", "3.7 times", "width_coefficient=2.0)")
+    assert_stated(CHAPTER, "**4,061,798**", "1,099,068", "3.7 times", "width_coefficient=2.0)")
 
 
 def test_se_step_macs_against_the_depthwise_convolution():
     assert 96 * 4 + 4 * 96 == 768
     assert conv_macs(28, 28, 3, 96, 96, groups=96) == 677_376
     assert_stated(
+        CHAPTER,
         "= 768",
         "677{,}376",
         "cnn-guide bench --throughput --models efficientnet_fashion,mobilenet_v2_fashion",
@@ -138,7 +130,7 @@ def test_se_step_macs_against_the_depthwise_convolution():
 
 
 def chapter_text() -> str:
-    return CHAPTER.read_text(encoding="utf-8")
+    return (CHAPTERS / f"{CHAPTER}.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("variant", ["b0", "b1", "b2", "b3"])
@@ -169,12 +161,13 @@ def test_chapter_states_the_fashion_variant_and_the_experiment():
         "resolution": round(28 * 1.15),
     }
     assert len(experiment.seeds) == 5 and experiment.epochs == 3
-    assert_stated(
+    assert_figures_in(
+        text,
         "width alone $\\times 1.3$",
         "resolution alone 37x37",
         "32x32 inputs ($28 \\times 1.15 = 32.2$)",
         "3 epochs of the book recipe with five seeds",
-        section=text,
+        where=f"{CHAPTER}.md",
     )
     keras.backend.clear_session()
 

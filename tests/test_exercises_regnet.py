@@ -8,10 +8,10 @@ and must appear, as printed here, in the chapter's section "Exercises".
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
+from exercise_text import assert_four_to_six_with_answers, assert_stated
 
 from cnn_guide import models
 from cnn_guide.analysis import conv_params, layer_table
@@ -20,29 +20,11 @@ from cnn_guide.layers import RegNetXBlock, RegNetYBlock
 from cnn_guide.models.regnet import PAPER_RULES
 from cnn_guide.statistics import edf, ks_two_sample
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def exercises() -> str:
-    """The text of the chapter's section "Exercises", up to the footnotes."""
-    text = (ROOT / "docs" / "chapters" / "regnet.md").read_text(encoding="utf-8")
-    start = text.index("\n## Exercises\n")
-    ends = [i for i in (text.find("\n## ", start + 1), text.find("\n[^", start)) if i != -1]
-    return text[start : min(ends, default=len(text))]
-
-
-def assert_stated(*figures: str) -> None:
-    """Each figure appears in the exercises (line breaks read as spaces)."""
-    section = " ".join(exercises().split())
-    missing = [figure for figure in figures if " ".join(figure.split()) not in section]
-    assert not missing, f"regnet.md's exercises do not state {missing}"
+CHAPTER = "regnet"
 
 
 def test_four_to_six_exercises_each_with_an_answer():
-    section = exercises()
-    numbered = [line for line in section.splitlines() if line[:1].isdigit() and ". " in line[:4]]
-    assert 4 <= len(numbered) <= 6
-    assert section.count('??? success "Answer"') == len(numbered)
+    assert_four_to_six_with_answers(CHAPTER)
 
 
 def test_a_second_stage_y_block():
@@ -56,7 +38,7 @@ def test_a_second_stage_y_block():
     table = layer_table(models.regnet_fashion())
     assert table["s2_b2"].params == 19_098
     assert table["s2_b2"].macs == 49 * convs + 2 * 18 * 72 == 764_640
-    assert_stated("15{,}552", "2{,}682", "864", "**19,098**", "`s2_b2`", "**764,640**")
+    assert_stated(CHAPTER, "15{,}552", "2{,}682", "864", "**19,098**", "`s2_b2`", "**764,640**")
     keras.backend.clear_session()
 
 
@@ -72,6 +54,7 @@ def test_the_width_rule_by_hand():
     config = regnet_config(rule, group_width=8)
     assert (config.depths, config.widths) == ((1, 3, 4), (32, 72, 152))
     assert_stated(
+        CHAPTER,
         "32, 56, 80, 104, 128, 152, 176, 200",
         "0, 0.71, 1.16, 1.49, 1.76, 1.98, 2.16, 2.32",
         "70.4 and 154.88",
@@ -86,7 +69,7 @@ def test_groups_of_the_last_x400_stage():
     ordinary = conv_params(3, 384, 384, bias=False)
     assert (grouped, ordinary) == (55_296, 1_327_104)
     assert ordinary / grouped == 24
-    assert_stated("**24 groups**", "55{,}296", "1{,}327{,}104", "**1/24**")
+    assert_stated(CHAPTER, "**24 groups**", "55{,}296", "1{,}327{,}104", "**1/24**")
 
 
 def test_rounding_x400_to_whole_groups():
@@ -94,7 +77,7 @@ def test_rounding_x400_to_whole_groups():
     assert sorted(set(block_widths(row["rule"]))) == [24, 64, 152, 392]
     assert [compatible_width(w, 1.0, 16)[0] for w in (24, 64, 152, 392)] == [32, 64, 160, 384]
     assert round(1.5) == 2 and round(9.5) == 10 and round(24.5) == 24  # halves to even
-    assert_stated("24, 64, 152 and 392", "**32**", "**160**", "**384**", "`round`")
+    assert_stated(CHAPTER, "24, 64, 152 and 392", "**32**", "**160**", "**384**", "`round`")
 
 
 def test_edf_and_a_complete_separation():
@@ -103,4 +86,4 @@ def test_edf_and_a_complete_separation():
     assert fraction[x <= 0.14][-1] == 0.5  # F(e) = 0.5 at the median
     apart = ks_two_sample(np.linspace(0.10, 0.15, 32), np.linspace(0.16, 0.20, 32))
     assert apart.statistic == 1.0 and apart.p_value < 1e-10
-    assert_stated("$D = 1$", "**every**", "`ks_two_sample`")
+    assert_stated(CHAPTER, "$D = 1$", "**every**", "`ks_two_sample`")

@@ -9,40 +9,20 @@ with ``weights=None``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
+from exercise_text import assert_four_to_six_with_answers, assert_stated
 
 from cnn_guide import models
 from cnn_guide._compat import flatten_layers
 from cnn_guide.experiments import get_experiment
 from cnn_guide.transfer import APPLICATIONS, application_base, freeze_base, trainable_summary
 
-ROOT = Path(__file__).resolve().parent.parent
-CHAPTER = ROOT / "docs" / "chapters" / "transfer.md"
-
-
-def exercises() -> str:
-    """The text of the chapter's section "Exercises", up to the footnotes."""
-    text = CHAPTER.read_text(encoding="utf-8")
-    start = text.index("\n## Exercises\n")
-    ends = [i for i in (text.find("\n## ", start + 1), text.find("\n[^", start)) if i != -1]
-    return text[start : min(ends, default=len(text))]
-
-
-def assert_stated(*figures: str) -> None:
-    """Each figure appears in the exercises (line breaks read as spaces)."""
-    text = " ".join(exercises().split())
-    missing = [figure for figure in figures if " ".join(figure.split()) not in text]
-    assert not missing, f"transfer.md does not state {missing}"
+CHAPTER = "transfer"
 
 
 def test_four_to_six_exercises_each_with_an_answer():
-    section = exercises()
-    numbered = [line for line in section.splitlines() if line[:1].isdigit() and ". " in line[:4]]
-    assert 4 <= len(numbered) <= 6
-    assert section.count('??? success "Answer"') == len(numbered)
+    assert_four_to_six_with_answers(CHAPTER)
 
 
 def _fine_tuned() -> tuple[keras.Model, list[keras.layers.Layer]]:
@@ -62,7 +42,7 @@ def test_exercise_1_what_each_arm_trains():
     assert counts == {"trainable": kernels + 325, "frozen": 44_368}
     share = counts["trainable"] / (counts["trainable"] + counts["frozen"])
     assert f"{share:.0%}" == "75%"
-    assert_stated("**325**", "18,432", "36,864", "2,048", "**131,397**", "75%", "44,368")
+    assert_stated(CHAPTER, "**325**", "18,432", "36,864", "2,048", "**131,397**", "75%", "44,368")
 
 
 def test_exercise_2_batch_norm_left_frozen_in_the_trained_blocks():
@@ -76,7 +56,7 @@ def test_exercise_2_batch_norm_left_frozen_in_the_trained_blocks():
     assert len(norms) == 5 and not any(layer.trainable for layer in norms)
     numbers = sum(int(np.prod(w.shape)) for layer in norms for w in layer.weights)
     assert numbers == 5 * 4 * 64 == 1_280
-    assert_stated("five batch normalizations", "**1,280**")
+    assert_stated(CHAPTER, "five batch normalizations", "**1,280**")
 
 
 def test_exercise_3_each_image_seen():
@@ -85,7 +65,7 @@ def test_exercise_3_each_image_seen():
     assert steps == 400 and recipe.batch_size == 128
     assert steps * 128 / 50 == 1_024
     assert steps * 128 / 5_000 == 10.24
-    assert_stated("400 steps", "51,200", "**1,024**", "**10.24**")
+    assert_stated(CHAPTER, "400 steps", "51,200", "**1,024**", "**10.24**")
 
 
 def test_exercise_4_the_last_feature_map_by_input_side():
@@ -95,7 +75,7 @@ def test_exercise_4_the_last_feature_map_by_input_side():
         sides[side] = base.layers[-2].output.shape[1:]
     assert sides == {32: (1, 1, 1280), 96: (3, 3, 1280), 224: (7, 7, 1280)}
     assert APPLICATIONS["MobileNetV2"].size == 96
-    assert_stated("1x1", "3x3", "7x7", "1,280")
+    assert_stated(CHAPTER, "1x1", "3x3", "7x7", "1,280")
 
 
 def test_exercise_5_pixels_through_preprocess_input():
@@ -103,7 +83,7 @@ def test_exercise_5_pixels_through_preprocess_input():
     mobilenet = keras.applications.mobilenet_v2.preprocess_input(black_white.copy())
     efficientnet = keras.applications.efficientnet.preprocess_input(black_white.copy())
     assert list(mobilenet) == [-1.0, 1.0] and list(efficientnet) == [0.0, 255.0]
-    assert_stated("-1 and 1", "0 and 255")
+    assert_stated(CHAPTER, "-1 and 1", "0 and 255")
 
 
 def test_exercise_6_the_download_against_the_weights():
@@ -116,6 +96,7 @@ def test_exercise_6_the_download_against_the_weights():
     download = APPLICATIONS["EfficientNetB0"].download_bytes
     assert download == 16_705_208 and f"{download / 1e6:.1f}" == "16.7"
     assert_stated(
+        CHAPTER,
         "2,257,984",
         "9,031,936",
         "9,406,464",
