@@ -49,6 +49,7 @@ from cnn_guide._clock import WARMUP_STEPS, RunBackup, RunClock
 from cnn_guide._compat import flatten_layers
 from cnn_guide._progress import BudgetProgress
 from cnn_guide.data import FashionMNIST
+from cnn_guide.layers.whitening import adapt_patch_whitening
 from cnn_guide.recipes import Recipe
 from cnn_guide.runs import RunFigures
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WARMUP_STEPS",
+    "WHITENING_IMAGES",
     "Evaluation",
     "FitResult",
     "MemoryPeak",
@@ -67,6 +69,10 @@ __all__ = [
     "evaluate",
     "fit",
 ]
+
+
+WHITENING_IMAGES = 5000
+"""Training images a `cnn_guide.layers.PatchWhitening` stem is set from (airbench's count)."""
 
 
 @dataclass(frozen=True)
@@ -407,6 +413,9 @@ def fit(
     with _scope(strategy):
         with distribute.precision_policy(precision):
             net = build_model(model)
+        # A frozen whitening stem is set from the training images before any step
+        # (a resumed run's backup then restores the same filters).
+        adapt_patch_whitening(net, data.x_train[:WHITENING_IMAGES])
         optimizer = recipe.make_optimizer(replicas)
         net.compile(
             optimizer=optimizer,

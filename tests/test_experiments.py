@@ -323,7 +323,9 @@ def test_findings_table_judges_each_paper_result(tiny_run, tmp_path):
     assert tally in table
     assert f"about {0.05 * judged:.1f} would be expected by chance" in table
     assert "and leaves 1 finding (Holm p below 0.05)" in table
-    assert "(lenet-1998, googlenet-reductions, fast-ablation) are not listed" in table
+    assert (
+        "(lenet-1998, googlenet-reductions, fast-ablation, fast-airbench) are not listed" in table
+    )
     assert render_marker("paper-findings", path=path).startswith("| experiment |")
 
 

@@ -19,3 +19,4 @@ from cnn_guide.layers.regnet import *  # noqa: F403
 from cnn_guide.layers.residual import *  # noqa: F403
 from cnn_guide.layers.separable import *  # noqa: F403
 from cnn_guide.layers.squeeze_excitation import *  # noqa: F403
+from cnn_guide.layers.whitening import *  # noqa: F403

@@ -16,6 +16,7 @@ import keras
 
 from cnn_guide._validate import positive_int
 from cnn_guide.data import FASHION_MNIST_SHAPE
+from cnn_guide.layers.whitening import PatchWhitening
 from cnn_guide.models._common import HeadOptions, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
 
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
     # Only for type checkers: typing.Unpack is new in Python 3.11.
     from typing_extensions import Unpack
 
-__all__ = ["fast_resnet_fashion"]
+__all__ = ["ACTIVATIONS", "fast_resnet_fashion"]
+
+ACTIVATIONS = ("relu", "gelu")
+"""The activations `fast_resnet_fashion` offers: Page's ReLU and airbench's GELU."""
 
 
 FAMILY = Family(
@@ -49,6 +53,8 @@ def fast_resnet_fashion(
     input_shape: Sequence[int] = FASHION_MNIST_SHAPE,
     num_classes: int = 10,
     width: int = 16,
+    whiten: bool = False,
+    activation: str = "relu",
     name: str = "fast_resnet_fashion",
     **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
@@ -79,6 +85,13 @@ def fast_resnet_fashion(
         num_classes: Number of classes of the classifier.
         width: Filters of the first convolution; the stages have ``2 *
             width`` and ``4 * width``. Cost grows with its square.
+        whiten: Replace the first convolution by a frozen 2x2
+            `cnn_guide.layers.PatchWhitening` (8 channels for a grayscale
+            image, 27x27), followed by the activation, as airbench does
+            (Jordan, 2024); `cnn_guide.training.fit` sets its filters from the
+            training images.
+        activation: ``"relu"`` (Page's) or ``"gelu"`` (airbench's), after
+            every batch normalization.
         name: Model name.
         **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
             as in `HeadOptions`.
@@ -93,6 +106,15 @@ def fast_resnet_fashion(
     shape = check_input_shape(input_shape, model=name, min_size=8)
     head = check_head(fast_resnet_fashion, name, num_classes, head_options)
     width = positive_int(width, "width", name)
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"{name}: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}."
+        )
+
+    def activate(x: keras.KerasTensor, layer_name: str) -> keras.KerasTensor:
+        if activation == "relu":
+            return keras.layers.ReLU(name=f"{layer_name}_relu")(x)
+        return keras.layers.Activation(activation, name=f"{layer_name}_{activation}")(x)
 
     def conv_bn(x: keras.KerasTensor, filters: int, layer_name: str) -> keras.KerasTensor:
         x = keras.layers.Conv2D(
@@ -104,7 +126,7 @@ def fast_resnet_fashion(
             name=f"{layer_name}_conv",
         )(x)
         x = keras.layers.BatchNormalization(name=f"{layer_name}_bn")(x)
-        return keras.layers.ReLU(name=f"{layer_name}_relu")(x)
+        return activate(x, layer_name)
 
     def residual_pair(x: keras.KerasTensor, filters: int, layer_name: str) -> keras.KerasTensor:
         y = conv_bn(x, filters, f"{layer_name}a")
@@ -112,7 +134,10 @@ def fast_resnet_fashion(
         return keras.layers.Add(name=f"{layer_name}_add")([x, y])
 
     inputs = keras.Input(shape=shape, name="image")
-    x = conv_bn(inputs, width, "stem")
+    if whiten:  # decorrelated 2x2 patches, never trained, in place of a learnt 3x3 stem
+        x = activate(PatchWhitening(2, name="stem_whitening")(inputs), "stem")
+    else:
+        x = conv_bn(inputs, width, "stem")
     x = keras.layers.MaxPooling2D(name="pool1")(x)
     x = conv_bn(x, 2 * width, "stage2")
     x = keras.layers.MaxPooling2D(name="pool2")(x)
