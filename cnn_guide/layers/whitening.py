@@ -64,6 +64,7 @@ class PatchWhitening(keras.layers.Layer):
         self.epsilon = epsilon
 
     def build(self, input_shape: tuple) -> None:
+        """Create the filters (zeros until `adapt`) for inputs of ``input_shape``."""
         channels = input_shape[-1]
         self.directions = self.size * self.size * channels
         self.kernel = self.add_weight(
@@ -121,15 +122,18 @@ class PatchWhitening(keras.layers.Layer):
         return eigenvalues
 
     def call(self, inputs):
+        """Each patch of ``inputs`` in its whitened coordinates, and their negatives."""
         kernel = keras.ops.cast(self.kernel, inputs.dtype)
         return keras.ops.conv(inputs, kernel, strides=1, padding="valid")
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """``size - 1`` rows and columns fewer, ``2 * size * size * channels`` channels."""
         batch, height, width, channels = input_shape
         side = [None if s is None else s - self.size + 1 for s in (height, width)]
         return (batch, *side, 2 * self.size * self.size * channels)
 
     def get_config(self) -> dict:
+        """Every constructor argument, for saving and `from_config`."""
         return {**super().get_config(), "size": self.size, "epsilon": self.epsilon}
 
 
