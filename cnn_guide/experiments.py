@@ -906,7 +906,19 @@ _EXPERIMENTS = (
                 "fast_resnet_fashion",
                 changes={"batch_size": 256, "learning_rate": 8e-3},
             ),
+            Arm(
+                "random flips, 2-pixel shifts and test-time flips",
+                "fast_resnet_fashion",
+                changes={"flip": True, "shift": 2, "flip_at_test": True},
+            ),
+            Arm(
+                "the same, each image flipped in alternate epochs",
+                "fast_resnet_fashion",
+                changes={"flip": True, "alternate_flips": True, "shift": 2, "flip_at_test": True},
+            ),
         ),
+        # Each ingredient against the fast recipe; alternating flips against random ones.
+        comparisons=((0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (5, 6)),
         epochs=None,
         minutes=1.5,
         recipe="fast",

@@ -117,6 +117,11 @@ class Recipe:
             `cnn_guide.distribute.linear_scaling`).
         label_smoothing: Share of each target spread over the other classes.
         flip: Mirror training images left to right at random.
+        alternate_flips: With ``flip``, mirror each training image in every
+            other epoch instead of at random: its first epoch's choice is
+            random (seeded), and each epoch after flips it the other way, so
+            that any two consecutive epochs show both views of every image
+            (airbench's "alternating flip", Jordan (2024), section 3.6).
         shift: Largest random shift of training images, in pixels.
         erasing: The chance that a training image loses a random rectangle to
             random pixels (`cnn_guide.augment.random_erasing`); 0 for none.
@@ -159,6 +164,9 @@ class Recipe:
     scale_learning_rate: bool = _setting(False, "multiply the learning rate by the replicas")
     label_smoothing: float = _setting(0.0, "label smoothing", "S")
     flip: bool = _setting(False, "random left-right flips of training images")
+    alternate_flips: bool = _setting(
+        False, "with flip: mirror each training image in every other epoch, not at random"
+    )
     shift: int = _setting(0, "random shifts of training images, up to N pixels", "N")
     erasing: float = _setting(0.0, "chance a training image loses a random rectangle", "P")
     mixup: float = _setting(0.0, "mixup: alpha of its Beta(alpha, alpha); 0 for none", "A")
@@ -212,6 +220,11 @@ class Recipe:
             raise ValueError(
                 f"recipe {self.name!r}: ema is a momentum in [0, 1) (0: no average), "
                 f"got {self.ema!r}."
+            )
+        if self.alternate_flips and not self.flip:
+            raise ValueError(
+                f"recipe {self.name!r}: alternate_flips says how flips alternate; it needs "
+                "flip as well (--flip --alternate-flips)."
             )
         if self.mixup and self.cutmix:
             raise ValueError(
@@ -357,15 +370,15 @@ class Recipe:
         from cnn_guide import augment
         from cnn_guide.data import make_dataset
 
-        dataset = make_dataset(
-            images,
-            labels,
-            batch_size=batch_size or self.batch_size,
-            shuffle=True,
-            seed=self.seed,
-            repeat=True,
-        )
-        flip = keras.layers.RandomFlip("horizontal", seed=self.seed) if self.flip else None
+        batch_size = batch_size or self.batch_size
+        if self.alternate_flips:
+            dataset = _alternately_flipped(images, labels, batch_size, self.seed)
+        else:
+            dataset = make_dataset(
+                images, labels, batch_size=batch_size, shuffle=True, seed=self.seed, repeat=True
+            )
+        random_flips = self.flip and not self.alternate_flips
+        flip = keras.layers.RandomFlip("horizontal", seed=self.seed) if random_flips else None
         shift = (
             keras.layers.RandomTranslation(
                 self.shift / images.shape[1],
@@ -408,8 +421,13 @@ class Recipe:
         rate += f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
         rate += ", scaled by the replicas" if self.scale_learning_rate else ""
         rate += f", weights averaged (EMA {self.ema:g})" if self.ema else ""
+        flips = (
+            "left-right flips in alternate epochs"
+            if self.alternate_flips
+            else "random left-right flips"
+        )
         augment = [
-            *(["random left-right flips"] if self.flip else []),
+            *([flips] if self.flip else []),
             *([f"random shifts of up to {self.shift} px"] if self.shift else []),
             *([f"random erasing of {self.erasing:.0%} of images"] if self.erasing else []),
             *([f"mixup (alpha {self.mixup:g})"] if self.mixup else []),
@@ -441,6 +459,35 @@ class Recipe:
             + (f" of {self.steps_per_epoch} steps each" if self.steps_per_epoch else ""),
         ]
         return "\n".join(lines)
+
+
+def _alternately_flipped(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
+    """The endless, shuffled training batches, each image mirrored in every other epoch.
+
+    Image ``i`` is mirrored in epoch ``e`` when ``first[i] + e`` is odd, with
+    ``first`` drawn once from the seed. The shuffle is repeated before
+    batching, so element ``k`` of the stream belongs to epoch ``k // n``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    count = len(images)
+    first = np.random.default_rng(seed).integers(0, 2, count)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, labels, first))
+        .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .enumerate()
+    )
+
+    def mirror(position, element):
+        image, label, first_flip = element
+        flipped = (first_flip + position // count) % 2 == 1
+        return tf.where(flipped, tf.image.flip_left_right(image), image), label
+
+    options = tf.data.Options()
+    options.autotune.enabled = False  # as `cnn_guide.data.make_dataset`: no idle epochs
+    return dataset.map(mirror).batch(batch_size).with_options(options)
 
 
 def setting_fields() -> tuple[str, ...]:

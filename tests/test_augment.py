@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -98,3 +100,29 @@ def test_a_run_with_ema_ends_on_the_averaged_weights(small_fashion):
     for variable, average in zip(result.model.trainable_variables, averages, strict=True):
         assert np.allclose(variable.numpy(), average.numpy())
     assert "weights averaged (EMA 0.5)" in recipe.describe()
+
+
+def test_alternating_flips_mirror_each_image_in_every_other_epoch():
+    count = 10  # one image per class: the one-hot targets name each image
+    # Each image: its index in the top-left pixel, so a mirrored one shows it top-right.
+    images = np.zeros((count, 28, 28, 1), np.float32)
+    images[:, 0, 0, 0] = np.arange(1, count + 1)
+    labels = np.arange(count)
+    recipe = get_recipe("protocol", flip=True, alternate_flips=True, seed=3)
+    batches = iter(recipe.dataset(images, labels, batch_size=count))  # one batch, one epoch
+    states = []
+    for _ in range(4):
+        batch, targets = next(batches)
+        batch, labels_seen = batch.numpy(), targets.numpy().argmax(axis=1)
+        assert sorted(labels_seen) == list(range(count))  # every image once per epoch
+        flipped = batch[:, 0, -1, 0] > 0
+        assert np.all(batch[flipped, 0, -1, 0] == labels_seen[flipped] + 1)
+        assert np.all(batch[~flipped, 0, 0, 0] == labels_seen[~flipped] + 1)
+        states.append(dict(zip(labels_seen.tolist(), flipped.tolist(), strict=True)))
+    first = np.array([states[0][i] for i in range(count)])
+    assert 0 < first.sum() < count  # the first epoch's choice is random
+    for before, after in itertools.pairwise(states):
+        assert all(after[i] != before[i] for i in range(count))
+    assert "left-right flips in alternate epochs" in recipe.describe()
+    with pytest.raises(ValueError, match=r"alternate_flips .* needs flip as well"):
+        get_recipe("protocol", alternate_flips=True)
