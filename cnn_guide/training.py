@@ -72,7 +72,7 @@ __all__ = [
 
 
 WHITENING_IMAGES = 5000
-"""Training images a `cnn_guide.layers.PatchWhitening` stem is set from (airbench's count)."""
+"""Training images a `cnn_guide.layers.PatchWhitening` stem is set from: millions of patches."""
 
 
 @dataclass(frozen=True)
