@@ -11,6 +11,7 @@ where both runs kept their predictions.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -380,20 +381,21 @@ def plot_arm_accuracy(experiment: Experiment, path: Store = None) -> plt.Figure:
     if not any(recorded.values()):
         raise ValueError(f"no run of the experiment {experiment.name!r} is recorded yet.")
     with book_style():
-        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(recorded) + 1.2))
+        fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(recorded) + 1.2))
         for row, runs in enumerate(recorded.values()):
             if not runs:
                 continue
             values = np.array([run.test_accuracy for run in runs]) * 100
-            ax.plot(values, np.full(len(values), row), "o", color="C0", alpha=0.45, ms=4)
+            ax.plot(values, np.full(len(values), row), "o", color="C0", alpha=0.7, ms=4)
             mean = summarize(values)
             if mean.standard_error is not None:
                 half = stats.t.ppf(0.975, mean.seeds - 1) * mean.standard_error
                 ax.errorbar(mean.mean, row, xerr=half, fmt="none", color="C1", capsize=3)
             ax.plot([mean.mean], [row], "|", color="C1", ms=14, mew=2)
-        ax.set_yticks(range(len(recorded)), list(recorded))
+        labels = [textwrap.fill(label, 30) for label in recorded]
+        ax.set_yticks(range(len(recorded)), labels, fontsize="small")
         ax.invert_yaxis()
-        ax.set_xlabel("test accuracy (%): each seed, and the mean with its 95% interval")
+        ax.set_xlabel("test accuracy (%): each seed; the mean and its 95% interval")
         ax.set_title(f"{experiment.name}: {experiment.describe_stop()}")
         fig.tight_layout()
     return fig
