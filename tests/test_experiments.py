@@ -417,3 +417,30 @@ def test_the_recipe_ladder_adds_one_ingredient_per_step_and_keeps_the_others():
     )
     assert last.flip_at_test and last.flip  # test-time flips only where training flipped
     assert ladder.pairs[-1] == (ladder.arms[2], ladder.arms[-1])
+
+
+def test_the_per_seed_figure_shows_every_seed_and_each_arm_in_order(tiny_run, tmp_path):
+    path = tmp_path / "records"
+    ladder = experiments.get_experiment("training-recipes")
+    with pytest.raises(ValueError, match="no run of the experiment 'training-recipes'"):
+        report.plot_arm_accuracy(ladder, path)
+    first, second = ladder.arms[:2]
+    for arm, accuracies in ((first, (0.90, 0.91, 0.92)), (second, (0.93,))):
+        for seed, accuracy in zip(ladder.seeds, accuracies, strict=False):
+            run = as_record(tiny_run, ladder.run_of(arm, seed), test_accuracy=accuracy)
+            results.record(run, path)
+    figure = report.plot_arm_accuracy(ladder, path)
+    ax = figure.axes[0]
+    labels = [label.get_text().replace("\n", " ") for label in ax.get_yticklabels()]
+    assert labels == [arm.label for arm in ladder.arms]
+    seeds = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [list(line.get_xdata()) for line in seeds] == [
+        pytest.approx([90.0, 91.0, 92.0]),
+        pytest.approx([93.0]),
+    ]
+    # The first arm's mean with its t interval: 91 +- t(0.975, 2) * 0.577.
+    (bars,) = [c for c in ax.collections if c.get_segments()]
+    low, high = bars.get_segments()[0][:, 0]
+    assert (low + high) / 2 == pytest.approx(91.0) and high - low == pytest.approx(2 * 2.4841, 1e-3)
+    shown = [text.get_text() for text in ax.texts]
+    assert shown.count("not recorded yet") == len(ladder.arms) - 2

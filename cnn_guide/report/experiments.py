@@ -384,6 +384,15 @@ def plot_arm_accuracy(experiment: Experiment, path: Store = None) -> plt.Figure:
         fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(recorded) + 1.2))
         for row, runs in enumerate(recorded.values()):
             if not runs:
+                ax.text(
+                    0.01,
+                    row,
+                    "not recorded yet",
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    fontsize="small",
+                    color="0.5",
+                )
                 continue
             values = np.array([run.test_accuracy for run in runs]) * 100
             ax.plot(values, np.full(len(values), row), "o", color="C0", alpha=0.7, ms=4)
