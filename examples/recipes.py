@@ -30,7 +30,8 @@
 # **Run it yourself.** Download this script and run `python recipes.py`: the
 # full budget trains the two ends of the ladder as the experiment does, 10
 # epochs of the plain recipe and 30 of the whole one, on all 55,000 training
-# images: about 10 minutes on a 2-core CPU (the recorded runs took 2 and 7).
+# images: minutes on a 2-core CPU (the last cell prints how long the book's
+# recorded runs of the same two steps took, and on which machine).
 # `CNN_GUIDE_BUDGET=site` runs the short version shown here and
 # `CNN_GUIDE_BUDGET=quick` a smoke test.
 
@@ -167,3 +168,23 @@ from cnn_guide.report.experiments import plot_arm_accuracy, summary
 print(summary(ladder))
 if any(ladder.recorded().values()):
     show(plot_arm_accuracy(ladder), "recipe_ladder")
+
+# %% [markdown]
+# ## Your runs against the book's
+#
+# The book's recorded runs of the same two steps (seed 42), read from the
+# store: their accuracy, and how long they trained on the machine named.
+
+# %%
+from cnn_guide.results import find
+
+for arm, run in ((first, runs[first.label]), (last, runs[last.label])):
+    book = find(ladder.run_of(arm, 42))
+    print(f"{arm.label}\n    this page ({budget.name}): test accuracy {run.test_accuracy:.4f}")
+    if book is None:
+        print(f"    the book: not recorded yet (`{ladder.run_of(arm, 42).command}`)")
+    else:
+        print(
+            f"    the book: test accuracy {book.test_accuracy:.4f} after {book.epochs:g} epochs, "
+            f"{book.train_seconds / 60:.1f} min of training on {book.describe_machine()}"
+        )

@@ -337,8 +337,8 @@ def plot_labels_curve(experiment: Experiment, path: Store = None) -> plt.Figure:
     return fig
 
 
-def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:
-    """Training and validation error by epoch of every recorded run, one colour per arm.
+def _recorded_runs(experiment: Experiment, path: Store) -> dict[str, list[RunRecord]]:
+    """Each arm's recorded runs, for a figure.
 
     Raises:
         ValueError: If none of its runs is recorded yet.
@@ -346,6 +346,16 @@ def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = Non
     recorded = experiment.recorded(path)
     if not any(recorded.values()):
         raise ValueError(f"no run of the experiment {experiment.name!r} is recorded yet.")
+    return recorded
+
+
+def plot_experiment(experiment: Experiment, path: str | os.PathLike | None = None) -> plt.Figure:
+    """Training and validation error by epoch of every recorded run, one colour per arm.
+
+    Raises:
+        ValueError: If none of its runs is recorded yet.
+    """
+    recorded = _recorded_runs(experiment, path)
     with book_style():
         fig, (train, valid) = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
         for colour, (label, runs) in enumerate(recorded.items()):
@@ -377,9 +387,7 @@ def plot_arm_accuracy(experiment: Experiment, path: Store = None) -> plt.Figure:
     Raises:
         ValueError: If none of its runs is recorded yet.
     """
-    recorded = experiment.recorded(path)
-    if not any(recorded.values()):
-        raise ValueError(f"no run of the experiment {experiment.name!r} is recorded yet.")
+    recorded = _recorded_runs(experiment, path)
     with book_style():
         fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(recorded) + 1.2))
         for row, runs in enumerate(recorded.values()):
