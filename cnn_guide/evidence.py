@@ -13,6 +13,8 @@ once by ``cnn-guide train ... --record`` and kept in the store of runs
   (`cnn_guide.experiments`);
 * the design spaces: every sampled network of the design-space experiments
   (`cnn_guide.design_spaces`);
+* the flagship: its candidates, then the chosen one's seeds
+  (`cnn_guide.flagship`);
 * the comparison of the fast recipe against the seed recipe
   (`cnn_guide.comparison`), recorded by ``cnn-guide bench``.
 
@@ -36,6 +38,8 @@ from dataclasses import dataclass
 
 from cnn_guide.design_spaces import design_space_runs
 from cnn_guide.experiments import experiment_runs
+from cnn_guide.flagship import is_flagship_run
+from cnn_guide.flagship import plan as flagship_plan
 from cnn_guide.runs import RunSpec
 from cnn_guide.statistics import accuracy_interval
 
@@ -50,7 +54,7 @@ __all__ = [
     "plan",
 ]
 
-PLANS = ("full", "benchmark", "experiments", "design-spaces")
+PLANS = ("full", "benchmark", "experiments", "design-spaces", "flagship")
 """The named groups of runs `plan` knows."""
 
 FULL_RUNS: dict[str, RunSpec] = {
@@ -178,6 +182,8 @@ def plan(name: str) -> list[RunSpec]:
         return experiment_runs()
     if name == "design-spaces":
         return design_space_runs()
+    if name == "flagship":
+        return flagship_plan()
     raise ValueError(f"unknown plan {name!r}; choose one of: {', '.join(PLANS)}.")
 
 
@@ -196,8 +202,9 @@ def keeps_weights(spec: RunSpec) -> bool:
 
     A full run does (the book reads trained networks from them), and so does
     every run that another catalogued run starts from (``start_from``: the
-    pretraining of the transfer experiment). The other runs keep their test
-    predictions alone: the experiments' hundreds of weight files would weigh on
-    the repository for nothing.
+    pretraining of the transfer experiment), and every flagship run (any
+    candidate may be chosen, and the flagship's page offers its weights). The
+    other runs keep their test predictions alone: the experiments' hundreds of
+    weight files would weigh on the repository for nothing.
     """
-    return spec in FULL_RUNS.values() or spec.key in _started_from()
+    return spec in FULL_RUNS.values() or spec.key in _started_from() or is_flagship_run(spec)

@@ -45,6 +45,7 @@ __all__ = [
     "holm",
     "ks_two_sample",
     "mcnemar",
+    "mean_interval",
     "simulate",
     "summarize",
     "verdict",
@@ -85,6 +86,22 @@ def summarize(values: Sequence[float]) -> ArmSummary:
     array = np.asarray(values, dtype=float)
     error = float(stats.sem(array)) if len(array) > 1 else None
     return ArmSummary(tuple(float(v) for v in array), float(array.mean()), error)
+
+
+def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """The mean of some seeds' figures and its 95% interval (Student's t over the seeds).
+
+    Returns:
+        ``(mean, low, high)``; for one value the interval is that value alone.
+
+    Raises:
+        ValueError: For no values.
+    """
+    summary = summarize(values)
+    if summary.standard_error is None:
+        return summary.mean, summary.mean, summary.mean
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, summary.seeds - 1)) * summary.standard_error
+    return summary.mean, summary.mean - half, summary.mean + half
 
 
 @dataclass(frozen=True)

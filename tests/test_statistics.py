@@ -13,6 +13,7 @@ from cnn_guide.statistics import (
     compare,
     holm,
     mcnemar,
+    mean_interval,
     simulate,
     summarize,
     verdict,
@@ -81,3 +82,14 @@ def test_summaries_mcnemar_wilson_and_holm():
     with pytest.raises(ValueError, match="correct <= total"):
         accuracy_interval(11, 10)
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_the_mean_interval_is_students_t_over_the_seeds():
+    values = [0.951, 0.953, 0.958]
+    mean, low, high = mean_interval(values)
+    expected = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+    assert mean == pytest.approx(np.mean(values))
+    assert (low, high) == pytest.approx(expected)
+    assert mean_interval([0.9]) == (0.9, 0.9, 0.9)
+    with pytest.raises(ValueError, match="at least one seed"):
+        mean_interval([])

@@ -15,7 +15,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description=(
             "Record the runs the book's pages draw on, as its catalogue names them\n"
             "(cnn_guide.evidence): each network's full run ('full'), the benchmark\n"
-            "('benchmark') and the chapters' teaching experiments ('experiments').\n"
+            "('benchmark'), the chapters' teaching experiments ('experiments'), the\n"
+            "design-space populations ('design-spaces') and the flagship ('flagship': its\n"
+            "candidates, then, once all are recorded, the one chosen on the validation\n"
+            "images with two more seeds).\n"
             "Runs already in the store are skipped, unless they are stale (recorded under\n"
             "an older definition of their recipe); each missing one trains in a process of\n"
             "its own and is stored when it ends, so the command can be stopped at any time\n"
@@ -30,16 +33,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "  cnn-guide record --plan full             every example's full run\n"
             "  cnn-guide record --models lenet5_fashion,vgg_fashion\n"
             "  cnn-guide record --plan experiments --only resnet-degradation\n"
-            "  cnn-guide record --plan design-spaces    the sampled populations"
+            "  cnn-guide record --plan design-spaces    the sampled populations\n"
+            "  cnn-guide record --plan flagship         the flagship's candidates, then its seeds"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--plan",
-        choices=("full", "benchmark", "experiments", "design-spaces", "all"),
+        choices=("full", "benchmark", "experiments", "design-spaces", "flagship", "all"),
         default="all",
         help="which runs: each example's full run, the benchmark, the teaching "
-        "experiments, the design-space populations, or all of them (default all)",
+        "experiments, the design-space populations, the flagship, or all of them "
+        "(default all)",
     )
     parser.add_argument(
         "--only",

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats
 
 from cnn_guide.experiments import (
     FIGURES,
@@ -31,7 +30,15 @@ from cnn_guide.plotting import book_style, embedded_png
 from cnn_guide.report.tables import markdown_table, test_labels
 from cnn_guide.results import find, load_predictions
 from cnn_guide.runs import RunRecord, RunSpec
-from cnn_guide.statistics import Difference, compare, holm, mcnemar, simulate, summarize
+from cnn_guide.statistics import (
+    Difference,
+    compare,
+    holm,
+    mcnemar,
+    mean_interval,
+    simulate,
+    summarize,
+)
 
 __all__ = [
     "plot_arm_accuracy",
@@ -404,11 +411,11 @@ def plot_arm_accuracy(experiment: Experiment, path: Store = None) -> plt.Figure:
                 continue
             values = np.array([run.test_accuracy for run in runs]) * 100
             ax.plot(values, np.full(len(values), row), "o", color="C0", alpha=0.7, ms=4)
-            mean = summarize(values)
-            if mean.standard_error is not None:
-                half = stats.t.ppf(0.975, mean.seeds - 1) * mean.standard_error
-                ax.errorbar(mean.mean, row, xerr=half, fmt="none", color="C1", capsize=3)
-            ax.plot([mean.mean], [row], "|", color="C1", ms=14, mew=2)
+            mean, low, high = mean_interval(values)
+            if high > low:
+                xerr = [[mean - low], [high - mean]]
+                ax.errorbar(mean, row, xerr=xerr, fmt="none", color="C1", capsize=3)
+            ax.plot([mean], [row], "|", color="C1", ms=14, mew=2)
         labels = [textwrap.fill(label, 30) for label in recorded]
         ax.set_yticks(range(len(recorded)), labels, fontsize="small")
         ax.invert_yaxis()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cnn_guide.report import comparison, design_spaces, ensemble, experiments, runs
+from cnn_guide.report import comparison, design_spaces, ensemble, experiments, flagship, runs
 
 __all__ = ["MARKERS", "Marker", "marker_pattern", "render_marker"]
 
@@ -97,6 +97,7 @@ MARKERS: dict[str, Marker] = {
             lambda _, chapters, store: ensemble.render_vote(chapters, store),
         ),
         Marker("fast-goals", "", lambda _, __, store: comparison.render_goals(store)),
+        Marker("flagship", "", lambda _, __, store: flagship.render_flagship(store)),
         Marker("fast-against-seed", "", lambda _, __, store: comparison.render_comparisons(store)),
         Marker("fast-reading", "", lambda _, __, store: comparison.render_reading(store)),
     )
