@@ -180,7 +180,7 @@ def render_flagship(path: Store = None) -> str:
     if missing:
         text += (
             f"\n\n*Not recorded yet: `{COMMAND}` trains the {len(missing)} missing "
-            f"candidate(s), each for about 4 T, then the chosen one's other seeds.* No choice "
+            f"candidate(s), each for about 3.5 T, then the chosen one's other seeds.* No choice "
             "is made on part of them."
         )
     chosen = choose(path)
