@@ -916,9 +916,19 @@ _EXPERIMENTS = (
                 "fast_resnet_fashion",
                 changes={"flip": True, "alternate_flips": True, "shift": 2, "flip_at_test": True},
             ),
+            Arm(
+                "convolutions started as the identity",
+                "fast_resnet_fashion",
+                {"identity_init": True},
+            ),
+            Arm(
+                "batch-norm biases learning 64 times faster",
+                "fast_resnet_fashion",
+                {"bias_rate": 64.0},
+            ),
         ),
         # Each ingredient against the fast recipe; alternating flips against random ones.
-        comparisons=((0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (5, 6)),
+        comparisons=((0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (5, 6), (0, 7), (0, 8)),
         epochs=None,
         minutes=1.5,
         recipe="fast",

@@ -7,6 +7,7 @@ that uses it saves to ``.keras`` and loads back with the default
 every constructor argument from ``get_config()``.
 """
 
+from cnn_guide.layers.airbench import *  # noqa: F403
 from cnn_guide.layers.convnext import *  # noqa: F403
 from cnn_guide.layers.dense_block import *  # noqa: F403
 from cnn_guide.layers.grouped import *  # noqa: F403

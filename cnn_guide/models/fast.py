@@ -16,6 +16,7 @@ import keras
 
 from cnn_guide._validate import positive_int
 from cnn_guide.data import FASHION_MNIST_SHAPE
+from cnn_guide.layers.airbench import IdentityInitializer, ScaledBias
 from cnn_guide.layers.whitening import PatchWhitening
 from cnn_guide.models._common import HeadOptions, check_head, check_input_shape
 from cnn_guide.models._registry import Family, register_family
@@ -55,6 +56,8 @@ def fast_resnet_fashion(
     width: int = 16,
     whiten: bool = False,
     activation: str = "relu",
+    identity_init: bool = False,
+    bias_rate: float = 1.0,
     name: str = "fast_resnet_fashion",
     **head_options: Unpack[HeadOptions],
 ) -> keras.Model:
@@ -92,6 +95,14 @@ def fast_resnet_fashion(
             training images.
         activation: ``"relu"`` (Page's) or ``"gelu"`` (airbench's), after
             every batch normalization.
+        identity_init: Start every convolution's first filters as the
+            identity (`cnn_guide.layers.IdentityInitializer`), as airbench
+            does; ``False`` for He-normal kernels throughout.
+        bias_rate: How many times faster batch normalization's biases learn
+            than the other weights (airbench: 64), by a
+            `cnn_guide.layers.ScaledBias` in place of each batch
+            normalization's own shift; 1 for ordinary batch normalization.
+            The parameter count is the same either way.
         name: Model name.
         **head_options: ``include_top``, ``pooling`` and ``classifier_activation``,
             as in `HeadOptions`.
@@ -106,6 +117,8 @@ def fast_resnet_fashion(
     shape = check_input_shape(input_shape, model=name, min_size=8)
     head = check_head(fast_resnet_fashion, name, num_classes, head_options)
     width = positive_int(width, "width", name)
+    if not bias_rate > 0:
+        raise ValueError(f"{name}: bias_rate must be positive, got {bias_rate!r}.")
     if activation not in ACTIVATIONS:
         raise ValueError(
             f"{name}: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}."
@@ -122,10 +135,14 @@ def fast_resnet_fashion(
             3,
             padding="same",
             use_bias=False,
-            kernel_initializer="he_normal",
+            kernel_initializer=IdentityInitializer() if identity_init else "he_normal",
             name=f"{layer_name}_conv",
         )(x)
-        x = keras.layers.BatchNormalization(name=f"{layer_name}_bn")(x)
+        if bias_rate == 1:
+            x = keras.layers.BatchNormalization(name=f"{layer_name}_bn")(x)
+        else:  # the shift moved out of batch normalization, to learn faster
+            x = keras.layers.BatchNormalization(center=False, name=f"{layer_name}_bn")(x)
+            x = ScaledBias(bias_rate, name=f"{layer_name}_bias")(x)
         return activate(x, layer_name)
 
     def residual_pair(x: keras.KerasTensor, filters: int, layer_name: str) -> keras.KerasTensor:

@@ -1,13 +1,20 @@
-"""PatchWhitening: a frozen first layer set from the training images (airbench's stem)."""
+"""airbench's ingredients in the network: the whitened stem, GELU, identity
+initialization and faster-learning batch-norm biases."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from cnn_guide import models
-from cnn_guide.layers import PatchWhitening, adapt_patch_whitening
+from cnn_guide.layers import (
+    IdentityInitializer,
+    PatchWhitening,
+    ScaledBias,
+    adapt_patch_whitening,
+)
 
 
 def _outputs(layer: PatchWhitening, images: np.ndarray) -> np.ndarray:
@@ -88,3 +95,49 @@ def test_bad_whitening_input_is_refused_clearly():
     deep = keras.Model(inputs, PatchWhitening(2, name="deep_whitening")(x))
     with pytest.raises(ValueError, match="'deep_whitening' does not take the model's input"):
         adapt_patch_whitening(deep, np.zeros((8, 28, 28, 1)))
+
+
+def test_identity_initialized_convolutions_pass_their_input_through():
+    kernel = np.asarray(IdentityInitializer(seed=1)((3, 3, 4, 6)))
+    # The first four filters copy input channel i from the centre tap, and nothing else.
+    for i in range(4):
+        expected = np.zeros((3, 3, 4))
+        expected[1, 1, i] = 1.0
+        np.testing.assert_array_equal(kernel[..., i], expected)
+    assert np.abs(kernel[..., 4:]).sum() > 0  # the rest are He-normal
+    model = models.build("fast_resnet_fashion", identity_init=True)
+    pair = np.asarray(model.get_layer("res3a_conv").kernel)
+    np.testing.assert_array_equal(pair[1, 1], np.eye(64))
+    with pytest.raises(ValueError, match=r"2D convolution kernels .* got shape \(3, 4\)"):
+        IdentityInitializer()((3, 4))
+
+
+def test_a_scaled_bias_moves_scale_times_as_far_under_adam():
+    inputs = np.ones((4, 3), dtype="float32")
+    moved = []
+    for scale in (1.0, 64.0):
+        layer = ScaledBias(scale)
+        layer.build((None, 3))
+        optimizer = keras.optimizers.Adam(1e-3)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(inputs))
+        optimizer.apply_gradients([(tape.gradient(loss, layer.bias), layer.bias)])
+        moved.append(float(np.abs(layer(inputs) - inputs).max()))
+    assert moved[1] == pytest.approx(64 * moved[0], rel=1e-3)
+    with pytest.raises(ValueError, match="scale must be positive, got 0"):
+        ScaledBias(0)
+
+
+def test_airbench_options_keep_the_parameters_and_save_safely(tmp_path):
+    plain = models.build("fast_resnet_fashion")
+    both = models.build("fast_resnet_fashion", identity_init=True, bias_rate=64.0)
+    assert plain.count_params() == both.count_params() == 117_210
+    assert both.get_layer("stem_bias").scale == 64.0
+    assert not both.get_layer("stem_bn").center
+    path = tmp_path / "airbench.keras"
+    both.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    images = np.random.default_rng(0).random((2, 28, 28, 1), dtype="float32")
+    np.testing.assert_allclose(loaded(images), both(images), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="bias_rate must be positive, got -1"):
+        models.build("fast_resnet_fashion", bias_rate=-1)
