@@ -45,6 +45,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "  cnn-guide bench --models resnet_fashion --minutes 10\n"
             "  cnn-guide bench --recipe fast --minutes 10 --record\n"
             "  cnn-guide bench --recipe fast --against seed --record   goals as fractions of T\n"
+            "  cnn-guide bench --recipe fast --against seed --seeds 42,43,44 --record\n"
             "  cnn-guide bench --throughput --models vgg_fashion"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -83,6 +84,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="with --against: the budgets, as fractions of T "
         f"(default {','.join(map(str, FRACTIONS))})",
     )
+    against.add_argument(
+        "--seeds",
+        type=seed_list,
+        metavar="S,S",
+        help="with --against: train each budget once per seed, e.g. 42,43,44, so that a goal "
+        "is judged by the seeds' mean and each budget against the next by their spread "
+        "(default: the recipe's one seed)",
+    )
     add_recipe_options(parser, default_recipe="benchmark")
     add_data_options(parser)
     parser.add_argument(
@@ -106,6 +115,19 @@ def fractions(text: str) -> tuple[Fraction, ...]:
     return tuple(sorted(found))
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """Comma-separated distinct integer seeds, such as ``42,43,44``."""
+    try:
+        found = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        found = ()
+    if not found or len(set(found)) != len(found):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated distinct integer seeds such as 42,43,44, got {text!r}"
+        )
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     """Train each model in turn, each in its own process; print the table."""
     from cnn_guide import models
@@ -118,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     for name in chosen:
         models.check_fashion_mnist(name)  # bad names fail before any measurement
     changes = recipe_changes(args)
+    if args.seeds and not args.against:
+        raise ValueError("--seeds belongs with --against: name the reference recipe, e.g. seed.")
     if args.against:
         return run_against(args, chosen, changes)
     specs = [RunSpec.of(name, args.recipe, quick=args.quick, **changes) for name in chosen]
@@ -182,6 +206,8 @@ def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> i
     from cnn_guide.results import find, load_results
     from cnn_guide.runs import RunSpec
 
+    if args.seeds and "seed" in changes:
+        raise ValueError("give the seeds with --seeds or one seed with --seed, not both.")
     given = [name for name in (*STOP_FIELDS, "eval_every") if name in changes]
     if given:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -199,26 +225,31 @@ def run_against(args: argparse.Namespace, chosen: list[str], changes: dict) -> i
             return 1
         seconds = comparison.reference_seconds(find(reference))
         print(f"T = {seconds:,.0f} s on this machine ({seconds / 60:.1f} min).", flush=True)
+        seeds = args.seeds or (None,)  # None: the recipe's own seed, unchanged
+        budgets = [(fraction, seed) for fraction in args.fractions for seed in seeds]
         specs = [
             RunSpec.of(
                 chosen[0],
                 args.recipe,
                 quick=args.quick,
-                **{**changes, **comparison.budget_of(fraction, seconds)},
+                **changes,
+                **comparison.budget_of(fraction, seconds),
+                **({} if seed is None else {"seed": seed}),
             )
-            for fraction in args.fractions
+            for fraction, seed in budgets
         ]
         if run_each(specs, record=True, data_dir=args.data_dir, table=False):
             return 1
         command = f"cnn-guide bench --recipe {args.recipe} --against {args.against}"
         command += "" if args.fractions == FRACTIONS else f" --fractions {_text(args.fractions)}"
+        command += f" --seeds {','.join(map(str, args.seeds))}" if args.seeds else ""
         command += " --quick" if args.quick else ""
         result = comparison.Comparison(
             recipe=args.recipe,
             against=args.against,
             reference=reference.key,
             runs=tuple(
-                (fraction, spec.key) for fraction, spec in zip(args.fractions, specs, strict=True)
+                (fraction, spec.key) for (fraction, _), spec in zip(budgets, specs, strict=True)
             ),
             machine=machine_info(),
             date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -12,7 +12,7 @@ from cnn_guide.recipes import get_recipe
 from cnn_guide.report.tables import markdown_table
 from cnn_guide.results import timed_runs
 from cnn_guide.runs import RunRecord
-from cnn_guide.statistics import accuracy_interval
+from cnn_guide.statistics import accuracy_interval, compare, mean_interval
 
 __all__ = ["describe", "render_comparisons", "render_goals", "render_reading"]
 
@@ -43,7 +43,14 @@ def render_goals(path: str | os.PathLike | None = None) -> str:
         for result in resolved:
             verdict = result.verdict(accuracy, fraction)
             reached = result.time_to(accuracy)
-            if reached is not None:
+            seeds = result.at(fraction)
+            if len(seeds) > 1:
+                mean, low, high = mean_interval([run.test_accuracy for run in seeds])
+                when = (
+                    f"the {len(seeds)} seeds given it ended at {mean:.2%} on average, "
+                    f"95% interval [{low:.2%}, {high:.2%}]"
+                )
+            elif reached is not None:
                 when = f"reached after {_seconds(reached)} = {reached / result.seconds:.3f} T"
             else:
                 best = result.best_within(fraction * result.seconds)
@@ -81,6 +88,7 @@ def describe(result: Resolved) -> str:
     runs = [
         [
             f"{_ratio(fraction)} = {_seconds(60 * run.settings['minutes'])}",
+            str(run.settings.get("seed", "")),
             f"{run.epochs:.1f}",
             run.precision,
             f"{run.test_accuracy:.4f}",
@@ -115,6 +123,7 @@ def describe(result: Resolved) -> str:
                 markdown_table(
                     [
                         "budget",
+                        "seed",
                         "epochs",
                         "precision",
                         "final test accuracy",
@@ -142,7 +151,15 @@ def _with_interval(run: RunRecord) -> str:
 
 
 def _longer_ends_lower(result: Resolved) -> str:
-    """Where a longer budget ended below a shorter one, in words, with both figures."""
+    """Where a longer budget ended below a shorter one, in words, with both figures.
+
+    With several seeds per budget, each budget is held against the next
+    shorter one by the book's rule (`cnn_guide.statistics.compare`); with one
+    run each, the two runs' test-set intervals are all there is.
+    """
+    budgets = sorted({fraction for fraction, _ in result.runs})
+    if all(len(result.at(fraction)) > 1 for fraction in budgets):
+        return _longer_ends_lower_by_seeds(result, budgets)
     ordered = sorted(result.runs, key=lambda pair: pair[0])
     falls = [
         (short, short_run, long, long_run)
@@ -177,6 +194,32 @@ def _longer_ends_lower(result: Resolved) -> str:
     return text + (
         "Whether a longer budget of this recipe really ends lower is a question for seeds. "
     )
+
+
+def _longer_ends_lower_by_seeds(result: Resolved, budgets: list[Fraction]) -> str:
+    """Each budget against the next shorter one, over their seeds (Welch's t)."""
+    text = ""
+    for short, long in itertools.pairwise(budgets):
+        difference = compare(*(_by_seed(result.at(fraction)) for fraction in (short, long)))
+        words = (
+            "ended lower" if difference.high < 0 else "ended higher" if difference.low > 0 else None
+        )
+        text += (
+            f"Given {_ratio(long)} instead of {_ratio(short)}, the seeds' mean moved "
+            f"{difference.estimate:+.2f} points, 95% interval "
+            f"{difference.interval()} ({difference.test}): "
+            + (
+                f"the longer budget **{words}**. "
+                if words
+                else "the seeds **cannot tell** whether the longer budget ends lower. "
+            )
+        )
+    return text
+
+
+def _by_seed(runs: list[RunRecord]) -> dict[int, float]:
+    """Each seed's final test accuracy, in points."""
+    return {run.settings["seed"]: 100 * run.test_accuracy for run in runs}
 
 
 def _benchmark_pair(path: str | os.PathLike | None) -> str:
