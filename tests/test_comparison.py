@@ -159,8 +159,7 @@ def test_with_seeds_a_goal_is_the_seeds_mean_and_budgets_are_judged_by_their_spr
     reading = render_reading(path)
     assert (
         "Given T/3 instead of T/10, the seeds' mean moved -0.53 points, 95% interval "
-        "[-0.97, -0.10] (Welch's t, 3 and 3 seeds): the longer budget **ended lower**."
-        in reading
+        "[-0.97, -0.10] (Welch's t, 3 and 3 seeds): the longer budget **ended lower**." in reading
     )
 
 

@@ -122,6 +122,7 @@ def test_the_page_judges_the_seeds_mean_against_the_goal_and_the_table(
     assert f"- The floor, 95.0%: **{floor}**" in page
     assert "3.75 T (within 4.5 T)" in page and "4.62 T (**over** 4.5 T)" in page
     assert "464,810 parameters (within the 1,000,000 allowed)" in page
+    assert "T = 800 s, so each run may train 60 min." in page
     assert page.count("data:image/png;base64,") == 1  # the curves
     mean = sum(accuracies) / 3
     assert f"**{mean:.2%}**" in page
@@ -137,3 +138,4 @@ def test_a_page_with_too_few_seeds_gives_no_verdict(tiny_run, tmp_path):
     assert "Recorded so far: 1 of its 3 seeds" in page
     assert "The goal" not in page
     assert "T not measured on this machine" in page
+    assert "T is not measured yet" in page

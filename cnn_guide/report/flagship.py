@@ -175,7 +175,17 @@ def render_flagship(path: Store = None) -> str:
     """The flagship for its chapter: candidates, choice, seeds, verdicts and curves."""
     t_seconds = _t_seconds(path)
     table, recorded = _candidates_table(path, t_seconds)
-    text = table
+    caps = [
+        f"on {kind}, T = {t:,.0f} s, so each run may train {MAX_BUDGET * t / 60:.0f} min"
+        for kind, t in sorted(t_seconds.items())
+    ]
+    text = (
+        f"The cap, measured (`cnn-guide bench --recipe fast --against seed`): {'; '.join(caps)}."
+        "\n\n"
+        if caps
+        else "T is not measured yet: `cnn-guide bench --recipe fast --against seed --record` "
+        "measures it.\n\n"
+    ) + table
     missing = [c.run() for c in CANDIDATES if find(c.run(), path) is None]
     if missing:
         text += (
