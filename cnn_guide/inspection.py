@@ -40,10 +40,14 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from cnn_guide.runs import RunSpec
 
 __all__ = [
     "class_activation_map",
@@ -55,6 +59,7 @@ __all__ = [
     "load_checked_weights",
     "saliency",
     "stage_outputs",
+    "trained_flagship",
     "trained_full_run",
 ]
 
@@ -151,16 +156,47 @@ def trained_full_run(name: str, path: str | os.PathLike | None = None) -> keras.
             weights (the command that records them is in the message).
     """
     from cnn_guide.evidence import full_run
+
+    spec = full_run(name)
+    how = f"record it with `cnn-guide record --plan full --models {name}`"
+    return _with_kept_weights(spec, f"the full run of {name}", how, path)
+
+
+def trained_flagship(seed: int = 42, path: str | os.PathLike | None = None) -> keras.Model:
+    """The book's flagship (`cnn_guide.flagship`) with the weights one of its seeds kept.
+
+    Args:
+        seed: One of `cnn_guide.flagship.FLAGSHIP_SEEDS`; 42 is the chosen
+            candidate's own run.
+        path: The store of runs (default: the book's).
+
+    Raises:
+        ValueError: Before the flagship is chosen, for a seed it does not
+            train, or for a run that kept no weights yet.
+    """
+    from cnn_guide.flagship import FLAGSHIP_SEEDS, choose
+
+    if seed not in FLAGSHIP_SEEDS:
+        raise ValueError(
+            f"the flagship trains with seeds {', '.join(map(str, FLAGSHIP_SEEDS))}, not {seed}."
+        )
+    chosen = choose(path)
+    how = "record it with `cnn-guide record --plan flagship`"
+    if chosen is None:
+        raise ValueError(f"the flagship is not chosen yet: its candidates are missing; {how}.")
+    return _with_kept_weights(chosen.run(seed), f"the flagship's seed {seed}", how, path)
+
+
+def _with_kept_weights(
+    spec: RunSpec, what: str, how: str, path: str | os.PathLike | None
+) -> keras.Model:
+    """The network of a recorded run, with the weights it kept."""
     from cnn_guide.results import weights_file
     from cnn_guide.training import build_model
 
-    spec = full_run(name)
     file = weights_file(spec, path)
     if not file.is_file():
-        raise ValueError(
-            f"the full run of {name} kept no weights yet ({file.name} is missing); record it "
-            f"with `cnn-guide record --plan full --models {name}`."
-        )
+        raise ValueError(f"{what} kept no weights yet ({file.name} is missing); {how}.")
     return load_checked_weights(build_model(spec.build_model()), file)
 
 

@@ -139,3 +139,29 @@ def test_a_page_with_too_few_seeds_gives_no_verdict(tiny_run, tmp_path):
     assert "The goal" not in page
     assert "T not measured on this machine" in page
     assert "T is not measured yet" in page
+
+
+def test_evaluate_scores_the_flagships_kept_weights_with_test_time_flips(tiny_run, capsys):
+    from cnn_guide.cli import main
+
+    assert main(["evaluate", "flagship"]) == 2
+    assert "the flagship is not chosen yet" in capsys.readouterr().err
+    chosen = flagship.CANDIDATES[0]
+    for candidate in flagship.CANDIDATES:
+        valid = 0.96 if candidate == chosen else 0.94
+        run = dataclasses.replace(as_record(tiny_run, candidate.run()), valid_accuracy=valid)
+        # Only the chosen one keeps weights here: an untrained network of its width.
+        model = models.build(flagship.MODEL, width=candidate.width) if candidate == chosen else None
+        results.record(run, weights=model)
+    assert main(["evaluate", "flagship", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "fast_resnet_fashion: test accuracy 0." in out
+    assert "(each averaged with its mirror image, as the run was scored)" in out
+    assert main(["evaluate", "flagship:43"]) == 2
+    assert "the flagship's seed 43 kept no weights yet" in capsys.readouterr().err
+    assert main(["evaluate", "flagship:45"]) == 2
+    assert "the flagship trains with seeds 42, 43, 44, not 45" in capsys.readouterr().err
+    assert main(["evaluate", "flagship:x"]) == 2
+    assert "expected flagship or flagship:SEED such as flagship:43, got 'flagship:x'" in (
+        capsys.readouterr().err
+    )
