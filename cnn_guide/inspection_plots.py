@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from cnn_guide.data import CLASS_NAMES
 from cnn_guide.plotting import INK, book_style, confusion_matrix, plot_feature_maps
 
 __all__ = [
@@ -26,19 +27,11 @@ __all__ = [
     "plot_per_class_accuracy",
 ]
 
-SHORT_CLASS_NAMES = (
-    "T-shirt",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Boot",
+SHORT_CLASS_NAMES = tuple(
+    name.split("/")[0].split()[-1].capitalize() for name in CLASS_NAMES
 )
-"""The ten Fashion-MNIST classes in a word each, for tick labels."""
+"""The ten Fashion-MNIST classes in a word each, for tick labels: the first of
+`cnn_guide.data.CLASS_NAMES`' alternatives, its last word ("T-shirt", "Boot")."""
 
 HEAT = "inferno"
 """The colour map of heat maps: dark where the network does not look, bright where it does."""
