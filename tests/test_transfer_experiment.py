@@ -200,10 +200,8 @@ def test_kept_weights_that_do_not_fit_their_run_are_refused_clearly(capsys, tmp_
     argv += ["--start-from", source.key, "--freeze", "base"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert (
-        f"the kept weights {weights_file(source)} do not fit the network of {source.key!r}" in err
-    )
-    assert "(lenet5_fashion, 61,706 weights)" in err  # what was expected
+    assert f"starting from {source.key!r}: the weights in {weights_file(source)} do not" in err
+    assert "fit the model 'lenet5_fashion' (61,706 parameters)" in err  # what was expected
     assert f"Record the run again (`{source.command}`)" in err  # and how to fix it
 
 

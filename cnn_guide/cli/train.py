@@ -198,6 +198,7 @@ def _starting_model(spec: RunSpec) -> Any:
         return model
     import keras
 
+    from cnn_guide.inspection import load_checked_weights
     from cnn_guide.results import load_results, weights_file
     from cnn_guide.runs import trained_top_blocks
     from cnn_guide.training import build_model
@@ -216,15 +217,12 @@ def _starting_model(spec: RunSpec) -> Any:
             "full runs and the runs a catalogued run starts from keep theirs "
             "(cnn_guide.evidence.keeps_weights). Start from one of them."
         )
-    donor = build_model(source.spec.build_model())
     try:
-        donor.load_weights(file)
-    except (ValueError, KeyError, OSError) as error:
+        donor = load_checked_weights(build_model(source.spec.build_model()), file)
+    except ValueError as error:
         raise ValueError(
-            f"the kept weights {file} do not fit the network of {source.key!r} "
-            f"({source.model}, {donor.count_params():,} weights): "
-            f"{' '.join(str(error).split('List of objects')[0].split())[:300]}. Record the "
-            f"run again (`{source.command}`) to keep weights that fit it."
+            f"starting from {source.key!r}: {error} Record the run again "
+            f"(`{source.command}`) to keep weights that fit it."
         ) from None
     keras.utils.set_random_seed(spec.resolve().seed)  # the new classifier, drawn by the seed
     net = build_model(model)
