@@ -27,9 +27,7 @@ __all__ = [
     "plot_per_class_accuracy",
 ]
 
-SHORT_CLASS_NAMES = tuple(
-    name.split("/")[0].split()[-1].capitalize() for name in CLASS_NAMES
-)
+SHORT_CLASS_NAMES = tuple(name.split("/")[0].split()[-1].capitalize() for name in CLASS_NAMES)
 """The ten Fashion-MNIST classes in a word each, for tick labels: the first of
 `cnn_guide.data.CLASS_NAMES`' alternatives, its last word ("T-shirt", "Boot")."""
 

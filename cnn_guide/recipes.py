@@ -471,6 +471,8 @@ def _alternately_flipped(images: np.ndarray, labels: np.ndarray, batch_size: int
     import numpy as np
     import tensorflow as tf
 
+    from cnn_guide.data import without_autotune
+
     count = len(images)
     first = np.random.default_rng(seed).integers(0, 2, count)
     dataset = (
@@ -485,9 +487,7 @@ def _alternately_flipped(images: np.ndarray, labels: np.ndarray, batch_size: int
         flipped = (first_flip + position // count) % 2 == 1
         return tf.where(flipped, tf.image.flip_left_right(image), image), label
 
-    options = tf.data.Options()
-    options.autotune.enabled = False  # as `cnn_guide.data.make_dataset`: no idle epochs
-    return dataset.map(mirror).batch(batch_size).with_options(options)
+    return without_autotune(dataset.map(mirror).batch(batch_size))
 
 
 def setting_fields() -> tuple[str, ...]:
