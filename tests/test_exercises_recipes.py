@@ -81,3 +81,15 @@ def test_exercise_5_test_time_flips_cost_a_second_pass():
     last = ladder.run_of(ladder.arms[-1], 42).resolve()
     assert last.flip_at_test and last.flip
     assert_stated(CHAPTER, "**twice**")
+
+
+def test_exercise_6_the_flagships_cap_and_its_epochs():
+    from cnn_guide.flagship import CANDIDATES, MAX_BUDGET
+
+    t, epoch = 800, 38
+    cap = MAX_BUDGET * t
+    first = CANDIDATES[0]
+    assert (cap, math.floor(cap / epoch), first.epochs, first.width) == (3600, 94, 72, 32)
+    assert f"{cap / epoch:.1f}" == "94.7" and f"{first.epochs * epoch / t:.2f}" == "3.42"
+    stated = ("**3,600 s**", "**94** whole epochs", "2{,}736", "**3.42 T**", "**upward**")
+    assert_stated(CHAPTER, *stated)
