@@ -353,7 +353,7 @@ def benchmark_rows(
 def estimate_minutes(
     spec: RunSpec, path: str | os.PathLike | None = None
 ) -> tuple[float, RunRecord | None] | None:
-    """Minutes of training a run will take, from a recorded speed of its model.
+    """Minutes of training a run will take, from a recorded speed of its network.
 
     The speed is that of the recorded run trained most like ``spec``: the same
     recipe settings if there is one, else the same batch and precision, else
@@ -362,15 +362,20 @@ def estimate_minutes(
     Returns:
         The minutes and the run whose speed they come from (``None`` for a
         run stopped by minutes: they are its own), or ``None`` when no run of
-        the model on all the training images is recorded.
+        the same model with the same builder options on all the training
+        images is recorded.
     """
     recipe = spec.resolve()
     if recipe.minutes is not None:
         return recipe.minutes, None
+    # Builder options (a width, a depth) change the speed: only the same network counts.
     speeds = [
         other
         for other in load_results(path).values()
-        if other.model == spec.model and not other.spec.quick and other.train_size == 55_000
+        if other.model == spec.model
+        and other.spec.options == spec.options
+        and not other.spec.quick
+        and other.train_size == 55_000
     ]
     if not speeds:
         return None

@@ -165,3 +165,16 @@ def test_evaluate_scores_the_flagships_kept_weights_with_test_time_flips(tiny_ru
     assert "expected flagship or flagship:SEED such as flagship:43, got 'flagship:x'" in (
         capsys.readouterr().err
     )
+
+
+def test_a_wider_networks_time_is_estimated_from_its_own_width_only(tiny_run, tmp_path):
+    path = tmp_path / "records"
+    candidate = flagship.CANDIDATES[0]
+    figures = {"train_size": 55_000, "train_images_per_second": 1_000.0}
+    _record(tiny_run, RunSpec.of(flagship.MODEL, "book"), path, **figures)
+    assert results.estimate_minutes(candidate.run(), path) is None  # width 16 says nothing
+    other = RunSpec.of(flagship.MODEL, "book", options={"width": candidate.width}, epochs=1)
+    _record(tiny_run, other, path, **figures)
+    minutes, speed = results.estimate_minutes(candidate.run(), path)
+    assert speed.spec == other
+    assert minutes == pytest.approx(candidate.epochs * 430 * 128 / 1_000 / 60)
