@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnn_guide.results import find, find_all
+from cnn_guide.results import find_all
 from cnn_guide.runs import RunRecord, RunSpec
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "MODEL",
     "PUBLISHED",
     "Candidate",
+    "candidate_runs",
     "choose",
     "flagship_runs",
     "is_flagship_run",
@@ -97,17 +98,23 @@ class Candidate:
     """One configuration the flagship is chosen from.
 
     Attributes:
-        label: What it is, in a few words.
         width: `fast_resnet_fashion`'s ``width``.
         epochs: Epochs it trains for: as many as its width allows in about
             3.5 T on a 2-core CPU, below the 4.5 T cap.
         changes: Recipe changes beyond `FLAGSHIP_RECIPE`.
+        changes_in_words: The same changes, as the page names them.
     """
 
-    label: str
     width: int
     epochs: int
     changes: Mapping[str, Any] = field(default_factory=dict)
+    changes_in_words: str = ""
+
+    @property
+    def label(self) -> str:
+        """What it is, in a few words, e.g. ``"width 32, 72 epochs"``."""
+        words = f"width {self.width}, {self.epochs} epochs"
+        return words + (f", {self.changes_in_words}" if self.changes_in_words else "")
 
     def run(self, seed: int = FLAGSHIP_SEEDS[0]) -> RunSpec:
         """Its run with one seed, under the book recipe."""
@@ -115,15 +122,12 @@ class Candidate:
         return RunSpec.of(MODEL, "book", options={"width": self.width}, **changes)
 
 
+_ERASING = ({"erasing": 0.5}, "random erasing of half the images")
+
 CANDIDATES = (
-    Candidate("width 32, 72 epochs", 32, 72),
-    Candidate("width 32, 72 epochs, random erasing of half the images", 32, 72, {"erasing": 0.5}),
-    Candidate(
-        "width 44, 40 epochs, random erasing of half the images",
-        44,
-        40,
-        {"erasing": 0.5},
-    ),
+    Candidate(32, 72),
+    Candidate(32, 72, *_ERASING),
+    Candidate(44, 40, *_ERASING),
 )
 """The configurations the flagship is chosen from, on the validation images.
 
@@ -137,14 +141,25 @@ def _current(run: RunRecord | None) -> RunRecord | None:
     return run if run is not None and run.is_current() else None
 
 
-def choose(path: str | os.PathLike | None = None) -> Candidate | None:
+def candidate_runs(path: str | os.PathLike | None = None) -> list[RunRecord | None]:
+    """Each candidate's recorded run, in `CANDIDATES`' order (``None``: missing or stale)."""
+    return [_current(run) for run in find_all([c.run() for c in CANDIDATES], path)]
+
+
+def choose(
+    path: str | os.PathLike | None = None, runs: list[RunRecord | None] | None = None
+) -> Candidate | None:
     """The candidate with the highest validation accuracy, once every one is recorded.
+
+    Args:
+        path: The store (default: the book's).
+        runs: The candidates' runs, if already read (`candidate_runs`).
 
     Returns:
         ``None`` while a candidate's run is missing (or stale): no choice is
         made on part of them.
     """
-    runs = [_current(run) for run in find_all([c.run() for c in CANDIDATES], path)]
+    runs = candidate_runs(path) if runs is None else runs
     if any(run is None or run.valid_accuracy is None for run in runs):
         return None
     best = max(range(len(CANDIDATES)), key=lambda index: runs[index].valid_accuracy)
@@ -171,6 +186,17 @@ def is_flagship_run(spec: RunSpec) -> bool:
     return any(spec == c.run(seed) for c in CANDIDATES for seed in FLAGSHIP_SEEDS)
 
 
-def recorded_flagship(path: str | os.PathLike | None = None) -> list[RunRecord]:
-    """The flagship's recorded runs, in seed order (none before the choice)."""
-    return [run for spec in flagship_runs(path) if (run := _current(find(spec, path)))]
+def recorded_flagship(
+    path: str | os.PathLike | None = None, chosen: Candidate | None = None
+) -> list[RunRecord]:
+    """The flagship's recorded runs, in seed order (none before the choice).
+
+    Args:
+        path: The store (default: the book's).
+        chosen: The chosen candidate, if already known (`choose`).
+    """
+    chosen = choose(path) if chosen is None else chosen
+    if chosen is None:
+        return []
+    found = find_all([chosen.run(seed) for seed in FLAGSHIP_SEEDS], path)
+    return [run for run in map(_current, found) if run is not None]

@@ -178,3 +178,12 @@ def test_a_wider_networks_time_is_estimated_from_its_own_width_only(tiny_run, tm
     minutes, speed = results.estimate_minutes(candidate.run(), path)
     assert speed.spec == other
     assert minutes == pytest.approx(candidate.epochs * 430 * 128 / 1_000 / 60)
+
+
+def test_record_lists_the_candidates_and_says_which_have_no_time_estimate(capsys):
+    from cnn_guide.cli import main
+
+    assert main(["record", "--plan", "flagship", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("missing  cnn-guide train fast_resnet_fashion") == 3
+    assert "not counting 3 whose network has no recorded speed." in out

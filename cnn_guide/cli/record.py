@@ -94,13 +94,14 @@ def run(args: argparse.Namespace) -> int:
         if missing([spec], with_predictions=spec in full, with_weights=keeps_weights(spec))
     ]
     if args.list:
-        total, stale = 0.0, 0
+        total, stale, unknown = 0.0, 0, 0
         for spec, run in zip(specs, find_all(specs), strict=True):
             if spec not in todo:
                 status = f"{run.test_accuracy:.4f} ({run.date[:10]})"
             else:
                 estimate = estimate_minutes(spec)
                 total += estimate[0] if estimate else 0.0
+                unknown += estimate is None
                 status = "missing" if run is None else "stale" if run.stale_fields() else "partial"
                 status += f", ~{estimate[0]:,.0f} min" if estimate else ""
                 stale += run is not None and bool(run.stale_fields())
@@ -112,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{len(specs) - len(todo)} of {len(specs)} recorded; {len(todo)} missing "
             f"({stale} of them stale), about {total / 60:,.1f} h of training at the recorded "
-            "speeds (machines differ)."
+            "speeds (machines differ)"
+            + (f", not counting {unknown} whose network has no recorded speed." if unknown else ".")
         )
         return 0
     print(f"{len(specs) - len(todo)} of {len(specs)} runs recorded; recording {len(todo)}.")

@@ -23,13 +23,14 @@ from cnn_guide.flagship import (
     MAX_BUDGET,
     MAX_PARAMETERS,
     PUBLISHED,
+    candidate_runs,
     choose,
     recorded_flagship,
 )
 from cnn_guide.machine import machine_kind
 from cnn_guide.plotting import book_style, embedded_png
 from cnn_guide.report.tables import markdown_table
-from cnn_guide.results import find, weights_file
+from cnn_guide.results import weights_file
 from cnn_guide.runs import RunRecord
 from cnn_guide.statistics import mean_interval
 
@@ -59,15 +60,13 @@ def _time_words(run: RunRecord, t_seconds: dict[str, float]) -> str:
     return text + f" = {ratio:.2f} T ({within} {MAX_BUDGET:g} T)"
 
 
-def _candidates_table(path: Store, t_seconds: dict[str, float]) -> tuple[str, list[RunRecord]]:
-    """The candidates' table, and their recorded runs."""
-    rows, recorded = [], []
-    for candidate in CANDIDATES:
-        run = find(candidate.run(), path)
-        if run is None or not run.is_current():
+def _candidates_table(runs: list[RunRecord | None], t_seconds: dict[str, float]) -> str:
+    """The candidates' table, from their runs (`cnn_guide.flagship.candidate_runs`)."""
+    rows = []
+    for candidate, run in zip(CANDIDATES, runs, strict=True):
+        if run is None:
             rows.append([candidate.label, "", "not recorded yet", "", ""])
             continue
-        recorded.append(run)
         rows.append(
             [
                 candidate.label,
@@ -84,7 +83,7 @@ def _candidates_table(path: Store, t_seconds: dict[str, float]) -> tuple[str, li
         "test accuracy (not used to choose)",
         "training time",
     ]
-    return markdown_table(header, rows), recorded
+    return markdown_table(header, rows)
 
 
 def _against_the_table(mean: float, low: float, high: float) -> str:
@@ -151,10 +150,11 @@ def plot_flagship_curves(path: Store = None) -> plt.Figure:
     Raises:
         ValueError: If no flagship run is recorded yet.
     """
-    runs = {f"{c.label}, seed 42": find(c.run(), path) for c in CANDIDATES}
-    seeds = recorded_flagship(path)
+    candidates = candidate_runs(path)
+    runs = {f"{c.label}, seed 42": run for c, run in zip(CANDIDATES, candidates, strict=True)}
+    seeds = recorded_flagship(path, choose(runs=candidates))
     runs.update({f"the flagship, seed {run.settings['seed']}": run for run in seeds})
-    runs = {label: run for label, run in runs.items() if run is not None and run.is_current()}
+    runs = {label: run for label, run in runs.items() if run is not None}
     if not runs:
         raise ValueError(f"no flagship run is recorded yet; `{COMMAND}` records them.")
     with book_style():
@@ -174,7 +174,7 @@ def plot_flagship_curves(path: Store = None) -> plt.Figure:
 def render_flagship(path: Store = None) -> str:
     """The flagship for its chapter: candidates, choice, seeds, verdicts and curves."""
     t_seconds = _t_seconds(path)
-    table, recorded = _candidates_table(path, t_seconds)
+    candidates = candidate_runs(path)
     caps = [
         f"on {kind}, T = {t:,.0f} s, so each run may train {MAX_BUDGET * t / 60:.0f} min"
         for kind, t in sorted(t_seconds.items())
@@ -185,21 +185,22 @@ def render_flagship(path: Store = None) -> str:
         if caps
         else "T is not measured yet: `cnn-guide bench --recipe fast --against seed --record` "
         "measures it.\n\n"
-    ) + table
-    missing = [c.run() for c in CANDIDATES if find(c.run(), path) is None]
+    ) + _candidates_table(candidates, t_seconds)
+    missing = candidates.count(None)
     if missing:
         text += (
-            f"\n\n*Not recorded yet: `{COMMAND}` trains the {len(missing)} missing "
+            f"\n\n*Not recorded yet: `{COMMAND}` trains the {missing} missing "
             f"candidate(s), each for about 3.5 T, then the chosen one's other seeds.* No choice "
             "is made on part of them."
         )
-    chosen = choose(path)
+    chosen = choose(runs=candidates)
     if chosen is not None:
         text += (
             f"\n\nChosen on the validation images: **{chosen.label}**. Its runs, by "
             f"`{COMMAND}` (each one: `{chosen.run().command}` with its `--seed`):\n\n"
-            + _seeds_section(recorded_flagship(path), path, t_seconds)
+            + _seeds_section(recorded_flagship(path, chosen), path, t_seconds)
         )
+    recorded = [run for run in candidates if run is not None]
     if recorded:
         machines = sorted({run.describe_machine() for run in recorded})
         text += f"\n\nMeasured on {'; '.join(machines)}."
