@@ -26,7 +26,7 @@ from typing import Any
 
 from cnn_guide.machine import machine_kind
 from cnn_guide.recipes import get_recipe
-from cnn_guide.results import load_entries, load_results, record_entry
+from cnn_guide.results import load_entries, load_results, record_entry, remove_entry
 from cnn_guide.runs import RunRecord, RunSpec
 
 __all__ = [
@@ -224,11 +224,27 @@ def load_comparisons(path: str | os.PathLike | None = None) -> dict[str, Compari
     }
 
 
-def record_comparison(comparison: Comparison, path: str | os.PathLike | None = None) -> None:
-    """Store a comparison under its key, replacing the one of the same machine kind."""
+def record_comparison(comparison: Comparison, path: str | os.PathLike | None = None) -> list[str]:
+    """Store a comparison under its key, replacing the one of the same machine kind.
+
+    The store keeps one run per command, so measuring T again replaced the
+    reference run of every other comparison that shares it: their T is gone,
+    and they are removed with it rather than shown against another machine's T.
+
+    Returns:
+        The keys of the comparisons removed that way.
+    """
+    dropped = [
+        key
+        for key, other in load_comparisons(path).items()
+        if key != comparison.key and other.reference == comparison.reference
+    ]
+    for key in dropped:
+        remove_entry("comparisons", key, path)
     values = comparison.to_json()
     values.pop("key", None)
     record_entry("comparisons", comparison.key, values, path)
+    return dropped
 
 
 def resolved_comparisons(

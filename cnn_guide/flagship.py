@@ -11,8 +11,9 @@ How it is chosen, fixed before any run was seen:
 
 1. Each of the `CANDIDATES` trains once (seed 42): `fast_resnet_fashion`
    widened, under the book recipe with flips, 2-pixel shifts and test-time
-   flips, for as many epochs as its width allows in about 3.5 T on a 2-core
-   CPU. They differ in width and in random erasing (Zhong et al., 2020).
+   flips, for a fixed number of epochs: as many as its width was timed to
+   allow in about 3.5 T on a 2-core CPU. They differ in width and in random
+   erasing (Zhong et al., 2020).
 2. The one with the highest **validation** accuracy is the flagship
    (`choose`); the test accuracy is never looked at to choose.
 3. It trains with two more seeds (`FLAGSHIP_SEEDS`); its seed-42 run is the
@@ -99,8 +100,8 @@ class Candidate:
 
     Attributes:
         width: `fast_resnet_fashion`'s ``width``.
-        epochs: Epochs it trains for: as many as its width allows in about
-            3.5 T on a 2-core CPU, below the 4.5 T cap.
+        epochs: Epochs it trains for: as many as its width was timed to
+            allow in about 3.5 T on a 2-core CPU, below the 4.5 T cap.
         changes: Recipe changes beyond `FLAGSHIP_RECIPE`.
         changes_in_words: The same changes, as the page names them.
     """
@@ -133,8 +134,10 @@ CANDIDATES = (
 
 Their epochs were set from short timings of the three widths against each other on one
 2-core CPU (`cnn-guide train fast_resnet_fashion --recipe throughput --option width=N`),
-for each to train in about 3.5 T there: the widest gets the fewest epochs. The page
-checks each recorded run's time against the 4.5 T cap."""
+aiming at about 3.5 T there: the widest gets the fewest epochs. CPUs differ in how
+much faster they run one network than another, so the share of T the same epochs take
+differs from one CPU to the next: the page checks each recorded run's time against the
+4.5 T cap with T measured on the machine that recorded it."""
 
 
 def _current(run: RunRecord | None) -> RunRecord | None:

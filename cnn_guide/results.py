@@ -286,6 +286,11 @@ def record_entry(
     _write_atomically(file, lambda stream: stream.write(_json_bytes({"key": key, **values})))
 
 
+def remove_entry(kind: str, key: str, path: str | os.PathLike | None = None) -> None:
+    """Delete one stored entry of another kind, by key (nothing when there is none)."""
+    (_store(path) / kind / f"{_file_name(key)}.json").unlink(missing_ok=True)
+
+
 def load_entries(kind: str, path: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
     """Every stored entry of one kind, by key (none when there are none).
 

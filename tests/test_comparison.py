@@ -216,7 +216,7 @@ def test_bench_against_seed_records_t_and_the_fractions(tmp_path, capsys):
     argv = ["bench", "--recipe", "fast", "--against", "seed", "--fractions", "1/20,1", "--quick"]
     assert main([*argv, "--record"]) == 0
     out = capsys.readouterr().out
-    assert "T = " in out and "| budget | epochs | precision | final test accuracy |" in out
+    assert "T = " in out and "| budget | seed | epochs | precision | final test accuracy |" in out
     (stored,) = comparison.load_comparisons(path).values()
     assert stored.quick and stored.key.endswith("(quick)")
     assert [fraction for fraction, _ in stored.runs] == [Fraction(1, 20), Fraction(1)]
@@ -248,3 +248,16 @@ def test_the_reading_sets_the_fast_network_against_the_book_resnet_from_the_stor
         assert f"{run.epochs:.1f} epochs" in text and f"{run.test_accuracy:.2%} [" in text
     assert "ended" in text and ("below the run given" in text or "at least as high" in text)
     assert "Not measured yet" in render_reading(tmp_path)
+
+
+def test_measuring_t_again_removes_the_comparisons_it_measured_for(tiny_run, tmp_path):
+    path = tmp_path / "records"
+    older = _record_comparison(tiny_run, path, [(Fraction(1), [[900.0, 9, 0.94]])])
+    # Another machine kind measures T again: the one reference run is replaced.
+    newer = dataclasses.replace(older, machine={**EPYC, "cpu_generation": "family 25 model 17"})
+    assert newer.key != older.key
+    assert comparison.record_comparison(newer, path) == [older.key]
+    assert list(comparison.load_comparisons(path)) == [newer.key]
+    # Recording the same kind again replaces it and removes nothing else.
+    assert comparison.record_comparison(newer, path) == []
+    assert list(comparison.load_comparisons(path)) == [newer.key]

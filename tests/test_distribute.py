@@ -192,12 +192,15 @@ def test_auto_precision_picks_a_valid_policy(small_fashion):
     import tensorflow as tf
 
     tiny = small_fashion.subset(train=32, valid=32, test=32)
-    result = fit("simple_cnn", tiny, get_recipe("protocol", epochs=1, precision="auto"), verbose=0)
+    # A small registered network: "auto" times 200 training steps under each policy.
+    recipe = get_recipe("protocol", epochs=1, precision="auto")
+    result = fit("fast_resnet_fashion", tiny, recipe, verbose=0)
     chosen = result.precision
     assert chosen in PRECISIONS
     if not tf.config.list_physical_devices("GPU") and not cpu_supports_bfloat16():
         assert chosen == "float32"  # bfloat16 would be emulated, so never faster
-    assert result.model.get_layer("conv1").compute_dtype == keras.DTypePolicy(chosen).compute_dtype
+    stem = result.model.get_layer("conv1_conv")
+    assert stem.compute_dtype == keras.DTypePolicy(chosen).compute_dtype
     assert result.model.output.dtype == "float32"
 
 

@@ -190,8 +190,8 @@ def render_flagship(path: Store = None) -> str:
     if missing:
         text += (
             f"\n\n*Not recorded yet: `{COMMAND}` trains the {missing} missing "
-            f"candidate(s), each for about 3.5 T, then the chosen one's other seeds.* No choice "
-            "is made on part of them."
+            f"candidate(s), each for its fixed epochs, then the chosen one's other seeds.* "
+            "No choice is made on part of them."
         )
     chosen = choose(runs=candidates)
     if chosen is not None:
