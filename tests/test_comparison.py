@@ -246,7 +246,9 @@ def test_the_reading_sets_the_fast_network_against_the_book_resnet_from_the_stor
     for model in ("fast_resnet_fashion", "resnet_fashion"):
         run = timed_runs("benchmark", model=model, path=RECORDS_PATH)[-1]
         assert f"{run.epochs:.1f} epochs" in text and f"{run.test_accuracy:.2%} [" in text
-    assert "ended" in text and ("below the run given" in text or "at least as high" in text)
+    # Whether a longer budget ended lower: one run per budget, or seeds per budget.
+    one_run = "below the run given" in text or "at least as high" in text
+    assert one_run or ("the seeds' mean moved" in text and "(Welch's t," in text)
     assert "Not measured yet" in render_reading(tmp_path)
 
 

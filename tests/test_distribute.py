@@ -199,7 +199,7 @@ def test_auto_precision_picks_a_valid_policy(small_fashion):
     assert chosen in PRECISIONS
     if not tf.config.list_physical_devices("GPU") and not cpu_supports_bfloat16():
         assert chosen == "float32"  # bfloat16 would be emulated, so never faster
-    stem = result.model.get_layer("conv1_conv")
+    stem = result.model.get_layer("stem_conv")
     assert stem.compute_dtype == keras.DTypePolicy(chosen).compute_dtype
     assert result.model.output.dtype == "float32"
 
